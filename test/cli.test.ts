@@ -1,0 +1,64 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, envNameOf, loadConfig, minerOptions } from "../neurons/config.js";
+
+const run = promisify(execFile);
+const root = new URL("..", import.meta.url).pathname;
+
+describe("node configuration", () => {
+  it("derives environment names from dotted flags", () => {
+    expect(envNameOf("wallet.name")).toBe("SUBNET_WALLET_NAME");
+  });
+  it("applies defaults and lets flags beat the environment", async () => {
+    const env = { SUBNET_NETUID: "7", SUBNET_THRESHOLD: "0.5" };
+    const { config } = await loadConfig(minerOptions, ["--netuid", "3"], env, "");
+    expect(config.netuid).toBe(3);
+    expect(config.threshold).toBe(0.5);
+    expect(config["wallet.hotkey"]).toBe("default");
+    expect(config.chunk_size).toBe(1 << 20);
+    expect(config.db_root_path).toBe("~/bittensor-db");
+  });
+  it("rejects a bad value, an unknown flag and a bad environment value with ConfigError", async () => {
+    await expect(loadConfig(minerOptions, ["--threshold", "2"], {}, "")).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadConfig(minerOptions, ["--no-such-flag"], {}, "")).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadConfig(minerOptions, [], { SUBNET_NETUID: "x" }, "")).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    await expect(
+      loadConfig(minerOptions, ["--subtensor.chain_endpoint", "http://x"], {}, ""),
+    ).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe("entry points", () => {
+  beforeAll(() => {
+    if (!existsSync(`${root}dist/neurons/miner/cli.js`))
+      throw new Error("run `npm run build` first (npm test does)");
+  });
+  it("node neurons/miner.js --help prints the bittensor-style flags", async () => {
+    const { stdout } = await run(process.execPath, ["neurons/miner.js", "--help"], { cwd: root });
+    for (const flag of [
+      "--netuid",
+      "--wallet.name",
+      "--wallet.hotkey",
+      "--db_root_path",
+      "--threshold",
+      "--chunk_size",
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+  it("node neurons/validator.js --help works", async () => {
+    const { stdout } = await run(process.execPath, ["neurons/validator.js", "--help"], { cwd: root });
+    expect(stdout).toContain("--subtensor.network");
+  });
+  it("a bad flag exits with code 2 and one clear line", async () => {
+    const err = await run(process.execPath, ["neurons/miner.js", "--netuid", "-4"], { cwd: root }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain("invalid netuid");
+  });
+});

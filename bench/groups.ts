@@ -4,4 +4,7 @@ import type { BenchGroup } from "./harness.js";
  * Every benchmark group, in the order `npm run bench` runs them. A group is loaded lazily so
  * `npm run bench -- codec` does not pay for importing the chain.
  */
-export const benchGroups: Record<string, () => Promise<BenchGroup>> = {};
+export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
+  merkle: async () => (await import("./merkle.bench.js")).merkleBench,
+  codec: async () => (await import("./codec.bench.js")).codecBench,
+};

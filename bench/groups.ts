@@ -7,4 +7,5 @@ import type { BenchGroup } from "./harness.js";
 export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   merkle: async () => (await import("./merkle.bench.js")).merkleBench,
   codec: async () => (await import("./codec.bench.js")).codecBench,
+  store: async () => (await import("./store.bench.js")).storeBench,
 };

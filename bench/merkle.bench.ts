@@ -190,7 +190,7 @@ export const merkleBench: BenchGroup = {
         frameBytes,
         "bytes",
         LEAF_SIZE,
-        "encoded proof frame (protocol/codec.ts: length prefix + 126 B envelope incl. 96 B zero sender/signature); baseline: the 1 KiB leaf; goal < 1536",
+        "encoded proof frame (protocol/codec.ts: length prefix + 7 B unsigned response header); baseline: the 1 KiB leaf; goal < 1536",
       ),
     );
     report(

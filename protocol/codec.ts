@@ -6,12 +6,17 @@
  *   offset  size  field
  *        0     1  version (PROTOCOL_VERSION)
  *        1     1  message type (see MESSAGE_TYPE_CODES)
- *        2     4  requestId (u32)
- *        6    32  sender public key
- *       38     8  timestamp (ms, u64 holding a safe integer)
- *       46    16  nonce
- *       62    64  signature
- *      126     …  body (layout per message type, below)
+ *        2     1  flags: 1 = the authentication block follows, 0 = it is absent (all zero)
+ *        3     4  requestId (u32)
+ *  authentication block (flags = 1; requests signed by a validator):
+ *        7    32  sender public key
+ *       39     8  timestamp (ms, u64 holding a safe integer)
+ *       47    16  nonce
+ *       63    64  signature
+ *  then   …  body (layout per message type, below), at 127 with the block and at 7 without
+ *
+ * Responses carry no authentication block (noise already authenticates the connection), which
+ * keeps a one-leaf proof frame under 1.5 KB.
  *
  * All integers are big-endian. u64 fields must hold safe integers (< 2^53). Strings are a u16
  * byte length plus UTF-8. Byte strings are a u32 length plus the bytes. Arrays are a u32 count
@@ -42,14 +47,31 @@ import type { Challenge, ChallengeResponse, ChunkProof } from "./types.js";
 /** Bytes of the length prefix in front of every payload. */
 export const LENGTH_PREFIX_SIZE = 4;
 
-/** Bytes of the envelope header in front of the body. */
-export const ENVELOPE_HEADER_SIZE =
-  1 + 1 + 4 + PUBLIC_KEY_LENGTH + 8 + ENVELOPE_NONCE_LENGTH + SIGNATURE_LENGTH;
+/** Bytes of the envelope header without the authentication block. */
+export const UNSIGNED_HEADER_SIZE = 1 + 1 + 1 + 4;
+
+/** Bytes of the authentication block: sender, timestamp, nonce, signature. */
+export const AUTH_BLOCK_SIZE = PUBLIC_KEY_LENGTH + 8 + ENVELOPE_NONCE_LENGTH + SIGNATURE_LENGTH;
+
+/** Bytes of the envelope header of a signed request, in front of the body. */
+export const ENVELOPE_HEADER_SIZE = UNSIGNED_HEADER_SIZE + AUTH_BLOCK_SIZE;
+
+/** True when the envelope has no authentication data (all zero), so its frame omits the block. */
+export function isUnsignedEnvelope(e: Envelope): boolean {
+  return e.timestamp === 0 && allZero(e.sender) && allZero(e.nonce) && allZero(e.signature);
+}
+
+function allZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function headerSize(e: Envelope): number {
+  return isUnsignedEnvelope(e) ? UNSIGNED_HEADER_SIZE : ENVELOPE_HEADER_SIZE;
+}
 
 /** Length of a proof's binding (a hash; see protocol/challenge.ts). */
 export const BINDING_LENGTH = HASH_LENGTH;
-
-const SIGNATURE_OFFSET = ENVELOPE_HEADER_SIZE - SIGNATURE_LENGTH;
 
 /** The wire number of each message type. Numbers are fixed forever; new types take new numbers. */
 export const MESSAGE_TYPE_CODES = {
@@ -91,7 +113,7 @@ export interface EncodeOptions {
 export function encodeFrame(envelope: Envelope, opts: EncodeOptions = {}): Uint8Array {
   return guard(() => {
     checkEnvelopeHeader(envelope);
-    const payloadSize = ENVELOPE_HEADER_SIZE + measureBody(envelope.body);
+    const payloadSize = headerSize(envelope) + measureBody(envelope.body);
     const max = opts.maxFrameSize ?? MAX_FRAME_SIZE;
     if (payloadSize > max) {
       throw new CodecError("too-large", `frame of ${payloadSize} bytes exceeds the limit of ${max}`);
@@ -108,7 +130,7 @@ export function encodeFrame(envelope: Envelope, opts: EncodeOptions = {}): Uint8
 export function encodedFrameLength(envelope: Envelope): number {
   return guard(() => {
     checkEnvelopeHeader(envelope);
-    return LENGTH_PREFIX_SIZE + ENVELOPE_HEADER_SIZE + measureBody(envelope.body);
+    return LENGTH_PREFIX_SIZE + headerSize(envelope) + measureBody(envelope.body);
   }, "encode");
 }
 
@@ -125,7 +147,11 @@ export function signingPayload(envelope: Envelope): Uint8Array {
   return guard(() => {
     checkEnvelopeHeader(envelope);
     const tag = asciiBytes(SIGNING_DOMAIN);
-    const size = tag.length + SIGNATURE_OFFSET + measureBody(envelope.body);
+    const size =
+      tag.length +
+      headerSize(envelope) -
+      (isUnsignedEnvelope(envelope) ? 0 : SIGNATURE_LENGTH) +
+      measureBody(envelope.body);
     const w = new Writer(new Uint8Array(size));
     w.bytes(tag);
     writeHeader(w, envelope, false);
@@ -145,9 +171,12 @@ function checkEnvelopeHeader(e: Envelope): void {
 }
 
 function writeHeader(w: Writer, e: Envelope, withSignature: boolean): void {
+  const signed = !isUnsignedEnvelope(e);
   w.u8(e.version);
   w.u8(MESSAGE_TYPE_CODES[e.body.type]);
+  w.u8(signed ? 1 : 0);
   w.u32(e.requestId);
+  if (!signed) return;
   w.bytes(e.sender);
   w.u64(e.timestamp);
   w.bytes(e.nonce);
@@ -555,11 +584,18 @@ function decodePayloadUnguarded(payload: Uint8Array): Envelope {
     throw new CodecError("bad-version", `frame version ${version}, expected ${PROTOCOL_VERSION}`);
   }
   const typeCode = r.u8();
+  const flags = r.u8();
+  if (flags > 1) throw new CodecError("invalid-field", `unknown envelope flags ${flags}`);
   const requestId = r.u32();
-  const sender = r.fixed(PUBLIC_KEY_LENGTH);
-  const timestamp = r.u64();
-  const nonce = r.fixed(ENVELOPE_NONCE_LENGTH);
-  const signature = r.fixed(SIGNATURE_LENGTH);
+  const signed = flags === 1;
+  const sender = signed ? r.fixed(PUBLIC_KEY_LENGTH) : new Uint8Array(PUBLIC_KEY_LENGTH);
+  const timestamp = signed ? r.u64() : 0;
+  const nonce = signed ? r.fixed(ENVELOPE_NONCE_LENGTH) : new Uint8Array(ENVELOPE_NONCE_LENGTH);
+  const signature = signed ? r.fixed(SIGNATURE_LENGTH) : new Uint8Array(SIGNATURE_LENGTH);
+  if (signed && timestamp === 0 && allZero(sender) && allZero(nonce) && allZero(signature)) {
+    // Canonical form: an all-zero authentication block is written as no block at all.
+    throw new CodecError("invalid-field", "empty authentication block");
+  }
   const body = readBody(r, typeCode);
   if (r.remaining() !== 0) {
     throw new CodecError("trailing-bytes", `${r.remaining()} bytes after the message body`);

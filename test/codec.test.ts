@@ -631,3 +631,37 @@ describe("signingPayload", () => {
     expect(signingPayload({ ...base, signature: flip(base.signature) })).toEqual(payload);
   });
 });
+
+describe("unsigned responses", () => {
+  it("omit the authentication block, round-trip, and keep a one-leaf proof under 1.5 KB", async () => {
+    const { answerChallenge, createChallenge } = await import("../protocol/challenge.js");
+    const chunk = new Uint8Array(CHUNK_SIZE).map((_, i) => (i * 31) & 0xff);
+    const challenge = createChallenge({
+      storeId: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+      chunkCount: 1,
+      leafCount: 1024,
+      chunksPerChallenge: 1,
+      leavesPerChunk: 1,
+      nonce: new Uint8Array(NONCE_LENGTH).fill(7),
+      now: 1_700_000_000_000,
+      ttlMs: 10_000,
+    });
+    const response = answerChallenge(challenge, () => chunk);
+    const envelope = createEnvelope({ type: "proof", response }, { requestId: 42 });
+    const frame = encodeFrame(envelope);
+    expect(frame.length).toBe(encodedFrameLength(envelope));
+    expect(frame.length).toBeLessThan(1536);
+    expect(frame[6]).toBe(0);
+    expect(decodeFrame(frame)).toEqual(envelope);
+  });
+
+  it("refuses a present but empty authentication block (one encoding per envelope)", () => {
+    const unsigned = encodeFrame(createEnvelope({ type: "retrieve", storeId: "s", chunkIndex: 1 }));
+    const forged = new Uint8Array(unsigned.length + 120);
+    forged.set(unsigned.subarray(0, 11));
+    forged.set(unsigned.subarray(11), 131);
+    new DataView(forged.buffer).setUint32(0, forged.length - 4);
+    forged[6] = 1;
+    expect(() => decodeFrame(forged)).toThrow(CodecError);
+  });
+});

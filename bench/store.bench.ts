@@ -1,0 +1,174 @@
+/**
+ * Ingest and read speed of the miner's SQLite chunk store against raw files on the same disk.
+ *
+ * Baselines, measured in the same run and interleaved chunk by chunk with the store (so both see
+ * the same disk and CPU contention): for ingest, appending the same 1 MiB to a plain file in the
+ * same folder with an fsync after each chunk — the same durability a `put` gives; for reads,
+ * `readSync` of 1 MiB at its offset in that file. Goal: ingest ≥ 0.6 × raw.
+ *
+ * Figures:
+ * - `store.ingest`: puts into a fresh store (the WAL starts empty, as after an idle `maintain()`);
+ *   the copy of the WAL into the main file happens later, when idle.
+ * - `store.ingest_with_checkpoint`: the same puts plus the checkpoint that follows, i.e. every
+ *   byte the store eventually writes twice.
+ * - `store.ingest_page4k`: the same with SQLite's default 4 KiB pages and 1000-page WAL (the
+ *   layout this store replaced), for comparison.
+ * - `store.read`: `get` of every chunk (page cache warm) against raw reads.
+ */
+
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { chunkChecksum } from "../neurons/miner/chunk-store.js";
+import { SqliteChunkStore } from "../neurons/miner/sqlite-chunk-store.js";
+import { CHUNK_SIZE } from "../protocol/constants.js";
+import { type BenchGroup, measured } from "./harness.js";
+
+const CHUNKS = 96;
+const MiB = 1 << 20;
+
+function randomChunks(count: number): Buffer[] {
+  // Incompressible but cheap: a keyed hash stream would cost more than the writes.
+  const chunks: Buffer[] = [];
+  for (let c = 0; c < count; c++) {
+    const bytes = Buffer.allocUnsafe(CHUNK_SIZE);
+    let x = (c + 1) * 0x9e3779b1;
+    for (let i = 0; i < CHUNK_SIZE; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      bytes.writeInt32LE(x | 0, i);
+    }
+    chunks.push(bytes);
+  }
+  return chunks;
+}
+
+/** Puts every chunk with `put`, interleaved with raw append + fsync; returns both times in ms. */
+function interleavedIngest(
+  chunks: readonly Buffer[],
+  rawPath: string,
+  put: (index: number, data: Buffer) => void,
+  signal: AbortSignal,
+): { storeMs: number; rawMs: number } {
+  const fd = openSync(rawPath, "w");
+  let storeMs = 0;
+  let rawMs = 0;
+  try {
+    chunks.forEach((chunk, index) => {
+      signal.throwIfAborted();
+      let start = performance.now();
+      writeSync(fd, chunk);
+      fsyncSync(fd);
+      rawMs += performance.now() - start;
+      start = performance.now();
+      put(index, chunk);
+      storeMs += performance.now() - start;
+    });
+  } finally {
+    closeSync(fd);
+  }
+  return { storeMs, rawMs };
+}
+
+/** SQLite defaults (4 KiB pages, 1000-page autocheckpoint) with the same schema and durability. */
+function defaultLayoutPut(path: string): { put: (index: number, data: Buffer) => void; close(): void } {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(`CREATE TABLE chunk_meta (chunk_index INTEGER PRIMARY KEY, size INTEGER, sha256 BLOB, stored_at INTEGER);
+           CREATE TABLE chunk_data (chunk_index INTEGER PRIMARY KEY, bytes BLOB)`);
+  const data = db.prepare("INSERT OR REPLACE INTO chunk_data VALUES (?, ?)");
+  const meta = db.prepare("INSERT OR REPLACE INTO chunk_meta VALUES (?, ?, ?, ?)");
+  const put = db.transaction((index: number, bytes: Buffer) => {
+    data.run(index, bytes);
+    meta.run(index, bytes.byteLength, chunkChecksum(bytes), Date.now());
+  });
+  return { put, close: () => db.close() };
+}
+
+const mibPerSecond = (ms: number, chunks: number) => (chunks * (CHUNK_SIZE / MiB)) / (ms / 1000);
+
+export const storeBench: BenchGroup = {
+  name: "store",
+  description: "SQLite chunk store ingest and read vs raw file write+fsync / read, 1 MiB chunks",
+  async run(report, signal) {
+    const dir = mkdtempSync(join(tmpdir(), "store-bench-"));
+    try {
+      const chunks = randomChunks(CHUNKS);
+      const rawPath = join(dir, "raw.bin");
+
+      const store = new SqliteChunkStore({ path: join(dir, "store.sqlite") });
+      const ingest = interleavedIngest(chunks, rawPath, (i, c) => store.put(i, c), signal);
+      const checkpointStart = performance.now();
+      store.maintain();
+      const checkpointMs = performance.now() - checkpointStart;
+      const raw = mibPerSecond(ingest.rawMs, CHUNKS);
+      report(
+        measured(
+          "store.ingest",
+          mibPerSecond(ingest.storeMs, CHUNKS),
+          "MiB/s",
+          raw,
+          `put (SHA-256 + WAL commit, synchronous=FULL) vs raw append+fsync per chunk; goal ratio ≥ 0.6`,
+        ),
+      );
+      report(
+        measured(
+          "store.ingest_with_checkpoint",
+          mibPerSecond(ingest.storeMs + checkpointMs, CHUNKS),
+          "MiB/s",
+          raw,
+          "the same puts plus the idle-time WAL checkpoint into the main file",
+        ),
+      );
+
+      // Reads: every chunk once from the store and from the raw file, interleaved; page cache warm.
+      const fd = openSync(rawPath, "r");
+      let storeReadMs = 0;
+      let rawReadMs = 0;
+      try {
+        for (let round = 0; round < 3; round++) {
+          for (let index = 0; index < CHUNKS; index++) {
+            signal.throwIfAborted();
+            let start = performance.now();
+            const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
+            readSync(fd, buffer, 0, CHUNK_SIZE, index * CHUNK_SIZE);
+            rawReadMs += performance.now() - start;
+            start = performance.now();
+            if (store.get(index)?.byteLength !== CHUNK_SIZE) throw new Error(`chunk ${index} missing`);
+            storeReadMs += performance.now() - start;
+          }
+        }
+      } finally {
+        closeSync(fd);
+        store.close();
+      }
+      report(
+        measured(
+          "store.read",
+          mibPerSecond(storeReadMs, 3 * CHUNKS),
+          "MiB/s",
+          mibPerSecond(rawReadMs, 3 * CHUNKS),
+          "get of a 1 MiB chunk vs readSync of 1 MiB from a plain file, page cache warm",
+        ),
+      );
+
+      const plain = defaultLayoutPut(join(dir, "default.sqlite"));
+      const ingest4k = interleavedIngest(chunks, rawPath, plain.put, signal);
+      plain.close();
+      report(
+        measured(
+          "store.ingest_page4k",
+          mibPerSecond(ingest4k.storeMs, CHUNKS),
+          "MiB/s",
+          mibPerSecond(ingest4k.rawMs, CHUNKS),
+          "SQLite defaults (4 KiB pages, 1000-page WAL autocheckpoint), same schema and durability, for comparison",
+        ),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

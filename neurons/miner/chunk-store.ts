@@ -1,0 +1,259 @@
+/**
+ * The seam between a miner and the bytes it keeps for one validator: a `ChunkStore` holds that
+ * validator's chunks by index. `SqliteChunkStore` (sqlite-chunk-store.ts) is the real one;
+ * `MemoryChunkStore` below is the in-memory stand-in for unit tests. Both pass the same
+ * compliance suite (test/chunk-store.test.ts).
+ *
+ * Contract shared by every implementation:
+ * - The API is synchronous: better-sqlite3 is, and a put must not return before it is durable.
+ * - `put` overwrites: the validator is the only writer of its store, and it must be able to
+ *   re-send a chunk whose acknowledgement it never received. Re-storing identical bytes keeps the
+ *   chunk's challenge history; different bytes reset it (it is a new chunk for eviction purposes).
+ * - Chunks are 1..chunkSize bytes (the last chunk of a file may be short); a larger one is
+ *   refused with `ChunkTooLargeError`, an empty one with `EmptyChunkError`.
+ * - Chunk indices are non-negative safe integers (`InvalidChunkIndexError` otherwise).
+ * - Eviction order (`leastValuable`): chunks never challenged first, then the least recently
+ *   challenged, ties broken by the highest index first (the newest data, and it keeps a store's
+ *   low indices, which validators fill first, contiguous).
+ */
+
+import { createHash } from "node:crypto";
+
+/** Result of {@link ChunkStore.verifyIntegrity}. */
+export interface IntegrityReport {
+  /** True when the storage engine reports no problem and every chunk matches its checksum. */
+  ok: boolean;
+  /** Number of chunks whose bytes were hashed and compared. */
+  checked: number;
+  /** Indices whose bytes do not match the stored SHA-256 or size, or whose bytes are missing. */
+  corrupt: number[];
+  /** Problems reported by the storage engine itself (SQLite `integrity_check`); empty when fine. */
+  engine: string[];
+}
+
+export interface VerifyIntegrityOptions {
+  /** Use SQLite's cheaper `quick_check` instead of `integrity_check` (checksums are always verified). */
+  quick?: boolean;
+}
+
+/**
+ * One validator's chunks on a miner.
+ *
+ * @example
+ * const store = new MemoryChunkStore({ chunkSize: CHUNK_SIZE });
+ * store.put(0, bytes);
+ * store.get(0); // a copy of bytes
+ */
+export interface ChunkStore {
+  /** Largest chunk accepted, in bytes. */
+  readonly chunkSize: number;
+  /** Stores (or overwrites) a chunk; returns once the bytes are durable. */
+  put(chunkIndex: number, data: Uint8Array): void;
+  get(chunkIndex: number): Uint8Array | undefined;
+  has(chunkIndex: number): boolean;
+  /** Removes a chunk; false when it was not there. */
+  delete(chunkIndex: number): boolean;
+  /** Removes several chunks at once (one durable commit); returns how many were there. */
+  deleteMany(chunkIndices: readonly number[]): number;
+  count(): number;
+  /** Sum of the stored chunks' lengths (payload bytes, not file size). */
+  usedBytes(): number;
+  /** Every stored index, ascending. */
+  indices(): number[];
+  /** Records that a chunk was challenged at `at` (Unix ms); false when the chunk is not stored. */
+  markChallenged(chunkIndex: number, at: number): boolean;
+  /** Up to `limit` stored indices, least valuable first (see the eviction order above). */
+  leastValuable(limit: number): number[];
+  /** Checks the storage engine and every chunk's SHA-256. */
+  verifyIntegrity(options?: VerifyIntegrityOptions): IntegrityReport;
+  /** Idle-time housekeeping (SQLite: checkpoint the WAL, return freed pages); no-op in memory. */
+  maintain(): void;
+  close(): void;
+}
+
+/** Base class of the errors a chunk store throws. */
+export class ChunkStoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ChunkStoreError";
+  }
+}
+
+export class ChunkTooLargeError extends ChunkStoreError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    options?: ErrorOptions,
+  ) {
+    super(`chunk of ${size} bytes exceeds the chunk size of ${limit} bytes`, options);
+    this.name = "ChunkTooLargeError";
+  }
+}
+
+export class EmptyChunkError extends ChunkStoreError {
+  constructor(options?: ErrorOptions) {
+    super("a chunk must hold at least one byte", options);
+    this.name = "EmptyChunkError";
+  }
+}
+
+export class InvalidChunkIndexError extends ChunkStoreError {
+  constructor(
+    readonly chunkIndex: unknown,
+    options?: ErrorOptions,
+  ) {
+    super(`chunk index must be a non-negative safe integer, got ${String(chunkIndex)}`, options);
+    this.name = "InvalidChunkIndexError";
+  }
+}
+
+export class StoreClosedError extends ChunkStoreError {
+  constructor(options?: ErrorOptions) {
+    super("the chunk store is closed", options);
+    this.name = "StoreClosedError";
+  }
+}
+
+/** Throws `InvalidChunkIndexError` unless `chunkIndex` is a non-negative safe integer. */
+export function assertChunkIndex(chunkIndex: number): void {
+  if (!Number.isSafeInteger(chunkIndex) || chunkIndex < 0) throw new InvalidChunkIndexError(chunkIndex);
+}
+
+/** Throws the store's named error when a chunk may not be stored. */
+export function assertStorableChunk(chunkIndex: number, data: Uint8Array, chunkSize: number): void {
+  assertChunkIndex(chunkIndex);
+  if (data.byteLength === 0) throw new EmptyChunkError();
+  if (data.byteLength > chunkSize) throw new ChunkTooLargeError(data.byteLength, chunkSize);
+}
+
+/** SHA-256 of a chunk, the checksum every store keeps beside it. */
+export function chunkChecksum(data: Uint8Array): Uint8Array {
+  return createHash("sha256").update(data).digest();
+}
+
+/** One chunk as {@link MemoryChunkStore} keeps it; exposed so tests can inject and damage entries. */
+export interface MemoryChunkEntry {
+  bytes: Uint8Array;
+  sha256: Uint8Array;
+  challengedAt: number | null;
+}
+
+export interface MemoryChunkStoreInit {
+  chunkSize: number;
+  /** Backing map; pass one to share or inspect the contents (tests). */
+  entries?: Map<number, MemoryChunkEntry>;
+}
+
+/** A `ChunkStore` in a Map, for unit tests. Copies bytes in and out so callers cannot alias them. */
+export class MemoryChunkStore implements ChunkStore {
+  readonly chunkSize: number;
+  readonly #entries: Map<number, MemoryChunkEntry>;
+  #closed = false;
+
+  constructor(init: MemoryChunkStoreInit) {
+    this.chunkSize = init.chunkSize;
+    this.#entries = init.entries ?? new Map();
+  }
+
+  put(chunkIndex: number, data: Uint8Array): void {
+    this.#open();
+    assertStorableChunk(chunkIndex, data, this.chunkSize);
+    const sha256 = chunkChecksum(data);
+    const previous = this.#entries.get(chunkIndex);
+    const same = previous !== undefined && Buffer.from(previous.sha256).equals(sha256);
+    this.#entries.set(chunkIndex, {
+      bytes: Uint8Array.from(data),
+      sha256,
+      challengedAt: same ? previous.challengedAt : null,
+    });
+  }
+
+  get(chunkIndex: number): Uint8Array | undefined {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    const entry = this.#entries.get(chunkIndex);
+    return entry === undefined ? undefined : Uint8Array.from(entry.bytes);
+  }
+
+  has(chunkIndex: number): boolean {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    return this.#entries.has(chunkIndex);
+  }
+
+  delete(chunkIndex: number): boolean {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    return this.#entries.delete(chunkIndex);
+  }
+
+  deleteMany(chunkIndices: readonly number[]): number {
+    this.#open();
+    for (const index of chunkIndices) assertChunkIndex(index);
+    let removed = 0;
+    for (const index of chunkIndices) if (this.#entries.delete(index)) removed++;
+    return removed;
+  }
+
+  count(): number {
+    this.#open();
+    return this.#entries.size;
+  }
+
+  usedBytes(): number {
+    this.#open();
+    let total = 0;
+    for (const entry of this.#entries.values()) total += entry.bytes.byteLength;
+    return total;
+  }
+
+  indices(): number[] {
+    this.#open();
+    return [...this.#entries.keys()].sort((a, b) => a - b);
+  }
+
+  markChallenged(chunkIndex: number, at: number): boolean {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    const entry = this.#entries.get(chunkIndex);
+    if (entry === undefined) return false;
+    entry.challengedAt = at;
+    return true;
+  }
+
+  leastValuable(limit: number): number[] {
+    this.#open();
+    const rows = [...this.#entries].map(([index, entry]) => ({ index, at: entry.challengedAt }));
+    rows.sort((a, b) => {
+      if (a.at !== b.at) {
+        if (a.at === null) return -1;
+        if (b.at === null) return 1;
+        return a.at - b.at;
+      }
+      return b.index - a.index;
+    });
+    return rows.slice(0, Math.max(0, limit)).map((row) => row.index);
+  }
+
+  verifyIntegrity(_options?: VerifyIntegrityOptions): IntegrityReport {
+    this.#open();
+    const corrupt: number[] = [];
+    for (const [index, entry] of this.#entries) {
+      if (!Buffer.from(chunkChecksum(entry.bytes)).equals(entry.sha256)) corrupt.push(index);
+    }
+    corrupt.sort((a, b) => a - b);
+    return { ok: corrupt.length === 0, checked: this.#entries.size, corrupt, engine: [] };
+  }
+
+  maintain(): void {
+    this.#open();
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

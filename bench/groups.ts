@@ -8,4 +8,5 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   merkle: async () => (await import("./merkle.bench.js")).merkleBench,
   codec: async () => (await import("./codec.bench.js")).codecBench,
   store: async () => (await import("./store.bench.js")).storeBench,
+  yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,
 };

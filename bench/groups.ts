@@ -9,4 +9,6 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   codec: async () => (await import("./codec.bench.js")).codecBench,
   store: async () => (await import("./store.bench.js")).storeBench,
   yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,
+  devchain: async () => (await import("./devchain.bench.js")).devchainBench,
+  subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,
 };

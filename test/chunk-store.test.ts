@@ -164,7 +164,7 @@ describeChunkStoreCompliance("MemoryChunkStore", () => {
     },
     corruptChecksum(store, chunkIndex) {
       const entry = maps.get(store)!.get(chunkIndex)!;
-      entry.sha256 = new Uint8Array(32);
+      entry.checksum = new Uint8Array(4);
     },
     cleanup() {},
   };
@@ -183,7 +183,7 @@ describeChunkStoreCompliance("SqliteChunkStore", () => {
     corruptChecksum(store, chunkIndex) {
       // A second connection, as another process would be; WAL lets it write beside the store.
       const db = new Database(paths.get(store)!);
-      db.prepare("UPDATE chunk_meta SET sha256 = zeroblob(32) WHERE chunk_index = ?").run(chunkIndex);
+      db.prepare("UPDATE chunk_meta SET checksum = zeroblob(4) WHERE chunk_index = ?").run(chunkIndex);
       db.close();
     },
     cleanup() {

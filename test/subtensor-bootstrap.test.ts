@@ -14,6 +14,7 @@ import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { ChainModuleError, TransactionRejectedError } from "../chain/errors.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { submitWeights } from "../chain/weights.js";
 
 const TAO = 1_000_000_000n;
 const TEMPO = 10;
@@ -162,6 +163,21 @@ describe("subnet bootstrap on the dev chain", () => {
   });
 });
 
+describe("submitWeights", () => {
+  it("normalises scores, respects the rate limit and commits when commit-reveal is on", async () => {
+    const scores = new Array<number>(MINERS + 2).fill(0);
+    scores[5] = 1;
+    scores[6] = 3;
+    const set = await submitWeights(client, validatorHotkey, netuid, scores);
+    expect(set).toMatchObject({ kind: "set", uids: [5, 6], weights: [21845, 65535] });
+    await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 1000]);
+    const limited = await submitWeights(client, validatorHotkey, netuid, scores);
+    expect(limited.kind).toBe("rate-limited");
+    await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
+    expect((await submitWeights(client, validatorHotkey, netuid, [0, 0])).kind).toBe("nothing-to-set");
+  });
+});
+
 describe("failure paths return their named errors", () => {
   it("a wrong weights version key fails with IncorrectWeightVersionKey", async () => {
     await client.sudoAdmin(alice, "sudoSetWeightsVersionKey", [netuid, 7]);
@@ -241,6 +257,8 @@ describe("failure paths return their named errors", () => {
       "subtensorModule",
       "CommitRevealEnabled",
     );
+    const committed = await submitWeights(client, validatorHotkey, netuid, [0, 0, 1, 3]);
+    expect(committed.kind).toBe("committed");
     const pending = await client.commitWeights(validatorHotkey, netuid, [2, 3], [10, 20], 0n, [1, 2, 3]);
     await expectModuleError(
       client.revealWeights(validatorHotkey, pending),

@@ -17,7 +17,7 @@
  *   low indices, which validators fill first, contiguous).
  */
 
-import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 
 /** Result of {@link ChunkStore.verifyIntegrity}. */
 export interface IntegrityReport {
@@ -25,7 +25,7 @@ export interface IntegrityReport {
   ok: boolean;
   /** Number of chunks whose bytes were hashed and compared. */
   checked: number;
-  /** Indices whose bytes do not match the stored SHA-256 or size, or whose bytes are missing. */
+  /** Indices whose bytes do not match the stored checksum or size, or whose bytes are missing. */
   corrupt: number[];
   /** Problems reported by the storage engine itself (SQLite `integrity_check`); empty when fine. */
   engine: string[];
@@ -64,7 +64,7 @@ export interface ChunkStore {
   markChallenged(chunkIndex: number, at: number): boolean;
   /** Up to `limit` stored indices, least valuable first (see the eviction order above). */
   leastValuable(limit: number): number[];
-  /** Checks the storage engine and every chunk's SHA-256. */
+  /** Checks the storage engine and every chunk's checksum. */
   verifyIntegrity(options?: VerifyIntegrityOptions): IntegrityReport;
   /** Idle-time housekeeping (SQLite: checkpoint the WAL, return freed pages); no-op in memory. */
   maintain(): void;
@@ -126,15 +126,22 @@ export function assertStorableChunk(chunkIndex: number, data: Uint8Array, chunkS
   if (data.byteLength > chunkSize) throw new ChunkTooLargeError(data.byteLength, chunkSize);
 }
 
-/** SHA-256 of a chunk, the checksum every store keeps beside it. */
+/**
+ * CRC-32 of a chunk (4 bytes, big-endian), the checksum every store keeps beside it. It guards
+ * against disk corruption, not against an adversary (a miner's own bytes are checked by the
+ * validator's Merkle roots); CRC-32 costs ~0.2 ms per MiB here against SHA-256's ~0.7 ms, which
+ * is a quarter of a durable put (`npm run bench -- store`).
+ */
 export function chunkChecksum(data: Uint8Array): Uint8Array {
-  return createHash("sha256").update(data).digest();
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, crc32(data));
+  return out;
 }
 
 /** One chunk as {@link MemoryChunkStore} keeps it; exposed so tests can inject and damage entries. */
 export interface MemoryChunkEntry {
   bytes: Uint8Array;
-  sha256: Uint8Array;
+  checksum: Uint8Array;
   challengedAt: number | null;
 }
 
@@ -158,12 +165,12 @@ export class MemoryChunkStore implements ChunkStore {
   put(chunkIndex: number, data: Uint8Array): void {
     this.#open();
     assertStorableChunk(chunkIndex, data, this.chunkSize);
-    const sha256 = chunkChecksum(data);
+    const checksum = chunkChecksum(data);
     const previous = this.#entries.get(chunkIndex);
-    const same = previous !== undefined && Buffer.from(previous.sha256).equals(sha256);
+    const same = previous !== undefined && Buffer.from(previous.checksum).equals(checksum);
     this.#entries.set(chunkIndex, {
       bytes: Uint8Array.from(data),
-      sha256,
+      checksum,
       challengedAt: same ? previous.challengedAt : null,
     });
   }
@@ -239,7 +246,7 @@ export class MemoryChunkStore implements ChunkStore {
     this.#open();
     const corrupt: number[] = [];
     for (const [index, entry] of this.#entries) {
-      if (!Buffer.from(chunkChecksum(entry.bytes)).equals(entry.sha256)) corrupt.push(index);
+      if (!Buffer.from(chunkChecksum(entry.bytes)).equals(entry.checksum)) corrupt.push(index);
     }
     corrupt.sort((a, b) => a - b);
     return { ok: corrupt.length === 0, checked: this.#entries.size, corrupt, engine: [] };

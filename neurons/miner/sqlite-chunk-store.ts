@@ -48,7 +48,7 @@ export const STORE_PAGE_SIZE = 64 * 1024;
 export const DEFAULT_WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 
 /** Bumped when the schema changes; a store with another version is refused. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export interface SqliteChunkStoreOptions {
   /** The database file; its folder is created when missing. */
@@ -101,7 +101,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #indices: Statement;
   readonly #markChallenged: Statement;
   readonly #leastValuable: Statement;
-  readonly #put: (chunkIndex: number, data: Buffer, sha256: Uint8Array) => void;
+  readonly #put: (chunkIndex: number, data: Buffer, checksum: Uint8Array) => void;
   readonly #deleteMany: (chunkIndices: readonly number[]) => number;
   #closed = false;
 
@@ -132,10 +132,10 @@ export class SqliteChunkStore implements ChunkStore {
     // On overwrite the old row's values are on the right of each assignment, so identical bytes
     // keep their challenge history and new bytes start without one.
     this.#putMeta = db.prepare(
-      `INSERT INTO chunk_meta (chunk_index, size, sha256, stored_at, challenged_at) VALUES (?, ?, ?, ?, NULL)
+      `INSERT INTO chunk_meta (chunk_index, size, checksum, stored_at, challenged_at) VALUES (?, ?, ?, ?, NULL)
        ON CONFLICT (chunk_index) DO UPDATE SET
-         challenged_at = CASE WHEN sha256 = excluded.sha256 THEN challenged_at ELSE NULL END,
-         size = excluded.size, sha256 = excluded.sha256, stored_at = excluded.stored_at`,
+         challenged_at = CASE WHEN checksum = excluded.checksum THEN challenged_at ELSE NULL END,
+         size = excluded.size, checksum = excluded.checksum, stored_at = excluded.stored_at`,
     );
     this.#get = db.prepare("SELECT bytes FROM chunk_data WHERE chunk_index = ?").pluck();
     this.#has = db.prepare("SELECT 1 FROM chunk_meta WHERE chunk_index = ?").pluck();
@@ -152,9 +152,9 @@ export class SqliteChunkStore implements ChunkStore {
       )
       .pluck();
 
-    this.#put = db.transaction((chunkIndex: number, data: Buffer, sha256: Uint8Array) => {
+    this.#put = db.transaction((chunkIndex: number, data: Buffer, checksum: Uint8Array) => {
       this.#putData.run(chunkIndex, data);
-      this.#putMeta.run(chunkIndex, data.byteLength, sha256, Date.now());
+      this.#putMeta.run(chunkIndex, data.byteLength, checksum, Date.now());
     });
     this.#deleteMany = db.transaction((chunkIndices: readonly number[]) => {
       let removed = 0;
@@ -169,9 +169,9 @@ export class SqliteChunkStore implements ChunkStore {
   put(chunkIndex: number, data: Uint8Array): void {
     this.#open();
     assertStorableChunk(chunkIndex, data, this.chunkSize);
-    const sha256 = chunkChecksum(data);
+    const checksum = chunkChecksum(data);
     // A Buffer view over the caller's bytes: bound as a blob without an extra copy in JS.
-    this.#put(chunkIndex, Buffer.from(data.buffer, data.byteOffset, data.byteLength), sha256);
+    this.#put(chunkIndex, Buffer.from(data.buffer, data.byteOffset, data.byteLength), checksum);
   }
 
   get(chunkIndex: number): Uint8Array | undefined {
@@ -235,7 +235,7 @@ export class SqliteChunkStore implements ChunkStore {
     // Every metadata row must have its bytes and match them; bytes without metadata are orphans.
     const rows = this.#db
       .prepare(
-        `SELECT m.chunk_index AS chunkIndex, m.size AS size, m.sha256 AS sha256, d.bytes AS bytes
+        `SELECT m.chunk_index AS chunkIndex, m.size AS size, m.checksum AS checksum, d.bytes AS bytes
          FROM chunk_meta m LEFT JOIN chunk_data d ON d.chunk_index = m.chunk_index
          UNION ALL
          SELECT d.chunk_index, NULL, NULL, NULL FROM chunk_data d
@@ -245,16 +245,16 @@ export class SqliteChunkStore implements ChunkStore {
       .iterate() as IterableIterator<{
       chunkIndex: number;
       size: number | null;
-      sha256: Buffer | null;
+      checksum: Buffer | null;
       bytes: Buffer | null;
     }>;
     for (const row of rows) {
       checked++;
       const intact =
         row.bytes !== null &&
-        row.sha256 !== null &&
+        row.checksum !== null &&
         row.bytes.byteLength === row.size &&
-        row.sha256.equals(chunkChecksum(row.bytes));
+        row.checksum.equals(chunkChecksum(row.bytes));
       if (!intact) corrupt.push(row.chunkIndex);
     }
     return { ok: engine.length === 0 && corrupt.length === 0, checked, corrupt, engine };
@@ -299,7 +299,7 @@ function configure(db: Database.Database, chunkSize: number, walBytes: number): 
         CREATE TABLE chunk_meta (
           chunk_index   INTEGER PRIMARY KEY,
           size          INTEGER NOT NULL,
-          sha256        BLOB    NOT NULL,
+          checksum        BLOB    NOT NULL,
           stored_at     INTEGER NOT NULL,
           challenged_at INTEGER
         );

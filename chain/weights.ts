@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { toU16Weights } from "../protocol/scoring.js";
+import type { ChainClient, PendingReveal, TxResult } from "./client.js";
+
+/** What {@link submitWeights} did. */
+export type WeightsOutcome =
+  | { kind: "set"; result: TxResult; uids: number[]; weights: number[] }
+  | { kind: "committed"; pending: PendingReveal }
+  | { kind: "rate-limited"; nextBlock: number }
+  | { kind: "nothing-to-set" };
+
+/**
+ * Sets a validator's weights from raw scores per uid the way subtensor wants them: normalised to
+ * u16 (largest = 65535), with the subnet's version key, only once the weights rate limit allows,
+ * and through commit-reveal when the subnet has it on. The caller keeps the returned pending reveal
+ * and calls `client.revealWeights` in the epoch `RevealPeriodEpochs` after the commit's (earlier
+ * fails with `subtensorModule.RevealTooEarly`: retry; later with `ExpiredWeightCommit`: drop it).
+ *
+ * @example
+ * const outcome = await submitWeights(client, hotkey, netuid, scores);
+ * if (outcome.kind === "committed") db.savePendingReveal(outcome.pending);
+ */
+export async function submitWeights(
+  client: ChainClient,
+  hotkey: KeyringPair,
+  netuid: number,
+  scores: readonly number[],
+): Promise<WeightsOutcome> {
+  const { uids, weights } = toU16Weights(scores);
+  if (uids.length === 0) return { kind: "nothing-to-set" };
+  const [hp, graph, block] = await Promise.all([
+    client.hyperparameters(netuid),
+    client.metagraph(netuid),
+    client.currentBlock(),
+  ]);
+  const uid = graph.hotkeys.indexOf(hotkey.address);
+  const last = uid >= 0 ? (graph.lastUpdate[uid] ?? 0) : 0;
+  if (last !== 0 && block - last < hp.weightsSetRateLimit) {
+    return { kind: "rate-limited", nextBlock: last + hp.weightsSetRateLimit };
+  }
+  if (hp.commitRevealWeightsEnabled) {
+    const salt = Array.from(new Uint16Array(randomBytes(16).buffer, 0, 8));
+    const pending = await client.commitWeights(hotkey, netuid, uids, weights, hp.weightsVersionKey, salt);
+    return { kind: "committed", pending };
+  }
+  const result = await client.setWeights(hotkey, netuid, uids, weights, hp.weightsVersionKey);
+  return { kind: "set", result, uids, weights };
+}

@@ -17,6 +17,8 @@ export const DevChainCliSchema = z.object({
   manual: z.boolean().default(false),
   instant: z.boolean().default(false),
   db: z.string().optional(),
+  /** Alpha emitted to each subnet per block, in rao (subtensor starts at 10^9 = 1 alpha). */
+  blockEmission: z.coerce.bigint().min(0n).default(1_000_000_000n),
 });
 
 export type DevChainCliOptions = z.infer<typeof DevChainCliSchema>;
@@ -30,13 +32,14 @@ async function main(): Promise<void> {
       manual: { type: "boolean" },
       instant: { type: "boolean" },
       db: { type: "string" },
+      "block-emission": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      "usage: devchain [--port 9944] [--host 127.0.0.1] [--block-time 250 | --manual | --instant] [--db file]",
+      "usage: devchain [--port 9944] [--host 127.0.0.1] [--block-time 250 | --manual | --instant] [--db file] [--block-emission rao]",
     );
     return;
   }
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
     manual: values.manual,
     instant: values.instant,
     db: values.db,
+    blockEmission: values["block-emission"],
   });
   if (opts.manual && opts.instant) throw new Error("--manual and --instant are exclusive");
   const chain = createDevChain({
@@ -54,7 +58,7 @@ async function main(): Promise<void> {
     host: opts.host,
     mode: opts.manual ? "manual" : opts.instant ? "instant" : "interval",
     blockTimeMs: opts.blockTime,
-    pallets: subtensorPallets(),
+    pallets: subtensorPallets({ blockEmission: opts.blockEmission }),
     ...(opts.db ? { db: opts.db } : {}),
   });
   await chain.start();
@@ -67,6 +71,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
-  process.exit(1);
+  if (e instanceof z.ZodError) {
+    const issue = e.issues[0];
+    console.error(`error: --${String(issue?.path[0] ?? "?")}: ${issue?.message ?? "invalid value"}`);
+    process.exit(2);
+  }
+  console.error(e instanceof Error ? `error: ${e.message}` : e);
+  process.exit(e instanceof TypeError ? 2 : 1);
 });

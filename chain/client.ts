@@ -244,7 +244,8 @@ function toBigInt(value: { toString(): string }): bigint {
 
 /**
  * The {@link ChainClient} over @polkadot/api. Reconnects by itself (WsProvider retries with a
- * 2.5 s interval); calls made while disconnected wait for the connection or time out.
+ * 2.5 s interval); calls made while disconnected wait for the connection, up to
+ * `connectTimeoutMs`, then fail with ChainUnavailableError.
  */
 export class PolkadotChainClient implements ChainClient {
   readonly endpoint: string;
@@ -298,26 +299,69 @@ export class PolkadotChainClient implements ChainClient {
     await api?.disconnect();
   }
 
+  /**
+   * The API once its socket is up. While WsProvider reconnects, @polkadot/api fails requests at
+   * once ("WebSocket is not connected"), so a call waits here for the `connected` event, up to
+   * `connectTimeoutMs`, and then fails with ChainUnavailableError.
+   */
+  private async connected(): Promise<ApiPromise> {
+    const api = this.api;
+    if (api.isConnected) return api;
+    const timeoutMs = this.options.connectTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      const onConnected = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        api.off("connected", onConnected);
+        reject(new ChainUnavailableError(`lost ${this.endpoint} and not reconnected within ${timeoutMs} ms`));
+      };
+      api.once("connected", onConnected);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return api;
+  }
+
+  /** Runs a read; a failure caused by the socket dropping mid-call becomes ChainUnavailableError. */
+  private async read<T>(fn: (api: ApiPromise) => Promise<T>): Promise<T> {
+    const api = await this.connected();
+    try {
+      return await fn(api);
+    } catch (cause) {
+      if (cause instanceof ChainError || api.isConnected) throw cause;
+      throw new ChainUnavailableError(`lost the connection to ${this.endpoint}`, { cause });
+    }
+  }
+
   async currentBlock(): Promise<number> {
-    const header = await this.api.rpc.chain.getHeader();
-    return header.number.toNumber();
+    return this.read(async (api) => (await api.rpc.chain.getHeader()).number.toNumber());
   }
 
   async subscribeBlocks(onBlock: (blockNumber: number) => void): Promise<() => void> {
-    return this.api.rpc.chain.subscribeNewHeads((header) => onBlock(header.number.toNumber()));
+    return this.read((api) => api.rpc.chain.subscribeNewHeads((header) => onBlock(header.number.toNumber())));
   }
 
   async subnetExists(netuid: number): Promise<boolean> {
-    return (await queryOf(this.api.query, "subtensorModule", "networksAdded")(netuid)).toString() === "true";
+    const added = await this.read((api) => queryOf(api.query, "subtensorModule", "networksAdded")(netuid));
+    return added.toString() === "true";
   }
 
   async uidOf(netuid: number, hotkey: string): Promise<number | undefined> {
-    const uid = await queryOf(this.api.query, "subtensorModule", "uids")(netuid, hotkey);
+    const uid = await this.read((api) => queryOf(api.query, "subtensorModule", "uids")(netuid, hotkey));
     const option = uid as unknown as { isSome: boolean; unwrap(): { toString(): string } };
     return option.isSome ? toNumber(option.unwrap()) : undefined;
   }
 
   async metagraph(netuid: number, options: { weights?: boolean; bonds?: boolean } = {}): Promise<Metagraph> {
+    return this.read(() => this.readMetagraph(netuid, options));
+  }
+
+  private async readMetagraph(
+    netuid: number,
+    options: { weights?: boolean; bonds?: boolean },
+  ): Promise<Metagraph> {
     const header = await this.api.rpc.chain.getHeader();
     const blockHash = header.hash.toHex();
     const at = await this.api.at(blockHash);
@@ -403,6 +447,10 @@ export class PolkadotChainClient implements ChainClient {
   }
 
   async hyperparameters(netuid: number): Promise<Hyperparameters> {
+    return this.read(() => this.readHyperparameters(netuid));
+  }
+
+  private async readHyperparameters(netuid: number): Promise<Hyperparameters> {
     const q = (item: string) => queryOf(this.api.query, "subtensorModule", item);
     const [
       tempo,
@@ -498,7 +546,9 @@ export class PolkadotChainClient implements ChainClient {
   }
 
   async commitments(netuid: number): Promise<Map<string, Uint8Array>> {
-    const entries = await queryOf(this.api.query, "commitments", "commitmentOf").entries(netuid);
+    const entries = await this.read((api) =>
+      queryOf(api.query, "commitments", "commitmentOf").entries(netuid),
+    );
     const out = new Map<string, Uint8Array>();
     for (const [key, value] of entries) {
       const hotkey = encodeAddress(decodeAddress(key.args[1]?.toString() ?? ""), 42);
@@ -575,7 +625,9 @@ export class PolkadotChainClient implements ChainClient {
   }
 
   async balanceOf(address: string): Promise<bigint> {
-    const account = (await queryOf(this.api.query, "system", "account")(address)) as unknown as {
+    const account = (await this.read((api) =>
+      queryOf(api.query, "system", "account")(address),
+    )) as unknown as {
       data: { free: { toString(): string } };
     };
     return toBigInt(account.data.free);
@@ -591,6 +643,7 @@ export class PolkadotChainClient implements ChainClient {
 
   /** Signs, submits and waits for inclusion (or finality); a failed dispatch throws its named error. */
   private async submit(signer: KeyringPair, tx: SubmittableExtrinsic<"promise">): Promise<TxResult> {
+    await this.connected();
     const wantFinal = this.options.waitForFinalization;
     const signal = AbortSignal.timeout(this.options.txTimeoutMs);
     return new Promise<TxResult>((resolve, reject) => {

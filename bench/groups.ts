@@ -9,6 +9,7 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   codec: async () => (await import("./codec.bench.js")).codecBench,
   store: async () => (await import("./store.bench.js")).storeBench,
   yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,
+  miner: async () => (await import("./miner.bench.js")).minerBench,
   validator: async () => (await import("./validator.bench.js")).validatorBench,
   devchain: async () => (await import("./devchain.bench.js")).devchainBench,
   subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,

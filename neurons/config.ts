@@ -167,6 +167,45 @@ export const minerOptions: OptionSpec[] = [
     schema: z.boolean(),
     group: "Subnet",
   },
+  {
+    key: "wallet.password",
+    type: "string",
+    describe: "Password of an encrypted coldkey (only --register needs the coldkey)",
+    schema: z.string(),
+    group: "Wallet",
+  },
+  {
+    key: "subtensor.timeout",
+    type: "number",
+    default: 30,
+    describe: "Seconds to wait for the chain at start-up",
+    schema: z.number().positive().max(600),
+    group: "Chain",
+  },
+  {
+    key: "neuron.metagraph_interval",
+    type: "number",
+    default: 60,
+    describe: "Seconds between metagraph reads (validators, stakes, budgets)",
+    schema: z.number().positive(),
+    group: "Miner",
+  },
+  {
+    key: "neuron.max_streams_per_peer",
+    type: "number",
+    default: 16,
+    describe: "Concurrent streams one peer may open; more disconnects it",
+    schema: z.number().int().min(1).max(1024),
+    group: "Miner",
+  },
+  {
+    key: "neuron.requests_per_second",
+    type: "number",
+    default: 200,
+    describe: "Sustained requests per second per peer (bursts of twice that); more disconnects it",
+    schema: z.number().positive(),
+    group: "Miner",
+  },
 ];
 
 /** The validator's own options, on top of {@link commonOptions}. */

@@ -1,0 +1,290 @@
+/**
+ * The miner over libp2p on loopback against a raw libp2p stream moving the same bytes in the same
+ * run: store and retrieve throughput of 1 MiB chunks (one request per stream, one in flight, as a
+ * validator sends them), and challenge round-trip latency for a one-leaf proof, against a raw
+ * round trip of the same size. Goals: throughput ≥ 0.7 of raw; challenge p50 < 2 ms.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Libp2p, Stream } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { Keyring } from "@polkadot/keyring";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import type { ChainClient, Metagraph } from "../chain/client.js";
+import { authReady, createRequestSigner, signRequest } from "../neurons/auth.js";
+import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import { createP2PNode, request } from "../neurons/p2p/node.js";
+import { CHUNK_SIZE } from "../protocol/constants.js";
+import type { Message } from "../protocol/messages.js";
+import { type BenchGroup, measured, percentile } from "./harness.js";
+
+const MiB = 1 << 20;
+const RAW_PROTOCOL = "/storage-subnet-bench/raw/1.0.0";
+/** Bytes of a one-leaf proof frame (README: ~1.45 KB), for the raw round-trip baseline. */
+const PROOF_FRAME_BYTES = 1450;
+
+/** Just enough chain for a miner that does not publish: a metagraph with one permitted validator. */
+function fakeChain(validatorHotkey: string, minerHotkey: string): ChainClient {
+  const graph: Metagraph = {
+    netuid: 1,
+    block: 1,
+    blockHash: "0x00",
+    n: 2,
+    hotkeys: [validatorHotkey, minerHotkey],
+    coldkeys: [validatorHotkey, minerHotkey],
+    stake: [1_000n, 0n],
+    active: [true, true],
+    validatorPermit: [true, false],
+    incentive: [0, 0],
+    dividends: [0, 0],
+    consensus: [0, 0],
+    validatorTrust: [0, 0],
+    emission: [0n, 0n],
+    lastUpdate: [0, 0],
+    blockAtRegistration: [0, 0],
+    axons: [null, null],
+  };
+  return { endpoint: "bench", metagraph: async () => graph } as unknown as ChainClient;
+}
+
+/** Reads until `bytes` arrived on the stream. */
+async function drain(stream: Stream, bytes: number): Promise<void> {
+  let got = 0;
+  for await (const chunk of stream) {
+    got += chunk.byteLength;
+    if (got >= bytes) return;
+  }
+}
+
+async function send(stream: Stream, bytes: Uint8Array): Promise<void> {
+  if (!stream.send(bytes)) await stream.onDrain();
+}
+
+/**
+ * A raw server: the request's first byte says what to do. 1 = "upload": read CHUNK_SIZE bytes,
+ * answer 4 bytes. 2 = "download": answer CHUNK_SIZE bytes. 3 = "ping": answer a proof-sized frame.
+ */
+async function startRawServer(node: Libp2p, payload: Uint8Array, proof: Uint8Array): Promise<void> {
+  await node.handle(RAW_PROTOCOL, async (stream) => {
+    let kind = 0;
+    let got = 0;
+    for await (const chunk of stream) {
+      if (kind === 0) kind = chunk instanceof Uint8Array ? (chunk[0] ?? 0) : chunk.get(0);
+      got += chunk.byteLength;
+      if (kind !== 1 || got >= CHUNK_SIZE + 1) break;
+    }
+    await send(stream, kind === 1 ? new Uint8Array(4) : kind === 2 ? payload : proof);
+    await stream.close();
+  });
+}
+
+async function rawExchange(
+  client: Libp2p,
+  target: ReturnType<typeof multiaddr>,
+  out: Uint8Array,
+  inBytes: number,
+) {
+  const stream = await client.dialProtocol(target, RAW_PROTOCOL);
+  await send(stream, out);
+  await stream.close();
+  await drain(stream, inBytes);
+}
+
+export const minerBench: BenchGroup = {
+  name: "miner",
+  description: "miner store/retrieve MiB/s and challenge latency over libp2p, vs a raw libp2p stream",
+  async run(report, signal) {
+    await cryptoWaitReady();
+    await authReady();
+    const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+    const validator = keyring.addFromUri("//Bench//validator");
+    const signer = createRequestSigner(validator);
+    const minerHotkey = keyring.addFromUri("//Bench//miner");
+    const dir = mkdtempSync(join(tmpdir(), "miner-bench-"));
+    const chunks = Array.from({ length: 8 }, () => randomBytes(CHUNK_SIZE));
+    const settings = {
+      netuid: 1,
+      dbRoot: dir,
+      chunkSize: CHUNK_SIZE,
+      threshold: 1,
+      listen: { ip: "127.0.0.1", port: 0 },
+      announce: false,
+      metagraphIntervalMs: 3_600_000,
+      limits: { requestsPerSecond: 100_000, burst: 100_000 },
+    };
+    const chain = fakeChain(validator.address, minerHotkey.address);
+    let miner: Miner | undefined;
+    const client = await createP2PNode();
+    const rawServer = await createP2PNode();
+    try {
+      miner = createMiner({ settings, chain, hotkey: minerHotkey, freeBytes: () => 4096 * MiB });
+      await miner.start();
+      const target = multiaddr(miner.announcedAddress);
+      const ask = (body: Message) =>
+        request(client, target, signRequest(signer, body), { signal: AbortSignal.timeout(30_000) });
+      await startRawServer(rawServer, chunks[0] as Uint8Array, new Uint8Array(PROOF_FRAME_BYTES));
+      const rawTarget = rawServer.getMultiaddrs()[0] as ReturnType<typeof multiaddr>;
+      const upload = new Uint8Array(CHUNK_SIZE + 1);
+      upload[0] = 1;
+
+      // Warm up both paths (connections, JIT).
+      for (let i = 0; i < 3; i++) {
+        await ask({
+          type: "store",
+          storeId: validator.address,
+          chunkIndex: 1000 + i,
+          data: chunks[i] as Uint8Array,
+        });
+        await rawExchange(client, rawTarget, upload, 4);
+      }
+
+      // Store, interleaving rounds of raw and miner so load on the machine hits both alike.
+      const rounds = 4;
+      const perRound = 12;
+      let rawStoreMs = 0;
+      let minerStoreMs = 0;
+      let index = 0;
+      for (let r = 0; r < rounds && !signal.aborted; r++) {
+        let t = performance.now();
+        for (let i = 0; i < perRound; i++) await rawExchange(client, rawTarget, upload, 4);
+        rawStoreMs += performance.now() - t;
+        t = performance.now();
+        for (let i = 0; i < perRound; i++) {
+          const data = chunks[index % chunks.length] as Uint8Array;
+          const reply = await ask({ type: "store", storeId: validator.address, chunkIndex: index++, data });
+          if (reply.body.type !== "store-ack")
+            throw new Error(`store refused: ${JSON.stringify(reply.body)}`);
+        }
+        minerStoreMs += performance.now() - t;
+      }
+      const storedMiB = index;
+      const rawStore = storedMiB / (rawStoreMs / 1000);
+      report(
+        measured(
+          "miner.store",
+          storedMiB / (minerStoreMs / 1000),
+          "MiB/s",
+          rawStore,
+          "1 MiB chunks, one in flight, durable ack + Merkle root; baseline: raw libp2p stream upload; goal ≥ 0.7",
+        ),
+      );
+
+      // Retrieve.
+      const download = Uint8Array.of(2);
+      let rawGetMs = 0;
+      let minerGetMs = 0;
+      let gets = 0;
+      for (let r = 0; r < rounds && !signal.aborted; r++) {
+        let t = performance.now();
+        for (let i = 0; i < perRound; i++) await rawExchange(client, rawTarget, download, CHUNK_SIZE);
+        rawGetMs += performance.now() - t;
+        t = performance.now();
+        for (let i = 0; i < perRound; i++) {
+          const reply = await ask({
+            type: "retrieve",
+            storeId: validator.address,
+            chunkIndex: gets++ % storedMiB,
+          });
+          if (reply.body.type !== "retrieve-reply") throw new Error("retrieve failed");
+        }
+        minerGetMs += performance.now() - t;
+      }
+      report(
+        measured(
+          "miner.retrieve",
+          gets / (minerGetMs / 1000),
+          "MiB/s",
+          gets / (rawGetMs / 1000),
+          "1 MiB chunks, one in flight; baseline: raw libp2p stream download; goal ≥ 0.7",
+        ),
+      );
+
+      // Challenge round trips: one chunk, one leaf.
+      const ping = Uint8Array.of(3);
+      const rawRtt: number[] = [];
+      const challengeRtt: number[] = [];
+      const challengeOnce = async (): Promise<number> => {
+        const challenge = {
+          storeId: validator.address,
+          chunks: [
+            {
+              chunkIndex: Math.floor(Math.random() * storedMiB),
+              leafIndices: [Math.floor(Math.random() * 1024)],
+            },
+          ],
+          nonce: randomBytes(32),
+          deadline: Date.now() + 10_000,
+        };
+        const t = performance.now();
+        const reply = await ask({ type: "challenge", challenge });
+        const ms = performance.now() - t;
+        if (reply.body.type !== "proof") throw new Error("challenge failed");
+        return ms;
+      };
+      for (let i = 0; i < 300 && !signal.aborted; i++) {
+        let t = performance.now();
+        await rawExchange(client, rawTarget, ping, PROOF_FRAME_BYTES);
+        rawRtt.push(performance.now() - t);
+        t = performance.now();
+        challengeRtt.push(await challengeOnce());
+      }
+      const note = "one-leaf proof of a 1 MiB chunk; baseline: raw round trip of a proof-sized reply";
+      report(
+        measured(
+          "miner.challenge.p50",
+          percentile(challengeRtt, 50),
+          "ms",
+          percentile(rawRtt, 50),
+          `${note}; goal < 2 ms`,
+        ),
+      );
+      report(
+        measured("miner.challenge.p99", percentile(challengeRtt, 99), "ms", percentile(rawRtt, 99), note),
+      );
+
+      // Cold: without the tree cache every challenge rehashes its 1 MiB chunk.
+      await miner.stop();
+      miner = createMiner({
+        settings: { ...settings, treeCacheBytes: 0 },
+        chain,
+        hotkey: minerHotkey,
+        freeBytes: () => 4096 * MiB,
+      });
+      await miner.start();
+      const coldTarget = multiaddr(miner.announcedAddress);
+      const cold: number[] = [];
+      for (let i = 0; i < 40 && !signal.aborted; i++) {
+        const challenge = {
+          storeId: validator.address,
+          chunks: [{ chunkIndex: i % storedMiB, leafIndices: [7] }],
+          nonce: randomBytes(32),
+          deadline: Date.now() + 10_000,
+        };
+        const t = performance.now();
+        const reply = await request(
+          client,
+          coldTarget,
+          signRequest(signer, { type: "challenge", challenge }),
+        );
+        cold.push(performance.now() - t);
+        if (reply.body.type !== "proof") throw new Error("challenge failed");
+      }
+      report(
+        measured(
+          "miner.challenge.cold.p50",
+          percentile(cold, 50),
+          "ms",
+          percentile(rawRtt, 50),
+          "no cached tree: the chunk is rehashed per challenge",
+        ),
+      );
+    } finally {
+      await miner?.stop();
+      await client.stop();
+      await rawServer.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

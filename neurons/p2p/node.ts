@@ -1,0 +1,236 @@
+/**
+ * The libp2p side shared by miner and validator: a host on TCP with noise and yamux, a persistent
+ * Ed25519 identity, and the storage protocol's exchange: one request frame, one response frame,
+ * per stream (protocol/codec.ts frames, read with a hard size limit).
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+import type { Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
+import { tcp } from "@libp2p/tcp";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import { encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
+import type { Envelope } from "../../protocol/messages.js";
+
+/** The storage protocol's id; its major version follows PROTOCOL_VERSION. */
+export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
+
+/** Name of the identity file beside a miner's stores. */
+export const PEER_KEY_FILE = "libp2p.key";
+
+/** A peer key file exists but cannot be used. */
+export class PeerKeyError extends Error {
+  override readonly name = "PeerKeyError";
+  constructor(
+    message: string,
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A request got no (complete) response: the stream closed, reset or timed out first. */
+export class RequestFailedError extends Error {
+  override readonly name = "RequestFailedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A read or request ran past its AbortSignal. */
+export class RequestAbortedError extends Error {
+  override readonly name = "RequestAbortedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Loads the Ed25519 identity from `file` (libp2p protobuf encoding), or creates one and writes it
+ * with mode 0600 (through a temporary file and a rename, so a crash never leaves half a key).
+ *
+ * @example const key = await loadOrCreatePeerKey(join(layout.dir, PEER_KEY_FILE));
+ */
+export async function loadOrCreatePeerKey(file: string): Promise<PrivateKey> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readFile(file);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new PeerKeyError(`cannot read the libp2p identity ${file}`, file, { cause });
+    }
+  }
+  if (bytes !== undefined) {
+    try {
+      return privateKeyFromProtobuf(bytes);
+    } catch (cause) {
+      throw new PeerKeyError(
+        `${file} is not a libp2p private key; move it away to create a new identity (the peer id changes)`,
+        file,
+        { cause },
+      );
+    }
+  }
+  const key = await generateKeyPair("Ed25519");
+  const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600, flag: "wx" });
+    await chmod(tmp, 0o600);
+    await rename(tmp, file);
+  } catch (cause) {
+    await rm(tmp, { force: true });
+    throw new PeerKeyError(`cannot write the libp2p identity ${file}`, file, { cause });
+  }
+  return key;
+}
+
+export interface P2PNodeInit {
+  privateKey?: PrivateKey;
+  /** Listen address and TCP port (0 picks a free one). Default 127.0.0.1:0. */
+  listen?: { ip: string; port: number };
+  /** Open connections at most. Default 300. */
+  maxConnections?: number;
+  /**
+   * Inbound connection attempts per second accepted from one host. libp2p's default (5) is too
+   * low when a simulator's many validators share one address.
+   */
+  inboundConnectionThreshold?: number;
+  /** Connections mid-upgrade at once. Default 64. */
+  maxIncomingPendingConnections?: number;
+  /** Refuses inbound connections from these peers (checked once the peer id is known). */
+  denyPeer?: (peerId: string) => boolean;
+}
+
+/** `/ip4/<ip>/tcp/<port>` or `/ip6/…` for an IP literal. */
+export function tcpMultiaddrText(ip: string, port: number): string {
+  return `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/tcp/${port}`;
+}
+
+/**
+ * Creates and starts a libp2p host (TCP, noise, yamux), no other services.
+ *
+ * @example
+ * const node = await createP2PNode({ privateKey, listen: { ip: "0.0.0.0", port: 8091 } });
+ * node.getMultiaddrs(); // [/ip4/192.168.1.5/tcp/8091/p2p/12D3…, …]
+ */
+export async function createP2PNode(init: P2PNodeInit = {}): Promise<Libp2p> {
+  const listen = init.listen ?? { ip: "127.0.0.1", port: 0 };
+  return createLibp2p({
+    ...(init.privateKey ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: [tcpMultiaddrText(listen.ip, listen.port)] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.denyPeer
+      ? {
+          connectionGater: {
+            denyInboundEncryptedConnection: (peerId: PeerId) => init.denyPeer?.(peerId.toString()) ?? false,
+          },
+        }
+      : {}),
+    connectionManager: {
+      maxConnections: init.maxConnections ?? 300,
+      inboundConnectionThreshold: init.inboundConnectionThreshold ?? 1_000,
+      maxIncomingPendingConnections: init.maxIncomingPendingConnections ?? 64,
+    },
+  });
+}
+
+export interface ReadFrameOptions {
+  /** Largest payload accepted. Default MAX_FRAME_SIZE. */
+  maxFrameSize?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads one frame from a stream. Returns undefined when the stream ends before any byte; throws
+ * CodecError for malformed or oversize input (refused as soon as the length prefix arrives),
+ * RequestAbortedError when `signal` fires (the stream is aborted), or the stream's own error.
+ */
+export async function readFrame(
+  stream: Stream,
+  options: ReadFrameOptions = {},
+): Promise<Envelope | undefined> {
+  const decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE });
+  const { signal } = options;
+  if (signal?.aborted) throw new RequestAbortedError("aborted before reading", { cause: signal.reason });
+  const onAbort = () => stream.abort(new RequestAbortedError("read aborted", { cause: signal?.reason }));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const chunk of stream) {
+      const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+      const frames = decoder.push(bytes);
+      if (frames.length > 0) return frames[0];
+    }
+    if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: signal.reason });
+    decoder.end();
+    return undefined;
+  } catch (error) {
+    if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: error });
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Sends bytes, waiting for the stream to drain when its buffer is full. */
+export async function writeBytes(stream: Stream, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  if (!stream.send(bytes)) await stream.onDrain(signal ? { signal } : {});
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Largest response payload accepted (and request produced). Default MAX_FRAME_SIZE. */
+  maxFrameSize?: number;
+}
+
+/**
+ * Sends one request envelope on a new stream and returns the response envelope. Dials the peer
+ * if needed (a multiaddr with /p2p/<peer id>, or a peer id already known). Throws
+ * RequestFailedError when no response arrives, RequestAbortedError on `signal`, CodecError for
+ * a malformed response.
+ *
+ * @example
+ * const reply = await request(node, multiaddr(minerAddress), signRequest(hotkey, body), {
+ *   signal: AbortSignal.timeout(10_000),
+ * });
+ */
+export async function request(
+  node: Libp2p,
+  target: Multiaddr | PeerId,
+  envelope: Envelope,
+  options: RequestOptions = {},
+): Promise<Envelope> {
+  const { signal } = options;
+  const maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
+  const frame = encodeFrame(envelope, { maxFrameSize });
+  let stream: Stream;
+  try {
+    stream = await node.dialProtocol(target, STORAGE_PROTOCOL, signal ? { signal } : {});
+  } catch (cause) {
+    if (signal?.aborted) throw new RequestAbortedError("aborted while dialing", { cause });
+    throw new RequestFailedError(`cannot open a stream to ${target.toString()}`, { cause });
+  }
+  try {
+    await writeBytes(stream, frame, signal);
+    await stream.close(signal ? { signal } : {});
+    const reply = await readFrame(stream, { maxFrameSize, ...(signal ? { signal } : {}) });
+    if (reply === undefined) throw new RequestFailedError("the stream closed without a response");
+    return reply;
+  } catch (error) {
+    stream.abort(error instanceof Error ? error : new Error(String(error)));
+    if (signal?.aborted && !(error instanceof RequestAbortedError)) {
+      throw new RequestAbortedError("request aborted", { cause: error });
+    }
+    if (error instanceof RequestAbortedError || error instanceof RequestFailedError) throw error;
+    if ((error as Error)?.name === "CodecError") throw error;
+    throw new RequestFailedError("the request failed", { cause: error });
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The validator on the real parts: the embedded dev chain, real miners over libp2p on loopback,
+ * real SQLite for both sides. Honest miners end with weight and incentive on chain; a miner that
+ * deletes chunks and one that goes offline score below them and earn less; a restarted validator
+ * resumes its evidence without counting anything twice.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PolkadotChainClient } from "../chain/client.js";
+import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { authReady } from "../neurons/auth.js";
+import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import { createValidator, type Validator, ValidatorStartError } from "../neurons/validator/validator.js";
+import { ValidatorDb } from "../neurons/validator/validator-db.js";
+
+const TAO = 1_000_000_000n;
+const TEMPO = 10;
+const CHUNK = 64 * 1024;
+
+let chain: DevChain;
+let client: PolkadotChainClient;
+let netuid: number;
+let alice: KeyringPair;
+let validatorHotkey: KeyringPair;
+let minerHotkeys: KeyringPair[];
+let miners: Miner[];
+let dir: string;
+let db: ValidatorDb;
+let validator: Validator;
+const secret = new Uint8Array(32).fill(42);
+
+function newValidator(): Validator {
+  return createValidator({
+    settings: {
+      netuid,
+      chunkSize: CHUNK,
+      chunksPerChallenge: 2,
+      leavesPerChunk: 4,
+      challengeTimeoutMs: 1_500,
+      fillPerRound: 8,
+      weightsIntervalBlocks: 1,
+      retrieveProbability: 0,
+      autoRun: false,
+    },
+    chain: client,
+    hotkey: validatorHotkey,
+    db,
+    secret,
+  });
+}
+
+async function rounds(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await validator.runRound();
+    chain.newBlock(1);
+  }
+}
+
+beforeAll(async () => {
+  await cryptoWaitReady();
+  await authReady();
+  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+  alice = keyring.addFromUri("//Alice");
+  const bob = keyring.addFromUri("//Bob");
+  const charlie = keyring.addFromUri("//Charlie");
+  validatorHotkey = keyring.addFromUri("//Bob//validator");
+  minerHotkeys = ["honest1", "honest2", "lazy", "offline"].map((n) => keyring.addFromUri(`//Charlie//${n}`));
+  chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets() });
+  await chain.start();
+  client = new PolkadotChainClient({ endpoint: chain.endpoint });
+  await client.start();
+  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
+  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
+  await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, false]);
+  await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
+  await client.burnedRegister(bob, netuid, validatorHotkey.address);
+  for (const m of minerHotkeys) await client.burnedRegister(charlie, netuid, m.address);
+  await client.addStake(bob, validatorHotkey.address, netuid, 1_000n * TAO);
+  chain.newBlock(TEMPO + 2);
+
+  dir = mkdtempSync(join(tmpdir(), "validator-test-"));
+  miners = minerHotkeys.map((hotkey) =>
+    createMiner({
+      settings: {
+        netuid,
+        dbRoot: join(dir, "miners"),
+        chunkSize: CHUNK,
+        threshold: 1,
+        listen: { ip: "127.0.0.1", port: 0 },
+        metagraphIntervalMs: 3_600_000,
+      },
+      chain: client,
+      hotkey,
+      freeBytes: () => 24 * CHUNK,
+    }),
+  );
+  for (const m of miners) await m.start();
+  db = ValidatorDb.open(join(dir, "validator.sqlite"));
+  validator = newValidator();
+  await validator.start();
+}, 120_000);
+
+afterAll(async () => {
+  await validator?.stop();
+  for (const m of miners ?? []) await m.stop().catch(() => undefined);
+  db?.close();
+  await client?.stop();
+  await chain?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("validator", () => {
+  it("refuses to start for an unregistered or unstaked hotkey, with a clear message", async () => {
+    const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+    const stranger = createValidator({
+      settings: { netuid, autoRun: false },
+      chain: client,
+      hotkey: keyring.addFromUri("//Eve//nobody"),
+      db,
+      secret,
+    });
+    await expect(stranger.start()).rejects.toBeInstanceOf(ValidatorStartError);
+    const unstaked = createValidator({
+      settings: { netuid, autoRun: false },
+      chain: client,
+      hotkey: minerHotkeys[0]!,
+      db,
+      secret,
+    });
+    await expect(unstaked.start()).rejects.toThrow(/no stake/);
+  });
+
+  it("fills every miner and passes honest challenges", async () => {
+    await rounds(3);
+    for (const [i, m] of miners.entries()) {
+      const record = db.minerByHotkey(minerHotkeys[i]!.address);
+      expect(record).toBeDefined();
+      // Filled up to the budget the miner gives this validator (about 24 chunks of free space).
+      const budget = m.stores.budget(validatorHotkey.address);
+      expect(budget).toBeGreaterThanOrEqual(16);
+      expect(db.chunkRootCount(record!.id)).toBe(budget);
+      expect(db.challengeCounts(record!.id).pass).toBeGreaterThan(0);
+      expect(db.challengeCounts(record!.id).fail).toBe(0);
+    }
+  });
+
+  it("scores a miner that deleted chunks and one that went offline below the honest ones", async () => {
+    const lazyStore = miners[2]!.stores.store(validatorHotkey.address);
+    for (const i of lazyStore.indices()) if (i % 2 === 0) lazyStore.delete(i);
+    await miners[3]!.stop();
+    await rounds(12);
+    const scores = await validator.scores();
+    const uidOf = (k: KeyringPair) => db.minerByHotkey(k.address)!.uid as number;
+    const [h1, h2, lazy, offline] = minerHotkeys.map((k) => scores[uidOf(k)] as number);
+    expect(h1).toBeGreaterThan(0.3);
+    expect(h2).toBeGreaterThan(0.3);
+    expect(lazy).toBeLessThan(Math.min(h1!, h2!));
+    expect(offline).toBeLessThan(Math.min(h1!, h2!));
+    const lazyRecord = db.minerByHotkey(minerHotkeys[2]!.address)!;
+    expect(db.challengeCounts(lazyRecord.id).fail).toBeGreaterThan(0);
+    const offlineRecord = db.minerByHotkey(minerHotkeys[3]!.address)!;
+    expect(db.challengeCounts(offlineRecord.id).timeout).toBeGreaterThan(0);
+  });
+
+  it("sets weights that move incentive on chain toward the honest miners", async () => {
+    const graph0 = await client.metagraph(netuid, { weights: true });
+    const v = graph0.hotkeys.indexOf(validatorHotkey.address);
+    expect(graph0.weights?.[v]?.length).toBeGreaterThan(0);
+    chain.newBlock(TEMPO * 2 + 2);
+    const graph = await client.metagraph(netuid);
+    const inc = (k: KeyringPair) => graph.incentive[graph.hotkeys.indexOf(k.address)] as number;
+    const [h1, h2, lazy, offline] = minerHotkeys.map(inc);
+    expect(h1).toBeGreaterThan(0);
+    expect(h2).toBeGreaterThan(0);
+    expect(lazy).toBeLessThan(Math.min(h1!, h2!));
+    expect(offline).toBeLessThan(Math.min(h1!, h2!));
+  });
+
+  it("resumes after a restart without losing or double-counting evidence", async () => {
+    const record = db.minerByHotkey(minerHotkeys[0]!.address)!;
+    const before = db.challengeCounts(record.id);
+    await validator.stop();
+    db.close();
+    db = ValidatorDb.open(join(dir, "validator.sqlite"));
+    expect(db.challengeCounts(record.id)).toEqual(before);
+    expect(db.chunkRootCount(record.id)).toBe(miners[0]!.stores.budget(validatorHotkey.address));
+    validator = newValidator();
+    await validator.start();
+    await rounds(1);
+    const after = db.challengeCounts(record.id);
+    expect(after.pass).toBe(before.pass + 1);
+  });
+});

@@ -5,10 +5,8 @@
  * chunk is served byte-identical and proves, and the peer id is unchanged. Start-up failures
  * (missing wallet, unreachable chain, unregistered hotkey) each exit non-zero with one clear line.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
@@ -26,6 +24,7 @@ import { createP2PNode, request } from "../neurons/p2p/node.js";
 import { createChallenge, verifyResponse } from "../protocol/challenge.js";
 import { chunkRoot } from "../protocol/merkle.js";
 import type { Envelope, Message } from "../protocol/messages.js";
+import { children, expectStartupFailure, freePort, runNode } from "./node-process.js";
 
 const root = new URL("../", import.meta.url).pathname;
 const TAO = 1_000_000_000n;
@@ -40,69 +39,6 @@ let validatorNode: Libp2p;
 let walletPath: string;
 let dbRoot: string;
 let minerAddress: string;
-const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  stderr: () => string;
-  /** Resolves with the first log record whose msg is `msg`. */
-  waitFor: (msg: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runMiner(args: string[]): Run {
-  const child = spawn(process.execPath, ["neurons/miner.js", ...args], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let err = "";
-  const waiters: Array<{ msg: string; resolve: (r: Record<string, unknown>) => void }> = [];
-  child.stderr?.setEncoding("utf8");
-  child.stderr?.on("data", (text: string) => {
-    err += text;
-    for (const line of text.split("\n")) {
-      let record: Record<string, unknown>;
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      for (const w of waiters.filter((x) => x.msg === record.msg)) w.resolve(record);
-    }
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    stderr: () => err,
-    exit,
-    waitFor: (msg, timeoutMs = 30_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${msg}" log line; stderr:\n${err}`)), timeoutMs);
-        exit.then(() => setTimeout(() => reject(new Error(`miner exited; stderr:\n${err}`)), 50));
-        waiters.push({
-          msg,
-          resolve: (record) => {
-            clearTimeout(timer);
-            resolve(record);
-          },
-        });
-      }),
-  };
-}
 
 function baseArgs(wallet: string, port: number): string[] {
   return [
@@ -133,18 +69,6 @@ async function ask<M extends Message>(body: M): Promise<Envelope> {
   return request(validatorNode, multiaddr(minerAddress), signRequest(validator, body), {
     signal: AbortSignal.timeout(10_000),
   });
-}
-
-async function expectStartupFailure(run: Run, pattern: RegExp): Promise<void> {
-  const { code } = await run.exit;
-  expect(code).toBe(1);
-  const lines = run
-    .stderr()
-    .trim()
-    .split("\n")
-    .filter((l) => !l.startsWith("{"));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
 }
 
 beforeAll(async () => {
@@ -185,7 +109,7 @@ afterAll(async () => {
 describe("node neurons/miner.js", () => {
   it("survives SIGKILL during a burst of stores: every acknowledged chunk is served and proves", async () => {
     const port = await freePort();
-    const first = runMiner(baseArgs("miner", port));
+    const first = runNode("neurons/miner.js", baseArgs("miner", port));
     // Wait until it has published its address.
     const deadline = Date.now() + 30_000;
     let commitment: Uint8Array | undefined;
@@ -225,7 +149,7 @@ describe("node neurons/miner.js", () => {
     expect((await first.exit).signal).toBe("SIGKILL");
     expect(acked.size).toBeGreaterThanOrEqual(12);
 
-    const second = runMiner(baseArgs("miner", port));
+    const second = runNode("neurons/miner.js", baseArgs("miner", port));
     const serving = await second.waitFor("miner serving");
     expect(serving.announced).toBe(minerAddress);
     for (const [chunkIndex, data] of acked) {
@@ -272,7 +196,7 @@ describe.concurrent("node neurons/miner.js start-up", () => {
       fresh.coldkey.ss58Address,
       100n * TAO,
     );
-    const run = runMiner([...baseArgs("fresh", await freePort()), "--register"]);
+    const run = runNode("neurons/miner.js", [...baseArgs("fresh", await freePort()), "--register"]);
     await run.waitFor("miner serving");
     expect(await client.uidOf(netuid, fresh.hotkey.ss58Address)).toBeGreaterThan(0);
     run.child.kill("SIGINT");
@@ -280,7 +204,7 @@ describe.concurrent("node neurons/miner.js start-up", () => {
   });
 
   it("exits 1 with one line when the wallet is missing", async () => {
-    const run = runMiner(baseArgs("nobody", await freePort()));
+    const run = runNode("neurons/miner.js", baseArgs("nobody", await freePort()));
     await expectStartupFailure(run, /not found.*npm run wallet -- create --wallet.name nobody/);
   });
 
@@ -288,12 +212,12 @@ describe.concurrent("node neurons/miner.js start-up", () => {
     const port = await freePort();
     const args = baseArgs("miner", await freePort());
     args[args.indexOf("--subtensor.chain_endpoint") + 1] = `ws://127.0.0.1:${port}`;
-    const run = runMiner([...args, "--subtensor.timeout", "2"]);
+    const run = runNode("neurons/miner.js", [...args, "--subtensor.timeout", "2"]);
     await expectStartupFailure(run, /cannot reach the chain at ws:\/\/127\.0\.0\.1:\d+ within 2 s/);
   });
 
   it("exits 1 with one line saying how to register an unregistered hotkey", async () => {
-    const run = runMiner(baseArgs("unregistered", await freePort()));
+    const run = runNode("neurons/miner.js", baseArgs("unregistered", await freePort()));
     await expectStartupFailure(run, /is not registered on subnet \d+; pass --register/);
   });
 });

@@ -4,110 +4,29 @@
  * with exit code 2 (runCli).
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
-import WebSocket from "ws";
-import { type ChainClient, PolkadotChainClient } from "../../chain/client.js";
-import { resolveEndpoint } from "../../chain/endpoint.js";
-import { ChainError, ChainUnavailableError } from "../../chain/errors.js";
-import { loadColdkey, loadHotkey, WalletError, WalletNotFoundError } from "../../chain/wallet.js";
+import type { ChainClient, PolkadotChainClient } from "../../chain/client.js";
+import { ChainError } from "../../chain/errors.js";
+import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { type Config, minerOptions } from "../config.js";
-import { createLogger, type Logger, levelFromFlags } from "../logger.js";
+import type { Logger } from "../logger.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runCli } from "../run-cli.js";
+import {
+  connectChain,
+  formatTao,
+  loadNodeHotkey,
+  nodeLogger,
+  num,
+  StartupError,
+  shutdownSignal,
+  str,
+} from "../startup.js";
 import { createMiner, type Miner } from "./miner.js";
 
 const usage = `Usage: node neurons/miner.js [options]
 
 Serves a share of this machine's disk to the subnet's validators: stores their chunks in one
 SQLite store per validator and answers their challenges with Merkle proofs.`;
-
-/** A start-up step failed; the message is the one line the operator sees. */
-class StartupError extends Error {
-  override readonly name = "StartupError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-function str(config: Config, key: string): string {
-  return String(config[key]);
-}
-
-function num(config: Config, key: string): number {
-  return Number(config[key]);
-}
-
-async function loadMinerHotkey(config: Config): Promise<KeyringPair> {
-  const name = str(config, "wallet.name");
-  const hotkey = str(config, "wallet.hotkey");
-  const path = str(config, "wallet.path");
-  try {
-    return (await loadHotkey({ name, hotkey, path })).keypair;
-  } catch (error) {
-    if (error instanceof WalletNotFoundError) {
-      throw new StartupError(
-        `hotkey "${hotkey}" of wallet "${name}" not found under ${path}; create it with: ` +
-          `npm run wallet -- create --wallet.name ${name} --wallet.hotkey ${hotkey} --wallet.path ${path}`,
-        { cause: error },
-      );
-    }
-    if (error instanceof WalletError) throw new StartupError(error.message, { cause: error });
-    throw error;
-  }
-}
-
-async function connectChain(config: Config): Promise<PolkadotChainClient> {
-  const endpoint = resolveEndpoint({
-    network: str(config, "subtensor.network"),
-    chainEndpoint: config["subtensor.chain_endpoint"] as string | undefined,
-  });
-  const seconds = num(config, "subtensor.timeout");
-  const unreachable = (cause: unknown) =>
-    new StartupError(
-      `cannot reach the chain at ${endpoint} within ${seconds} s; start it (the embedded dev chain: ` +
-        "npm run devchain) or pass --subtensor.chain_endpoint ws://host:port / --subtensor.network test|finney",
-      { cause },
-    );
-  // A plain WebSocket probe first: @polkadot/api would print a line per failed attempt.
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const error = await probeWebSocket(endpoint, Math.max(1, deadline - Date.now()));
-    if (error === undefined) break;
-    if (Date.now() + 500 >= deadline) throw unreachable(error);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  const chain = new PolkadotChainClient({
-    endpoint,
-    connectTimeoutMs: Math.max(1, deadline - Date.now()) + 5_000,
-  });
-  try {
-    await chain.start();
-  } catch (error) {
-    if (error instanceof ChainUnavailableError) throw unreachable(error);
-    throw error;
-  }
-  return chain;
-}
-
-/** Opens and closes one WebSocket; resolves undefined on success, or the error. */
-function probeWebSocket(endpoint: string, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(endpoint, { handshakeTimeout: timeoutMs });
-    const timer = setTimeout(() => {
-      socket.terminate();
-      resolve(new Error("timed out"));
-    }, timeoutMs);
-    socket.once("open", () => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(undefined);
-    });
-    socket.once("error", (error) => {
-      clearTimeout(timer);
-      socket.terminate();
-      resolve(error);
-    });
-  });
-}
 
 async function ensureRegistered(
   config: Config,
@@ -168,43 +87,14 @@ async function ensureRegistered(
   }
 }
 
-function formatTao(rao: bigint): string {
-  const whole = rao / 1_000_000_000n;
-  const fraction = (rao % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  return fraction ? `${whole}.${fraction}` : String(whole);
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function shutdownSignal(log: Logger): Promise<string> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: string) => {
-      if (received) {
-        log.warn("second signal; exiting without a clean shutdown", { signal });
-        process.exit(1);
-      }
-      received = true;
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
-
 async function startMiner(config: Config): Promise<number> {
-  const log = createLogger({
-    level: levelFromFlags({
-      debug: config["logging.debug"] === true,
-      trace: config["logging.trace"] === true,
-    }),
-    fields: { node: "miner" },
-  });
+  const log = nodeLogger(config, "miner");
   const stopping = shutdownSignal(log);
   let chain: PolkadotChainClient | undefined;
   let miner: Miner | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
-    const hotkey = await loadMinerHotkey(config);
+    const hotkey = await loadNodeHotkey(config);
     chain = await connectChain(config);
     const uid = await ensureRegistered(config, chain, hotkey, log);
     log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: num(config, "netuid") });

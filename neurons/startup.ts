@@ -1,0 +1,139 @@
+/**
+ * Start-up steps the miner and validator share: flags to hotkey, chain connection, shutdown
+ * signals. A step that fails throws {@link StartupError} whose message is the one line the
+ * operator sees.
+ */
+import type { KeyringPair } from "@polkadot/keyring/types";
+import WebSocket from "ws";
+import { PolkadotChainClient } from "../chain/client.js";
+import { resolveEndpoint } from "../chain/endpoint.js";
+import { ChainUnavailableError } from "../chain/errors.js";
+import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
+import type { Config } from "./config.js";
+import { createLogger, type Logger, levelFromFlags } from "./logger.js";
+
+/** The node's JSON logger at the level its logging flags ask for. */
+export function nodeLogger(config: Config, node: string): Logger {
+  return createLogger({
+    level: levelFromFlags({
+      debug: config["logging.debug"] === true,
+      trace: config["logging.trace"] === true,
+    }),
+    fields: { node },
+  });
+}
+
+/** A start-up step failed; the message is the one line the operator sees. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function str(config: Config, key: string): string {
+  return String(config[key]);
+}
+
+export function num(config: Config, key: string): number {
+  return Number(config[key]);
+}
+
+/** Loads the node's hotkey from its wallet, or says how to create it. */
+export async function loadNodeHotkey(config: Config): Promise<KeyringPair> {
+  const name = str(config, "wallet.name");
+  const hotkey = str(config, "wallet.hotkey");
+  const path = str(config, "wallet.path");
+  try {
+    return (await loadHotkey({ name, hotkey, path })).keypair;
+  } catch (error) {
+    if (error instanceof WalletNotFoundError) {
+      throw new StartupError(
+        `hotkey "${hotkey}" of wallet "${name}" not found under ${path}; create it with: ` +
+          `npm run wallet -- create --wallet.name ${name} --wallet.hotkey ${hotkey} --wallet.path ${path}`,
+        { cause: error },
+      );
+    }
+    if (error instanceof WalletError) throw new StartupError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** Connects to the chain the flags name, or says how to start one, within `subtensor.timeout`. */
+export async function connectChain(config: Config): Promise<PolkadotChainClient> {
+  const endpoint = resolveEndpoint({
+    network: str(config, "subtensor.network"),
+    chainEndpoint: config["subtensor.chain_endpoint"] as string | undefined,
+  });
+  const seconds = num(config, "subtensor.timeout");
+  const unreachable = (cause: unknown) =>
+    new StartupError(
+      `cannot reach the chain at ${endpoint} within ${seconds} s; start it (the embedded dev chain: ` +
+        "npm run devchain) or pass --subtensor.chain_endpoint ws://host:port / --subtensor.network test|finney",
+      { cause },
+    );
+  // A plain WebSocket probe first: @polkadot/api would print a line per failed attempt.
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const error = await probeWebSocket(endpoint, Math.max(1, deadline - Date.now()));
+    if (error === undefined) break;
+    if (Date.now() + 500 >= deadline) throw unreachable(error);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const chain = new PolkadotChainClient({
+    endpoint,
+    connectTimeoutMs: Math.max(1, deadline - Date.now()) + 5_000,
+  });
+  try {
+    await chain.start();
+  } catch (error) {
+    if (error instanceof ChainUnavailableError) throw unreachable(error);
+    throw error;
+  }
+  return chain;
+}
+
+/** Opens and closes one WebSocket; resolves undefined on success, or the error. */
+function probeWebSocket(endpoint: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(endpoint, { handshakeTimeout: timeoutMs });
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve(new Error("timed out"));
+    }, timeoutMs);
+    socket.once("open", () => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(undefined);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      socket.terminate();
+      resolve(error);
+    });
+  });
+}
+
+/** rao as TAO text: 1500000000n → "1.5". */
+export function formatTao(rao: bigint): string {
+  const whole = rao / 1_000_000_000n;
+  const fraction = (rao % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return fraction ? `${whole}.${fraction}` : String(whole);
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+export function shutdownSignal(log: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: string) => {
+      if (received) {
+        log.warn("second signal; exiting without a clean shutdown", { signal });
+        process.exit(1);
+      }
+      received = true;
+      resolve(signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}

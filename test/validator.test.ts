@@ -1,12 +1,14 @@
 /**
  * The validator on the real parts: the embedded dev chain, real miners over libp2p on loopback,
  * real SQLite for both sides. Honest miners end with weight and incentive on chain; a miner that
- * deletes chunks and one that goes offline score below them and earn less; a restarted validator
- * resumes its evidence without counting anything twice.
+ * deletes chunks, one that answers with garbage, one that goes offline and one that proxies
+ * challenges to another miner score below them and earn less; a restarted validator resumes its
+ * evidence without counting anything twice.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Libp2p } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
@@ -15,9 +17,11 @@ import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { authReady } from "../neurons/auth.js";
-import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import { createMiner, type Miner, type MinerBehaviour } from "../neurons/miner/miner.js";
+import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator, ValidatorStartError } from "../neurons/validator/validator.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
+import { corruptingMiner, outsourcingMiner } from "../sim/adversaries.js";
 
 const TAO = 1_000_000_000n;
 const TEMPO = 10;
@@ -33,6 +37,7 @@ let miners: Miner[];
 let dir: string;
 let db: ValidatorDb;
 let validator: Validator;
+let proxyNode: Libp2p;
 const secret = new Uint8Array(32).fill(42);
 
 function newValidator(): Validator {
@@ -70,7 +75,9 @@ beforeAll(async () => {
   const bob = keyring.addFromUri("//Bob");
   const charlie = keyring.addFromUri("//Charlie");
   validatorHotkey = keyring.addFromUri("//Bob//validator");
-  minerHotkeys = ["honest1", "honest2", "lazy", "offline"].map((n) => keyring.addFromUri(`//Charlie//${n}`));
+  minerHotkeys = ["honest1", "honest2", "lazy", "offline", "garbage", "proxy"].map((n) =>
+    keyring.addFromUri(`//Charlie//${n}`),
+  );
   chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets() });
   await chain.start();
   client = new PolkadotChainClient({ endpoint: chain.endpoint });
@@ -85,8 +92,18 @@ beforeAll(async () => {
   chain.newBlock(TEMPO + 2);
 
   dir = mkdtempSync(join(tmpdir(), "validator-test-"));
-  miners = minerHotkeys.map((hotkey) =>
+  proxyNode = await createP2PNode();
+  const behaviours: (MinerBehaviour | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    corruptingMiner({ rate: 1 }),
+    outsourcingMiner({ node: () => proxyNode, target: () => miners[0]!.announcedAddress }),
+  ];
+  miners = minerHotkeys.map((hotkey, i) =>
     createMiner({
+      ...(behaviours[i] ? { behaviour: behaviours[i] } : {}),
       settings: {
         netuid,
         dbRoot: join(dir, "miners"),
@@ -109,6 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await validator?.stop();
   for (const m of miners ?? []) await m.stop().catch(() => undefined);
+  await proxyNode?.stop();
   db?.close();
   await client?.stop();
   await chain?.stop();
@@ -138,7 +156,7 @@ describe("validator", () => {
 
   it("fills every miner and passes honest challenges", async () => {
     await rounds(3);
-    for (const [i, m] of miners.entries()) {
+    for (const [i, m] of miners.slice(0, 4).entries()) {
       const record = db.minerByHotkey(minerHotkeys[i]!.address);
       expect(record).toBeDefined();
       // Filled up to the budget the miner gives this validator (about 24 chunks of free space).
@@ -150,18 +168,19 @@ describe("validator", () => {
     }
   });
 
-  it("scores a miner that deleted chunks and one that went offline below the honest ones", async () => {
+  it("scores miners that delete chunks, answer garbage, go offline or proxy below the honest ones", async () => {
     const lazyStore = miners[2]!.stores.store(validatorHotkey.address);
     for (const i of lazyStore.indices()) if (i % 2 === 0) lazyStore.delete(i);
     await miners[3]!.stop();
     await rounds(12);
     const scores = await validator.scores();
     const uidOf = (k: KeyringPair) => db.minerByHotkey(k.address)!.uid as number;
-    const [h1, h2, lazy, offline] = minerHotkeys.map((k) => scores[uidOf(k)] as number);
+    const [h1, h2, lazy, offline, garbage, proxy] = minerHotkeys.map((k) => scores[uidOf(k)] as number);
     expect(h1).toBeGreaterThan(0.3);
     expect(h2).toBeGreaterThan(0.3);
-    expect(lazy).toBeLessThan(Math.min(h1!, h2!));
-    expect(offline).toBeLessThan(Math.min(h1!, h2!));
+    for (const cheat of [lazy, offline, garbage, proxy]) expect(cheat).toBeLessThan(Math.min(h1!, h2!));
+    expect(garbage).toBe(0);
+    expect(proxy).toBe(0);
     const lazyRecord = db.minerByHotkey(minerHotkeys[2]!.address)!;
     expect(db.challengeCounts(lazyRecord.id).fail).toBeGreaterThan(0);
     const offlineRecord = db.minerByHotkey(minerHotkeys[3]!.address)!;
@@ -175,11 +194,10 @@ describe("validator", () => {
     chain.newBlock(TEMPO * 2 + 2);
     const graph = await client.metagraph(netuid);
     const inc = (k: KeyringPair) => graph.incentive[graph.hotkeys.indexOf(k.address)] as number;
-    const [h1, h2, lazy, offline] = minerHotkeys.map(inc);
+    const [h1, h2, lazy, offline, garbage, proxy] = minerHotkeys.map(inc);
     expect(h1).toBeGreaterThan(0);
     expect(h2).toBeGreaterThan(0);
-    expect(lazy).toBeLessThan(Math.min(h1!, h2!));
-    expect(offline).toBeLessThan(Math.min(h1!, h2!));
+    for (const cheat of [lazy, offline, garbage, proxy]) expect(cheat).toBeLessThan(Math.min(h1!, h2!));
   });
 
   it("resumes after a restart without losing or double-counting evidence", async () => {

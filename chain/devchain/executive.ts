@@ -23,7 +23,7 @@ import {
   type FeeConfig,
   withdrawFee,
 } from "./pallets/transaction-payment.js";
-import type { Runtime, StorageItemInfo } from "./runtime.js";
+import type { Runtime, StorageItemInfo, StorageView } from "./runtime.js";
 import { decode, encode, Reader, ScaleError, type VariantValue, Writer } from "./scale.js";
 import type { State } from "./state.js";
 import { type AccountInfo, EVENT_RECORD } from "./types.js";
@@ -31,7 +31,29 @@ import { type AccountInfo, EVENT_RECORD } from "./types.js";
 /** Logs unexpected handler failures (bugs), which the chain turns into `DispatchError::Other`. */
 export type Logger = (message: string, error?: unknown) => void;
 
-class Handle<V> implements StorageHandle<V> {
+/**
+ * Storage handle operations for hot read-only paths (the epoch): stored values read through a
+ * {@link StorageView} once per stored value, the results shared between readers.
+ */
+export interface ViewStorageHandle<V> extends StorageHandle<V> {
+  /**
+   * {@link StorageHandle.entries} with each value read through `view`, once per stored value (see
+   * {@link Runtime.viewStored}): results are shared, never mutate them.
+   */
+  viewEntries<T>(view: StorageView<T>, ...prefixKeys: unknown[]): Array<[unknown[], T]>;
+  /**
+   * Stores `raw`, bytes the caller encoded as the item's type (they are not checked), and records
+   * `viewed` as what `view` reads from them. The caller gives `viewed` up: it must not change it.
+   */
+  setEncoded<T>(keys: readonly unknown[], raw: Uint8Array, view: StorageView<T>, viewed: T): void;
+}
+
+/** Whether a handle (from a block context) offers the view operations. */
+export function isViewStorageHandle<V>(h: StorageHandle<V>): h is ViewStorageHandle<V> {
+  return h instanceof Handle;
+}
+
+class Handle<V> implements ViewStorageHandle<V> {
   constructor(
     private readonly runtime: Runtime,
     private readonly state: State,
@@ -71,13 +93,30 @@ class Handle<V> implements StorageHandle<V> {
   }
 
   entries(...prefixKeys: unknown[]): Array<[unknown[], V]> {
+    return this.#entries(prefixKeys, (_, raw) => decode(this.item.def.type, raw, this.runtime.codec) as V);
+  }
+
+  viewEntries<T>(view: StorageView<T>, ...prefixKeys: unknown[]): Array<[unknown[], T]> {
+    return this.#entries(prefixKeys, (k, raw) => this.runtime.viewStored(k, raw, view));
+  }
+
+  #entries<T>(
+    prefixKeys: unknown[],
+    decodeValue: (key: string, raw: Uint8Array) => T,
+  ): Array<[unknown[], T]> {
     const prefix = this.runtime.storageKey(this.item, prefixKeys);
     return this.state.keysWithPrefix(prefix).map((k) => {
       const raw = this.state.get(k) as Uint8Array;
       const keyBytes = Buffer.from(k.slice(2), "hex");
       const keys = this.runtime.decodeStorageKey(this.item, new Reader(keyBytes));
-      return [keys, decode(this.item.def.type, raw, this.runtime.codec) as V];
+      return [keys, decodeValue(k, raw)];
     });
+  }
+
+  setEncoded<T>(keys: readonly unknown[], raw: Uint8Array, view: StorageView<T>, viewed: T): void {
+    const key = this.#full(keys);
+    this.runtime.rememberView(key, raw, view, viewed);
+    this.state.set(key, raw);
   }
 
   clear(...prefixKeys: unknown[]): number {
@@ -119,7 +158,8 @@ export interface ApplyOutcome {
 export class BlockExecutor implements RuntimeContext {
   readonly #events: Uint8Array[] = [];
   #phase: VariantValue = { tag: "Initialization" };
-  readonly #handles = new Map<string, StorageHandle<unknown>>();
+  /** pallet -> item -> handle (two levels: no key string built per storage access). */
+  readonly #handles = new Map<string, Map<string, StorageHandle<unknown>>>();
   #extrinsicIndex = 0;
 
   constructor(
@@ -135,11 +175,15 @@ export class BlockExecutor implements RuntimeContext {
   }
 
   storage<V = unknown>(pallet: string, item: string): StorageHandle<V> {
-    const id = `${pallet}.${item}`;
-    let h = this.#handles.get(id);
+    let byItem = this.#handles.get(pallet);
+    if (!byItem) {
+      byItem = new Map();
+      this.#handles.set(pallet, byItem);
+    }
+    let h = byItem.get(item);
     if (!h) {
       h = new Handle(this.runtime, this.state, this.runtime.storageItem(pallet, item));
-      this.#handles.set(id, h);
+      byItem.set(item, h);
     }
     return h as StorageHandle<V>;
   }

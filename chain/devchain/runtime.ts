@@ -1,8 +1,9 @@
 /**
  * The runtime: pallets assembled into one call enum, one event enum, storage layouts, signed
- * extensions and the generated metadata. It holds no state; {@link BlockExecutor} runs it.
+ * extensions and the generated metadata. It holds no chain state (only caches of hashed key parts
+ * and of stored rows read through views); {@link BlockExecutor} runs it.
  */
-import { u8aToHex } from "@polkadot/util";
+import { hexToU8a, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
 import { type Hasher, hashKey, twox128 } from "./hashing.js";
 import { encodeMetadataV14, LookupBuilder, type PalletMeta, type StorageEntryMeta } from "./metadata.js";
@@ -116,6 +117,61 @@ const DEFAULT_APIS: Array<[string, number]> = [
   ["TransactionPaymentApi", 4],
 ];
 
+/**
+ * How many hashed key parts a runtime remembers before starting over: enough for every hotkey and
+ * coldkey of a few full subnets (each key part is ~100 bytes of strings).
+ */
+const KEY_PART_CACHE_SIZE = 65_536;
+
+/**
+ * How many storage values a runtime keeps view results of: the weights and bonds rows of a few
+ * dozen full subnets (a packed 256-entry row is ~1 KiB).
+ */
+const VIEW_CACHE_SIZE = 16_384;
+
+/**
+ * A pure reading of a storage item's stored bytes into some other form than its decoded value
+ * (e.g. a packed weights row): the same bytes must always give an equal result.
+ */
+export type StorageView<T> = (raw: Uint8Array) => T;
+
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Whether `k` encodes as its own bytes under `type` (`[u8; N]` or a newtype of it, like AccountId32). */
+function isRawByteKey(type: Type, k: unknown): k is Uint8Array {
+  if (!(k instanceof Uint8Array)) return false;
+  let ty = type;
+  while (ty.kind === "composite" && ty.fields.length === 1 && ty.fields[0]?.name === undefined)
+    ty = (ty.fields[0] as Field).type;
+  return (
+    ty.kind === "array" && k.length === ty.len && ty.inner.kind === "primitive" && ty.inner.prim === "u8"
+  );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** SCALE encoding of a storage key part as bare hex, without a Writer for the common key types. */
+function encodeKeyHex(type: Type, k: unknown, codec: CodecContext): string {
+  if (isRawByteKey(type, k)) return u8aToHex(k).slice(2);
+  if (type.kind === "primitive" && typeof k === "number" && Number.isInteger(k) && k >= 0) {
+    const size = type.prim === "u8" ? 1 : type.prim === "u16" ? 2 : type.prim === "u32" ? 4 : 0;
+    if (size > 0 && k < 2 ** (size * 8)) {
+      let hex = "";
+      let v = k;
+      for (let i = 0; i < size; i++) {
+        hex += HEX_BYTE[v & 0xff];
+        v >>>= 8;
+      }
+      return hex;
+    }
+  }
+  return u8aToHex(encode(type, k, codec)).slice(2);
+}
+
 const snake = (s: string): string =>
   s
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
@@ -152,6 +208,22 @@ export class Runtime {
   readonly metadata: Uint8Array;
   readonly #byName = new Map<string, PalletInfo>();
   readonly #byIndex = new Map<number, PalletInfo>();
+  /** hasher + encoded key hex -> hashed key part hex (bounded; see KEY_PART_CACHE_SIZE). */
+  readonly #keyParts = new Map<string, string>();
+  /**
+   * Byte-array key parts (account ids, passed again and again as the same objects in an epoch) ->
+   * a copy of their bytes, checked on every use, and their hashed key parts by hasher.
+   */
+  readonly #byteKeyParts = new WeakMap<
+    Uint8Array,
+    { bytes: Uint8Array; parts: Partial<Record<Hasher, string>> }
+  >();
+  /**
+   * Storage key -> the bytes last read or written there through a view, and the view's result
+   * (see {@link viewStored}). One entry per key, so older values kept for historical queries are
+   * not held twice; bounded by VIEW_CACHE_SIZE.
+   */
+  readonly #views = new Map<string, { raw: Uint8Array; view: StorageView<unknown>; value: unknown }>();
 
   constructor(config: RuntimeConfig) {
     this.pallets = [...config.pallets].sort((a, b) => a.index - b.index);
@@ -364,11 +436,42 @@ export class Runtime {
     if (keys.length > item.keys.length)
       throw new UnknownRuntimeItemError(`${item.pallet}.${item.def.name} takes ${item.keys.length} keys`);
     let key = item.prefix;
-    keys.forEach((k, i) => {
+    for (let i = 0; i < keys.length; i++) {
       const kd = item.keys[i] as { hasher: Hasher; type: Type };
-      key += u8aToHex(hashKey(kd.hasher, encode(kd.type, k, this.codec))).slice(2);
-    });
+      key += this.#keyPart(kd.hasher, kd.type, keys[i]);
+    }
     return key;
+  }
+
+  /** One hashed key part as bare hex; hashes of recently used keys (hotkeys, coldkeys) are remembered. */
+  #keyPart(hasher: Hasher, type: Type, k: unknown): string {
+    if (isRawByteKey(type, k)) {
+      let known = this.#byteKeyParts.get(k);
+      if (known === undefined || !sameBytes(known.bytes, k)) {
+        known = { bytes: k.slice(), parts: {} };
+        this.#byteKeyParts.set(k, known);
+      }
+      let part = known.parts[hasher];
+      if (part === undefined) {
+        part = this.#hashedKeyPart(hasher, type, k);
+        known.parts[hasher] = part;
+      }
+      return part;
+    }
+    return this.#hashedKeyPart(hasher, type, k);
+  }
+
+  #hashedKeyPart(hasher: Hasher, type: Type, k: unknown): string {
+    const encoded = encodeKeyHex(type, k, this.codec);
+    if (hasher === "Identity") return encoded;
+    const id = hasher + encoded;
+    let part = this.#keyParts.get(id);
+    if (part === undefined) {
+      part = u8aToHex(hashKey(hasher, hexToU8a(`0x${encoded}`))).slice(2);
+      if (this.#keyParts.size >= KEY_PART_CACHE_SIZE) this.#keyParts.clear();
+      this.#keyParts.set(id, part);
+    }
+    return part;
   }
 
   /** Decodes the map keys out of a full storage key (null for non-reversible hashers). */
@@ -389,6 +492,30 @@ export class Runtime {
           return null;
       }
     });
+  }
+
+  /**
+   * Reads the bytes stored at `key` through `view`, once: while the same bytes stay stored there,
+   * every later call returns the same result object, which callers share and must not mutate.
+   * Stored bytes are never modified in place (a write stores new bytes), so checking the bytes'
+   * identity keeps a cached reading right through overlays, rollbacks and later blocks. For hot
+   * read-only paths such as the epoch reading every weights and bonds row.
+   *
+   * @example
+   * const row = runtime.viewStored(key, raw, decodePackedRow); // the same object next epoch
+   */
+  viewStored<T>(key: string, raw: Uint8Array, view: StorageView<T>): T {
+    const hit = this.#views.get(key);
+    if (hit !== undefined && hit.raw === raw && hit.view === view) return hit.value as T;
+    const value = view(raw);
+    this.rememberView(key, raw, view, value);
+    return value;
+  }
+
+  /** Records that `view(raw)` is `value` for the bytes about to be stored at `key` (see {@link viewStored}). */
+  rememberView<T>(key: string, raw: Uint8Array, view: StorageView<T>, value: T): void {
+    if (this.#views.size >= VIEW_CACHE_SIZE && !this.#views.has(key)) this.#views.clear();
+    this.#views.set(key, { raw, view, value });
   }
 
   encodeCall(call: RuntimeCallValue): Uint8Array {

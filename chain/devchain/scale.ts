@@ -189,6 +189,13 @@ export class Writer {
   // Most encodes are storage keys and small values; a large value grows the buffer by doubling.
   private buf = new Uint8Array(64);
   private len = 0;
+  /** A view of `buf` for 64-bit writes, made on first use and dropped when `buf` grows. */
+  #view: DataView | undefined;
+
+  /** Makes room for `extra` more bytes, so a loop of known size grows the buffer once. */
+  reserve(extra: number): void {
+    this.ensure(extra);
+  }
 
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
@@ -197,6 +204,7 @@ export class Writer {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.#view = undefined;
   }
 
   byte(b: number): void {
@@ -222,14 +230,82 @@ export class Writer {
   /** Little-endian unsigned integer of `size` bytes. */
   uint(v: bigint, size: number): void {
     this.ensure(size);
+    // 32 bits per BigInt step instead of 8: u64 balances and u128 fixed-point values are common.
     let x = v;
-    for (let i = 0; i < size; i++) {
+    let i = 0;
+    for (; i + 4 <= size; i += 4) {
+      this.#u32(Number(x & 0xffffffffn));
+      x >>= 32n;
+    }
+    for (; i < size; i++) {
       this.buf[this.len++] = Number(x & 0xffn);
       x >>= 8n;
     }
   }
 
+  #u32(v: number): void {
+    const b = this.buf;
+    const o = this.len;
+    b[o] = v & 0xff;
+    b[o + 1] = (v >>> 8) & 0xff;
+    b[o + 2] = (v >>> 16) & 0xff;
+    b[o + 3] = v >>> 24;
+    this.len = o + 4;
+  }
+
+  /**
+   * Writes one element of a {@link FixedLayout} when `v` already has the JS shape and range the
+   * generic encoder would accept without conversion; returns false (writing nothing) otherwise.
+   */
+  fixed(code: FixedCode, v: unknown): boolean {
+    if (code === FIXED_BOOL) return this.#fixedBool(v);
+    if (code === FIXED_U64) return this.#fixedU64(v);
+    return this.#fixedUint(v, code);
+  }
+
+  #fixedUint(v: unknown, size: 1 | 2 | 4): boolean {
+    if (typeof v !== "number" || !(v >= 0 && v <= (UINT_MAX[size] as number)) || Math.floor(v) !== v)
+      return false;
+    if (this.len + size > this.buf.length) this.ensure(size);
+    const b = this.buf;
+    const o = this.len;
+    b[o] = v & 0xff;
+    if (size > 1) {
+      b[o + 1] = (v >>> 8) & 0xff;
+      if (size > 2) {
+        b[o + 2] = (v >>> 16) & 0xff;
+        b[o + 3] = v >>> 24;
+      }
+    }
+    this.len = o + size;
+    return true;
+  }
+
+  #fixedU64(v: unknown): boolean {
+    if (typeof v !== "bigint" || v < 0n || v > U64_MAX) return false;
+    this.ensure(8);
+    // setBigUint64 writes without the intermediate BigInts that shifting and masking allocate.
+    this.#view ??= new DataView(this.buf.buffer);
+    this.#view.setBigUint64(this.len, v, true);
+    this.len += 8;
+    return true;
+  }
+
+  #fixedBool(v: unknown): boolean {
+    if (typeof v !== "boolean") return false;
+    this.ensure(1);
+    this.buf[this.len++] = v ? 1 : 0;
+    return true;
+  }
+
   compact(v: bigint | number): void {
+    // Lengths and small counters: no BigInt on the way.
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 30) {
+      if (v < 64) this.byte(v << 2);
+      else if (v < 2 ** 14) this.smallUint((v << 2) | 1, 2);
+      else this.smallUint(v * 4 + 2, 4);
+      return;
+    }
     const n = BigInt(v);
     if (n < 0n) throw new ScaleError(`compact of a negative number ${n}`);
     if (n < 64n) this.byte(Number(n) << 2);
@@ -271,6 +347,14 @@ export class Reader {
     return out;
   }
 
+  /** Like {@link bytes}, but a copy that does not share the input's buffer. */
+  copy(n: number): Uint8Array {
+    if (n < 0 || this.offset + n > this.data.length) throw new ScaleError("unexpected end of input");
+    const out = this.data.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+
   /** Little-endian unsigned integer of at most 4 bytes, as a number. */
   smallUint(size: number): number {
     if (this.offset + size > this.data.length) throw new ScaleError("unexpected end of input");
@@ -283,7 +367,16 @@ export class Reader {
   uint(size: number): bigint {
     const b = this.bytes(size);
     let v = 0n;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i] as number);
+    let i = size - 1;
+    // Bytes above the last whole 32-bit word first, then 32 bits per BigInt step.
+    for (; i >= 0 && (i + 1) % 4 !== 0; i--) v = (v << 8n) | BigInt(b[i] as number);
+    for (; i >= 3; i -= 4) {
+      const word =
+        ((b[i] as number) * 0x1000000 +
+          (((b[i - 1] as number) << 16) | ((b[i - 2] as number) << 8) | (b[i - 3] as number))) >>>
+        0;
+      v = (v << 32n) | BigInt(word);
+    }
     return v;
   }
 
@@ -304,6 +397,15 @@ export class Reader {
   }
 
   compactNumber(): number {
+    const first = this.data[this.offset];
+    if (first !== undefined && (first & 3) !== 3) {
+      const mode = first & 3;
+      if (mode === 0) {
+        this.offset++;
+        return first >> 2;
+      }
+      return Math.floor(this.smallUint(mode === 1 ? 2 : 4) / 4);
+    }
     const v = this.compact();
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ScaleError(`length ${v} is too large`);
     return Number(v);
@@ -328,7 +430,150 @@ const INT_BYTES: Record<PrimitiveName, number> = {
   i256: 32,
 };
 
-const isSigned = (p: PrimitiveName): boolean => p.startsWith("i");
+const SIGNED: Record<PrimitiveName, boolean> = {
+  bool: false,
+  char: false,
+  str: false,
+  u8: false,
+  u16: false,
+  u32: false,
+  u64: false,
+  u128: false,
+  u256: false,
+  i8: true,
+  i16: true,
+  i32: true,
+  i64: true,
+  i128: true,
+  i256: true,
+};
+
+const isSigned = (p: PrimitiveName): boolean => SIGNED[p];
+
+/**
+ * Element encodings the sequence fast path handles: little-endian unsigned integers of 1, 2 or 4
+ * bytes held as JS numbers, u64 held as bigint, and bool.
+ */
+type FixedCode = 1 | 2 | 4 | 8 | 0;
+const FIXED_BOOL = 0;
+const FIXED_U64 = 8;
+const U64_MAX = (1n << 64n) - 1n;
+/** Largest value of an unsigned integer by byte size. */
+const UINT_MAX: readonly number[] = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+const FIXED_CODES: Partial<Record<PrimitiveName, FixedCode>> = { bool: 0, u8: 1, u16: 2, u32: 4, u64: 8 };
+
+/**
+ * A sequence element made only of fixed-size primitives: one (`scalar`) or a tuple of them. Weights
+ * and bonds (`Vec<(u16, u16)>`) and the per-uid vectors (`Vec<u16>`, `Vec<u64>`, `Vec<bool>`) take
+ * this path; everything else goes through the generic encoder.
+ */
+interface FixedLayout {
+  codes: FixedCode[];
+  scalar: boolean;
+  /** Encoded bytes per element. */
+  size: number;
+}
+
+function fixedCodeOf(ty: Type): FixedCode | undefined {
+  return ty.kind === "primitive" ? FIXED_CODES[ty.prim] : undefined;
+}
+
+function fixedLayout(inner: Type): FixedLayout | undefined {
+  const single = fixedCodeOf(inner);
+  if (single !== undefined) return { codes: [single], scalar: true, size: single || 1 };
+  if (inner.kind !== "tuple" || inner.items.length < 2) return undefined;
+  const codes: FixedCode[] = [];
+  let size = 0;
+  for (const item of inner.items) {
+    const c = fixedCodeOf(item);
+    if (c === undefined) return undefined;
+    codes.push(c);
+    size += c || 1;
+  }
+  return { codes, scalar: false, size };
+}
+
+function encodeFixedSequence(
+  w: Writer,
+  layout: FixedLayout,
+  inner: Type,
+  value: unknown[],
+  ctx: CodecContext,
+  what: string,
+): void {
+  w.reserve(value.length * layout.size);
+  const codes = layout.codes;
+  if (layout.scalar) {
+    const code = codes[0] as FixedCode;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (!w.fixed(code, v)) encodeInto(w, inner, v, ctx, what);
+    }
+    return;
+  }
+  const items = (inner as { items: Type[] }).items;
+  for (let i = 0; i < value.length; i++) {
+    const v = value[i];
+    if (!Array.isArray(v) || v.length !== codes.length) {
+      // The generic encoder reports the shape error.
+      encodeInto(w, inner, v, ctx, what);
+      continue;
+    }
+    for (let j = 0; j < codes.length; j++) {
+      if (!w.fixed(codes[j] as FixedCode, v[j])) encodeInto(w, items[j] as Type, v[j], ctx, what);
+    }
+  }
+}
+
+function readFixed(r: Reader, view: DataView, code: FixedCode): unknown {
+  const o = r.offset;
+  switch (code) {
+    case FIXED_BOOL: {
+      const b = view.getUint8(o);
+      if (b > 1) throw new ScaleError(`invalid bool byte ${b}`);
+      r.offset = o + 1;
+      return b === 1;
+    }
+    case 1:
+      r.offset = o + 1;
+      return view.getUint8(o);
+    case 2:
+      r.offset = o + 2;
+      return view.getUint16(o, true);
+    case 4:
+      r.offset = o + 4;
+      return view.getUint32(o, true);
+    default:
+      r.offset = o + 8;
+      return view.getBigUint64(o, true);
+  }
+}
+
+function decodeFixedSequence(r: Reader, layout: FixedLayout, len: number): unknown[] {
+  if (len * layout.size > r.remaining) throw new ScaleError("unexpected end of input");
+  const d = r.data;
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const out: unknown[] = new Array(len);
+  const codes = layout.codes;
+  if (layout.scalar) {
+    const code = codes[0] as FixedCode;
+    for (let i = 0; i < len; i++) out[i] = readFixed(r, view, code);
+    return out;
+  }
+  if (codes.length === 2) {
+    const a = codes[0] as FixedCode;
+    const b = codes[1] as FixedCode;
+    for (let i = 0; i < len; i++) out[i] = [readFixed(r, view, a), readFixed(r, view, b)];
+    return out;
+  }
+  for (let i = 0; i < len; i++) {
+    const item: unknown[] = new Array(codes.length);
+    for (let j = 0; j < codes.length; j++) item[j] = readFixed(r, view, codes[j] as FixedCode);
+    out[i] = item;
+  }
+  return out;
+}
 
 function toBigInt(v: unknown, what: string): bigint {
   if (typeof v === "bigint") return v;
@@ -464,6 +709,11 @@ export function encodeInto(
       }
       if (!Array.isArray(value)) throw new ScaleError(`expected an array for ${what}`);
       w.compact(value.length);
+      const layout = fixedLayout(ty.inner);
+      if (layout) {
+        encodeFixedSequence(w, layout, ty.inner, value, ctx, what);
+        return;
+      }
       // Element labels are not built per element: this loop carries weights and bonds matrices.
       for (let i = 0; i < value.length; i++) encodeInto(w, ty.inner, value[i], ctx, what);
       return;
@@ -571,14 +821,16 @@ export function decodeFrom(r: Reader, type: Type, ctx: CodecContext = {}): unkno
     }
     case "sequence": {
       const len = r.compactNumber();
-      if (isU8(ty.inner)) return r.bytes(len).slice();
+      if (isU8(ty.inner)) return r.copy(len);
       if (len > r.remaining) throw new ScaleError(`sequence length ${len} exceeds input`);
+      const layout = fixedLayout(ty.inner);
+      if (layout) return decodeFixedSequence(r, layout, len);
       const out: unknown[] = [];
       for (let i = 0; i < len; i++) out.push(decodeFrom(r, ty.inner, ctx));
       return out;
     }
     case "array": {
-      if (isU8(ty.inner)) return r.bytes(ty.len).slice();
+      if (isU8(ty.inner)) return r.copy(ty.len);
       const out: unknown[] = [];
       for (let i = 0; i < ty.len; i++) out.push(decodeFrom(r, ty.inner, ctx));
       return out;

@@ -6,7 +6,7 @@
  * entries. It commits to the whole state like a trie root does (not trie-compatible; no proofs),
  * and updates in O(changes) per block instead of re-hashing everything.
  */
-import { hexToU8a, u8aConcat } from "@polkadot/util";
+import { hexToU8a } from "@polkadot/util";
 import { blake2_256 } from "./hashing.js";
 
 export class StateDiscardedError extends Error {
@@ -28,10 +28,26 @@ type Layer = Map<string, Uint8Array | null>;
 const MOD = 1n << 256n;
 
 function entryHash(key: string, value: Uint8Array): bigint {
-  const h = blake2_256(u8aConcat(hexToU8a(key), value));
-  let v = 0n;
-  for (const b of h) v = (v << 8n) | BigInt(b);
-  return v;
+  const keyBytes = hexToU8a(key);
+  const data = new Uint8Array(keyBytes.length + value.length);
+  data.set(keyBytes);
+  data.set(value, keyBytes.length);
+  const h = blake2_256(data);
+  const view = new DataView(h.buffer, h.byteOffset, 32);
+  // The hash read as one big-endian 256-bit integer.
+  return (
+    (view.getBigUint64(0) << 192n) |
+    (view.getBigUint64(8) << 128n) |
+    (view.getBigUint64(16) << 64n) |
+    view.getBigUint64(24)
+  );
+}
+
+/** Byte equality without the views @polkadot/util's u8aEq allocates (it runs per changed entry). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function lowerBound(sorted: readonly string[], key: string): number {
@@ -53,6 +69,8 @@ export interface StateOptions {
 /** Keys are lowercase 0x-hex strings, so string order is byte order. */
 export class State {
   readonly #base = new Map<string, Uint8Array>();
+  /** entryHash of every committed entry, kept beside #base. */
+  readonly #hashes = new Map<string, bigint>();
   readonly #sorted: string[] = [];
   readonly #layers: Layer[] = [];
   readonly #undo: Array<{ number: number; changes: Layer }> = [];
@@ -137,13 +155,21 @@ export class State {
       const old = this.#base.get(k);
       if (old === undefined && v === null) continue;
       undo.set(k, old ?? null);
-      if (old !== undefined) this.#acc = (this.#acc - entryHash(k, old) + MOD) % MOD;
+      // Rewritten with the same bytes (a stored vector or bond row that did not move): the root is unchanged.
+      if (old !== undefined && v !== null && sameBytes(old, v)) {
+        this.#base.set(k, v);
+        continue;
+      }
+      if (old !== undefined) this.#acc = (this.#acc - this.#hashOf(k, old) + MOD) % MOD;
       if (v === null) {
         this.#base.delete(k);
+        this.#hashes.delete(k);
         const i = lowerBound(this.#sorted, k);
         if (this.#sorted[i] === k) this.#sorted.splice(i, 1);
       } else {
-        this.#acc = (this.#acc + entryHash(k, v)) % MOD;
+        const h = entryHash(k, v);
+        this.#hashes.set(k, h);
+        this.#acc = (this.#acc + h) % MOD;
         if (old === undefined) this.#sorted.splice(lowerBound(this.#sorted, k), 0, k);
         this.#base.set(k, v);
       }
@@ -152,6 +178,11 @@ export class State {
     this.#undo.push({ number, changes: undo });
     if (this.#undo.length > this.#keepBlocks) this.#undo.shift();
     return changes;
+  }
+
+  /** The entry hash of a committed entry: remembered since it was stored, so a change hashes once. */
+  #hashOf(key: string, value: Uint8Array): bigint {
+    return this.#hashes.get(key) ?? entryHash(key, value);
   }
 
   /** The root of the committed head state. */
@@ -217,7 +248,9 @@ export class State {
       throw new StateLayerError("load into a used state");
     for (const [k, v] of entries) {
       this.#base.set(k, v);
-      this.#acc = (this.#acc + entryHash(k, v)) % MOD;
+      const h = entryHash(k, v);
+      this.#hashes.set(k, h);
+      this.#acc = (this.#acc + h) % MOD;
     }
     this.#sorted.push(...[...this.#base.keys()].sort());
     this.#head = head;

@@ -11,6 +11,7 @@
 
 import { u8aEq } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
+import { isViewStorageHandle } from "../devchain/executive.js";
 import {
   type CallDef,
   type DispatchContext,
@@ -23,8 +24,9 @@ import {
   type RuntimeContext,
 } from "../devchain/pallet.js";
 import { ACCOUNT_ID, encode, H256, t } from "../devchain/scale.js";
-import { activityCutoffBlocks, runEpoch, type SparseRow } from "../yuma/epoch.js";
+import { activityCutoffBlocks, type Row, runEpoch, type SparseRow, unpackRow } from "../yuma/epoch.js";
 import { deposit, freeBalance, withdraw } from "./currency.js";
+import { decodePackedRow, encodePackedRow } from "./packed-row.js";
 import { creditStake, debitStake, payToHotkey, stakeOf } from "./stake.js";
 import { DEFAULTS, subtensorStorage } from "./storage.js";
 import { type AxonInfoValue, NETUID } from "./types.js";
@@ -730,9 +732,17 @@ function accrueEmission(ctx: Ctx, netuid: number, blockEmission: bigint): void {
   s<bigint>(ctx, "SubnetAlphaOut").mutate([netuid], (v) => v + blockEmission);
 }
 
-function readRows(ctx: Ctx, item: string, netuid: number, n: number): (SparseRow | undefined)[] {
-  const rows: (SparseRow | undefined)[] = new Array(n);
-  for (const [keys, row] of s<[number, number][]>(ctx, item).entries(netuid)) {
+/**
+ * A subnet's weights or bonds rows by uid, packed. Each stored row is read once and the packed
+ * arrays reused by later epochs while the row is unchanged (see `viewEntries`); they are only read.
+ */
+function readRows(ctx: Ctx, item: string, netuid: number, n: number): (Row | undefined)[] {
+  const rows: (Row | undefined)[] = new Array(n);
+  const handle = s<SparseRow>(ctx, item);
+  const entries: Array<[unknown[], Row]> = isViewStorageHandle(handle)
+    ? handle.viewEntries(decodePackedRow, netuid)
+    : handle.entries(netuid);
+  for (const [keys, row] of entries) {
     const uid = Number(keys[1]);
     if (uid < n) rows[uid] = row;
   }
@@ -763,8 +773,11 @@ function runSubnetEpoch(ctx: Ctx, netuid: number): void {
   if (ownerCut > 0n) creditStake(ctx, ownerHotkey, ownerColdkey, netuid, ownerCut);
   if (n === 0) return;
 
-  const hotkeys = Array.from({ length: n }, (_, uid) => s<Uint8Array>(ctx, "Keys").get(netuid, uid));
-  const stake = hotkeys.map((h) => s<bigint>(ctx, "TotalHotkeyAlpha").get(h, netuid));
+  const keys = s<Uint8Array>(ctx, "Keys");
+  const totalAlpha = s<bigint>(ctx, "TotalHotkeyAlpha");
+  const registered = s<bigint>(ctx, "BlockAtRegistration");
+  const hotkeys = Array.from({ length: n }, (_, uid) => keys.get(netuid, uid));
+  const stake = hotkeys.map((h) => totalAlpha.get(h, netuid));
   const tempo = s<number>(ctx, "Tempo").get(netuid);
   const [alphaLow, alphaHigh] = s<[number, number]>(ctx, "AlphaValues").get(netuid);
   const out = runEpoch({
@@ -773,9 +786,7 @@ function runSubnetEpoch(ctx: Ctx, netuid: number): void {
     weights: readRows(ctx, "Weights", netuid, n),
     bonds: readRows(ctx, "Bonds", netuid, n),
     lastUpdate: s<bigint[]>(ctx, "LastUpdate").get(netuid).slice(0, n).map(Number),
-    blockAtRegistration: Array.from({ length: n }, (_, uid) =>
-      Number(s<bigint>(ctx, "BlockAtRegistration").get(netuid, uid)),
-    ),
+    blockAtRegistration: Array.from({ length: n }, (_, uid) => Number(registered.get(netuid, uid))),
     validatorPermits: s<boolean[]>(ctx, "ValidatorPermit").get(netuid).slice(0, n),
     emission: server + validator,
     hyperparameters: {
@@ -808,17 +819,20 @@ function runSubnetEpoch(ctx: Ctx, netuid: number): void {
     }
   }
   const emission: bigint[] = new Array(n).fill(0n);
+  const owners = s<Uint8Array>(ctx, "Owner");
+  const dividendsItem = s<bigint>(ctx, "AlphaDividendsPerSubnet");
   for (let uid = 0; uid < n; uid++) {
     const hotkey = hotkeys[uid] as Uint8Array;
-    const owner = s<Uint8Array>(ctx, "Owner").get(hotkey);
+    let miner = minerPay[uid] as bigint;
     // Incentive to the subnet owner's own hotkeys is withheld (burned), as subtensor does.
-    const ownersOwn = u8aEq(hotkey, ownerHotkey) || u8aEq(owner, ownerColdkey);
-    const miner = ownersOwn ? 0n : (minerPay[uid] as bigint);
-    if (miner > 0n) creditStake(ctx, hotkey, owner, netuid, miner);
+    if (miner > 0n) {
+      const owner = owners.get(hotkey);
+      if (u8aEq(hotkey, ownerHotkey) || u8aEq(owner, ownerColdkey)) miner = 0n;
+      else creditStake(ctx, hotkey, owner, netuid, miner);
+    }
     const dividends = validatorPay[uid] as bigint;
     if (dividends > 0n) payToHotkey(ctx, hotkey, netuid, dividends);
     // Written only where there is something to record (most uids are miners with none).
-    const dividendsItem = s<bigint>(ctx, "AlphaDividendsPerSubnet");
     if (dividends > 0n) dividendsItem.set([netuid, hotkey], dividends);
     else if (dividendsItem.has(netuid, hotkey)) dividendsItem.remove(netuid, hotkey);
     emission[uid] = miner + dividends;
@@ -831,14 +845,14 @@ function runSubnetEpoch(ctx: Ctx, netuid: number): void {
   s(ctx, "ValidatorTrust").set([netuid], toU16(out.validatorTrust));
   s(ctx, "StakeWeight").set([netuid], toU16(out.stakeWeight));
   s(ctx, "Emission").set([netuid], emission);
+  const bonds = s<[number, number][]>(ctx, "Bonds");
   for (let uid = 0; uid < n; uid++) {
     const packed = out.bonds[uid];
-    const row: [number, number][] = [];
-    for (let i = 0; packed && i < packed.uids.length; i++) {
-      row.push([packed.uids[i] as number, packed.values[i] as number]);
-    }
-    if (row.length > 0) s(ctx, "Bonds").set([netuid, uid], row);
-    else s(ctx, "Bonds").remove(netuid, uid);
+    if (!packed || packed.uids.length === 0) bonds.remove(netuid, uid);
+    // Written from the packed row, which becomes the cached reading of the new bytes.
+    else if (isViewStorageHandle(bonds))
+      bonds.setEncoded([netuid, uid], encodePackedRow(packed), decodePackedRow, packed);
+    else bonds.set([netuid, uid], unpackRow(packed));
   }
   ctx.emit(SUBTENSOR, "IncentiveAlphaEmittedToMiners", { netuid, emissions: minerPay });
 }

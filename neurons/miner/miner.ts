@@ -88,8 +88,28 @@ export interface MinerSettings {
   treeCacheBytes?: number;
 }
 
+/**
+ * How a miner answers, for experiments: the simulator's adversaries (sim/adversaries.ts) wrap
+ * the honest handler to drop data, corrupt proofs, outsource, stall or go silent. Production
+ * miners have none.
+ */
+export interface MinerBehaviour {
+  readonly name: string;
+  /**
+   * Answers one decoded request. `honest` is the miner's own answer (it authenticates); the stores
+   * are there for behaviours that change what is kept. Never resolving means never answering.
+   */
+  handle(
+    request: Envelope,
+    honest: (request: Envelope) => Envelope,
+    stores: StoreManager,
+  ): Promise<Envelope> | Envelope;
+}
+
 export interface MinerInit {
   settings: MinerSettings;
+  /** An experiment's behaviour (see {@link MinerBehaviour}); honest when omitted. */
+  behaviour?: MinerBehaviour;
   chain: ChainClient;
   /** The miner's hotkey: names its folder and signs axon and commitment transactions. */
   hotkey: KeyringPair;
@@ -605,7 +625,11 @@ export function createMiner(init: MinerInit): Miner {
           node,
           bans,
           log: log.child({ component: "p2p" }),
-          handle: (request) => handle(request),
+          handle: (request) => {
+            const current = stores;
+            if (!init.behaviour || !current || request.body.type === "hello") return handle(request);
+            return init.behaviour.handle(request, handle, current);
+          },
           limits: { maxFrameSize, ...settings.limits },
           maxResponseFrameSize: maxFrameSize,
           onRefused: (kind) => refused.inc({ reason: kind }),

@@ -26,6 +26,7 @@
  * them if the input buffer is going to be reused.
  */
 
+import { hash } from "node:crypto";
 import { CodecError } from "./codec-errors.js";
 import { HASH_LENGTH, MAX_CHUNK_SIZE, MAX_FRAME_SIZE, NONCE_LENGTH, PROTOCOL_VERSION } from "./constants.js";
 import {
@@ -136,9 +137,13 @@ export function encodedFrameLength(envelope: Envelope): number {
 
 /**
  * The exact bytes a requester signs and a responder verifies: the UTF-8 domain tag
- * SIGNING_DOMAIN followed by the encoded payload with the signature field left out
- * (version, type, requestId, sender, timestamp, nonce, body). Computed from the envelope, so
- * signer and verifier cannot disagree about what was signed.
+ * SIGNING_DOMAIN, the encoded header with the signature field left out (version, type, flags,
+ * requestId, sender, timestamp, nonce), then the SHA-256 of the encoded body. Computed from the
+ * envelope, so signer and verifier cannot disagree about what was signed.
+ *
+ * The body goes in as its hash because sr25519 over a whole 1 MiB store body cost 7.5 ms to sign
+ * and 11.5 ms to verify here, against 0.7 ms for SHA-256 (`npm run bench -- miner`); the
+ * signature binds the body all the same.
  *
  * @example
  * envelope.signature = pair.sign(signingPayload(envelope));
@@ -147,15 +152,14 @@ export function signingPayload(envelope: Envelope): Uint8Array {
   return guard(() => {
     checkEnvelopeHeader(envelope);
     const tag = asciiBytes(SIGNING_DOMAIN);
-    const size =
-      tag.length +
-      headerSize(envelope) -
-      (isUnsignedEnvelope(envelope) ? 0 : SIGNATURE_LENGTH) +
-      measureBody(envelope.body);
-    const w = new Writer(new Uint8Array(size));
+    const bodyWriter = new Writer(new Uint8Array(measureBody(envelope.body)));
+    writeBody(bodyWriter, envelope.body);
+    const bodyHash = hash("sha256", bodyWriter.finish(), "buffer");
+    const headerLength = headerSize(envelope) - (isUnsignedEnvelope(envelope) ? 0 : SIGNATURE_LENGTH);
+    const w = new Writer(new Uint8Array(tag.length + headerLength + HASH_LENGTH));
     w.bytes(tag);
     writeHeader(w, envelope, false);
-    writeBody(w, envelope.body);
+    w.bytes(bodyHash);
     return w.finish();
   }, "encode");
 }

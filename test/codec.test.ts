@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -585,16 +586,17 @@ describe("signingPayload", () => {
     },
   });
 
-  it("is the domain tag, then the payload without the signature", () => {
+  it("is the domain tag, the header without the signature, then the SHA-256 of the body", () => {
     const frame = encodeFrame(base);
     const payload = signingPayload(base);
     const tag = new TextEncoder().encode(SIGNING_DOMAIN);
     const sigAt = LENGTH_PREFIX_SIZE + ENVELOPE_HEADER_SIZE - SIGNATURE_LENGTH;
+    const body = frame.subarray(sigAt + SIGNATURE_LENGTH);
     expect(payload).toEqual(
       new Uint8Array([
         ...tag,
         ...frame.subarray(LENGTH_PREFIX_SIZE, sigAt),
-        ...frame.subarray(sigAt + SIGNATURE_LENGTH),
+        ...createHash("sha256").update(body).digest(),
       ]),
     );
     // A verifier computing it from the decoded envelope gets the same bytes.

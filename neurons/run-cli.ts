@@ -25,3 +25,24 @@ export async function runCli(
     throw err;
   }
 }
+
+/**
+ * Runs a node's CLI as the process's main: sets the exit code from {@link runCli} and makes sure
+ * a handle some library left open cannot keep a finished node alive.
+ */
+export function runNodeCli(
+  specs: OptionSpec[],
+  usage: string,
+  start: (config: Config) => Promise<number>,
+): void {
+  runCli(specs, usage, start).then(
+    (code) => {
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 3_000).unref();
+    },
+    (error: unknown) => {
+      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -353,6 +353,13 @@ function checkWeightContent(
   if (!selfWeight && uids.length < minWeights) throw new ModuleFail("WeightVecLengthIsLow");
 }
 
+/** The weights rate limit: a uid that set (or committed) weights fewer than the limit's blocks ago must wait. */
+function weightsTooSoon(ctx: Ctx, netuid: number, uid: number): boolean {
+  const last = s<bigint[]>(ctx, "LastUpdate").get(netuid)[uid] ?? 0n;
+  const limit = s<bigint>(ctx, "WeightsSetRateLimit").get(netuid);
+  return last !== 0n && BigInt(ctx.blockNumber) - last < limit;
+}
+
 /** Stores weights max-upscaled so the largest is 65535, as subtensor does. */
 function storeWeights(ctx: Ctx, netuid: number, uid: number, uids: number[], values: number[]) {
   const max = values.reduce((a, b) => Math.max(a, b), 0);
@@ -400,9 +407,7 @@ const calls: CallDef[] = [
       if (s<boolean>(c, "CommitRevealWeightsEnabled").get(netuid)) return;
       const uid = uidOf(c, netuid, who);
       if (uid === undefined) return;
-      const last = s<bigint[]>(c, "LastUpdate").get(netuid)[uid] ?? 0n;
-      const limit = s<bigint>(c, "WeightsSetRateLimit").get(netuid);
-      if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) reject("SettingWeightsTooFast");
+      if (weightsTooSoon(c, netuid, uid)) reject("SettingWeightsTooFast");
     },
     handler: withFail((ctx, a) => {
       const who = ensureSigned(ctx.origin);
@@ -418,9 +423,7 @@ const calls: CallDef[] = [
         values,
         BigInt(a.version_key as bigint),
       );
-      const last = s<bigint[]>(ctx, "LastUpdate").get(netuid)[uid] ?? 0n;
-      const limit = s<bigint>(ctx, "WeightsSetRateLimit").get(netuid);
-      if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) return ctx.fail("SettingWeightsTooFast");
+      if (weightsTooSoon(ctx, netuid, uid)) return ctx.fail("SettingWeightsTooFast");
       checkWeightContent(ctx, netuid, uid, n, isOwner, uids);
       storeWeights(ctx, netuid, uid, uids, values);
     }),
@@ -598,9 +601,7 @@ const calls: CallDef[] = [
       if (!s<boolean>(ctx, "CommitRevealWeightsEnabled").get(netuid)) return ctx.fail("CommitRevealDisabled");
       const uid = uidOf(ctx, netuid, who);
       if (uid === undefined) return ctx.fail("HotKeyNotRegisteredInSubNet");
-      const last = s<bigint[]>(ctx, "LastUpdate").get(netuid)[uid] ?? 0n;
-      const limit = s<bigint>(ctx, "WeightsSetRateLimit").get(netuid);
-      if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) return ctx.fail("CommittingWeightsTooFast");
+      if (weightsTooSoon(ctx, netuid, uid)) return ctx.fail("CommittingWeightsTooFast");
       const epoch = s<bigint>(ctx, "SubnetEpochIndex").get(netuid);
       const period = s<bigint>(ctx, "RevealPeriodEpochs").get(netuid);
       const queue = (s<Commit[] | null>(ctx, "WeightCommits").get(netuid, who) ?? []).filter(

@@ -10,7 +10,7 @@ import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { type Config, minerOptions } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
-import { runCli } from "../run-cli.js";
+import { runNodeCli } from "../run-cli.js";
 import {
   connectChain,
   formatTao,
@@ -158,14 +158,4 @@ async function startMiner(config: Config): Promise<number> {
   return 0;
 }
 
-runCli(minerOptions, usage, startMiner).then(
-  (code) => {
-    process.exitCode = code;
-    // Whatever handle a library leaves open must not keep a finished miner alive.
-    setTimeout(() => process.exit(code), 3_000).unref();
-  },
-  (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runNodeCli(minerOptions, usage, startMiner);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { PolkadotChainClient } from "../../chain/client.js";
 import { type Config, expandHome, validatorOptions } from "../config.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
-import { runCli } from "../run-cli.js";
+import { runNodeCli } from "../run-cli.js";
 import {
   connectChain,
   loadNodeHotkey,
@@ -99,14 +99,4 @@ async function startValidator(config: Config): Promise<number> {
   return 0;
 }
 
-runCli(validatorOptions, usage, startValidator).then(
-  (code) => {
-    process.exitCode = code;
-    // Whatever handle a library leaves open must not keep a finished validator alive.
-    setTimeout(() => process.exit(code), 3_000).unref();
-  },
-  (error: unknown) => {
-    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runNodeCli(validatorOptions, usage, startValidator);

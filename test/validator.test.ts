@@ -200,6 +200,27 @@ describe("validator", () => {
     for (const cheat of [lazy, offline, garbage, proxy]) expect(cheat).toBeLessThan(Math.min(h1!, h2!));
   });
 
+  it("sets weights through commit-reveal when the subnet has it on, across a restart", async () => {
+    await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, true]);
+    // A long tempo restarts the epoch cycle now, so the commit and the reveal fall in known epochs.
+    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 50]);
+    const report = await validator.runRound();
+    expect(report.weights).toBe("committed");
+    expect(db.pendingReveals()).toHaveLength(1);
+    // Restart before the reveal: the pending commit is in the database.
+    await validator.stop();
+    validator = newValidator();
+    await validator.start();
+    chain.newBlock(52);
+    const next = await validator.runRound();
+    expect(next.revealed).toBe(1);
+    // The same round committed the next weights, which wait for their own reveal.
+    expect(next.weights).toBe("committed");
+    expect(db.pendingReveals()).toHaveLength(1);
+    await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, false]);
+    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
+  });
+
   it("resumes after a restart without losing or double-counting evidence", async () => {
     const record = db.minerByHotkey(minerHotkeys[0]!.address)!;
     const before = db.challengeCounts(record.id);

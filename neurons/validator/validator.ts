@@ -94,7 +94,9 @@ export interface RoundReport {
   miners: number;
   stored: number;
   challenges: { pass: number; fail: number; timeout: number };
-  weights?: "set" | "committed" | "revealed" | "rate-limited" | "nothing-to-set";
+  weights?: "set" | "committed" | "rate-limited" | "nothing-to-set";
+  /** Pending weight commits revealed this round. */
+  revealed: number;
 }
 
 export interface Validator {
@@ -332,13 +334,13 @@ export function createValidator(init: ValidatorInit): Validator {
     return scores;
   }
 
-  async function revealPending(): Promise<boolean> {
-    let revealed = false;
+  async function revealPending(): Promise<number> {
+    let revealed = 0;
     for (const pending of db.pendingReveals()) {
       try {
         await chain.revealWeights(hotkey, pending as PendingReveal);
         db.deletePendingReveal(pending.commitHash);
-        revealed = true;
+        revealed++;
       } catch (err) {
         if (err instanceof ChainModuleError && err.error === "RevealTooEarly") continue;
         // Expired, superseded or unknown: the commit can never be revealed; forget it.
@@ -350,10 +352,8 @@ export function createValidator(init: ValidatorInit): Validator {
   }
 
   async function maybeSetWeights(block: number): Promise<RoundReport["weights"]> {
-    const revealed = await revealPending();
     const last = db.lastWeightsBlock();
-    if (last !== undefined && block - last < settings.weightsIntervalBlocks)
-      return revealed ? "revealed" : undefined;
+    if (last !== undefined && block - last < settings.weightsIntervalBlocks) return undefined;
     const outcome = await submitWeights(chain, hotkey, settings.netuid, await computeScores());
     if (outcome.kind === "committed") db.savePendingReveal(outcome.pending);
     if (outcome.kind === "set" || outcome.kind === "committed") {
@@ -369,6 +369,7 @@ export function createValidator(init: ValidatorInit): Validator {
     await sync();
     const block = graph?.block ?? (await chain.currentBlock());
     const report: RoundReport = {
+      revealed: 0,
       block,
       miners: miners.length,
       stored: 0,
@@ -391,6 +392,7 @@ export function createValidator(init: ValidatorInit): Validator {
     );
     reachable?.set(answered);
     try {
+      report.revealed = await revealPending();
       const weights = await maybeSetWeights(block);
       if (weights) report.weights = weights;
     } catch (err) {

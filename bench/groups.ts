@@ -11,6 +11,7 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,
   miner: async () => (await import("./miner.bench.js")).minerBench,
   validator: async () => (await import("./validator.bench.js")).validatorBench,
+  "validator-round": async () => (await import("./validator-round.bench.js")).validatorRoundBench,
   devchain: async () => (await import("./devchain.bench.js")).devchainBench,
   subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,
 };

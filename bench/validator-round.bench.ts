@@ -1,0 +1,136 @@
+/**
+ * One validator challenging many real miners once: a full validator round (metagraph sync, an
+ * evictions and a hello request, one challenge with proof verification per miner) against
+ * in-process miners over libp2p on loopback, on the embedded dev chain. Baseline: the same round's
+ * metagraph sync alone.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keyring } from "@polkadot/keyring";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { PolkadotChainClient } from "../chain/client.js";
+import { createDevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { authReady } from "../neurons/auth.js";
+import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import { createValidator } from "../neurons/validator/validator.js";
+import { ValidatorDb } from "../neurons/validator/validator-db.js";
+import { type BenchGroup, measured, percentile } from "./harness.js";
+
+/** Miners in the bench; 256 in-process libp2p hosts do not fit a 2-core bench run alongside the rest. */
+const MINERS = 64;
+const CHUNK = 64 * 1024;
+const TAO = 1_000_000_000n;
+
+export const validatorRoundBench: BenchGroup = {
+  name: "validator-round",
+  description: `one validator challenging ${MINERS} real miners once (a full round)`,
+  async run(report) {
+    await cryptoWaitReady();
+    await authReady();
+    const dir = mkdtempSync(join(tmpdir(), "bench-round-"));
+    const chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets(), log: () => {} });
+    await chain.start();
+    const client = new PolkadotChainClient({ endpoint: chain.endpoint });
+    const miners: Miner[] = [];
+    let db: ValidatorDb | undefined;
+    try {
+      await client.start();
+      const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+      const alice = keyring.addFromUri("//Alice");
+      const bob = keyring.addFromUri("//Bob");
+      const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
+      for (const [setter, value] of [
+        ["sudoSetTempo", 1000],
+        ["sudoSetCommitRevealWeightsEnabled", false],
+        ["sudoSetMaxBurn", 200_000_000],
+      ] as const) {
+        await client.sudoAdmin(alice, setter, [netuid, value]);
+      }
+      const validatorKey = keyring.addFromUri("//Bob//bench-validator");
+      await client.burnedRegister(bob, netuid, validatorKey.address);
+      await client.addStake(bob, validatorKey.address, netuid, 1_000n * TAO);
+      const minerKeys = Array.from({ length: MINERS }, (_, i) => keyring.addFromUri(`//Charlie//bench${i}`));
+      for (const k of minerKeys)
+        await client.burnedRegister(keyring.addFromUri("//Charlie"), netuid, k.address);
+      // An epoch hands the validator its permit.
+      await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 1]);
+      chain.newBlock(2);
+      await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 1000]);
+      for (const hotkey of minerKeys) {
+        const miner = createMiner({
+          settings: {
+            netuid,
+            dbRoot: join(dir, "miners"),
+            chunkSize: CHUNK,
+            threshold: 1,
+            listen: { ip: "127.0.0.1", port: 0 },
+            metagraphIntervalMs: 3_600_000,
+            announce: true,
+          },
+          chain: client,
+          hotkey,
+          freeBytes: () => 4 * CHUNK,
+        });
+        await miner.start();
+        miners.push(miner);
+      }
+      db = ValidatorDb.open(join(dir, "validator.sqlite"));
+      const validator = createValidator({
+        settings: {
+          netuid,
+          chunkSize: CHUNK,
+          autoRun: false,
+          retrieveProbability: 0,
+          weightsIntervalBlocks: 1e9,
+        },
+        chain: client,
+        hotkey: validatorKey,
+        db,
+        secret: new Uint8Array(32).fill(7),
+      });
+      await validator.start();
+      await validator.runRound(); // fills every miner
+      const rounds: number[] = [];
+      const syncs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const r = await validator.runRound();
+        rounds.push(performance.now() - t0);
+        if (r.challenges.pass !== MINERS)
+          throw new Error(`expected ${MINERS} passes, got ${r.challenges.pass}`);
+        const t1 = performance.now();
+        await client.metagraph(netuid);
+        await client.commitments(netuid);
+        syncs.push(performance.now() - t1);
+      }
+      await validator.stop();
+      const roundMs = percentile(rounds, 50);
+      report(
+        measured(
+          `validator.round${MINERS}`,
+          roundMs,
+          "ms",
+          percentile(syncs, 50),
+          `challenge ${MINERS} miners once (all in parallel); baseline: the metagraph + commitments sync alone`,
+        ),
+      );
+      report(
+        measured(
+          "validator.round.per_miner",
+          roundMs / MINERS,
+          "ms",
+          null,
+          `round time / ${MINERS}; 256 miners would take about 4× if the round stays CPU-bound (not measured)`,
+        ),
+      );
+    } finally {
+      for (const m of miners) await m.stop().catch(() => undefined);
+      db?.close();
+      await client.stop().catch(() => undefined);
+      await chain.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -12,6 +12,7 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   miner: async () => (await import("./miner.bench.js")).minerBench,
   validator: async () => (await import("./validator.bench.js")).validatorBench,
   "validator-round": async () => (await import("./validator-round.bench.js")).validatorRoundBench,
+  sim: async () => (await import("./sim.bench.js")).simBench,
   fast: async () => (await import("./fast.bench.js")).fastBench,
   devchain: async () => (await import("./devchain.bench.js")).devchainBench,
   subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,

@@ -11,6 +11,7 @@
  */
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { Metagraph } from "../chain/client.js";
 import type { MinerBehaviour } from "../neurons/miner/miner.js";
 import type { StoreManager } from "../neurons/miner/partition.js";
 import { request } from "../neurons/p2p/node.js";
@@ -108,4 +109,144 @@ export function slowMiner(options: { delayMs: number }): MinerBehaviour {
       return honest(req);
     },
   };
+}
+
+/**
+ * Answers challenges honestly after `delayMs`, everything else at once: the simulator's `slow`
+ * (a miner near its deadline, e.g. fetching from slow storage). {@link slowMiner} delays every
+ * request, which makes filling it take `delayMs` per chunk.
+ */
+export function slowProver(options: { delayMs: number }): MinerBehaviour {
+  const slow = slowMiner(options);
+  return {
+    name: "slow",
+    handle(req, honest, stores) {
+      return req.body.type === "challenge" ? slow.handle(req, honest, stores) : honest(req);
+    },
+  };
+}
+
+/**
+ * Adversaries the simulator carries out around the node rather than inside its request handler:
+ *
+ * | name | what it does | what should catch it |
+ * |---|---|---|
+ * | offline | serves honestly, then is stopped for good from a given tempo | challenges time out |
+ * | churning | alternates `period` tempos online and `period` offline (stopped, then restarted on the same store and peer key) | timeouts while away |
+ * | sybil | honest, but `group` consecutive sybil hotkeys split one disk: each offers 1/group of a miner's free space | nothing, if the validator pays proven share rather than proven bytes |
+ *
+ * sybil is an approximation: with per-miner derived data, several hotkeys cannot share one copy
+ * of the data (that would be an outsourcer); what they can share is the disk, so each identity
+ * runs a full honest node on a fraction of it.
+ */
+export const ADVERSARY_NAMES = [
+  "lazy",
+  "corrupting",
+  "outsourcer",
+  "slow",
+  "offline",
+  "churning",
+  "sybil",
+] as const;
+export type AdversaryName = (typeof ADVERSARY_NAMES)[number];
+
+/** Whether a miner is up during tempo `tempo` (1-based). */
+export type OnlineSchedule = (tempo: number) => boolean;
+
+/** Up before `fromTempo`, down from it on. */
+export function offlineSchedule(fromTempo: number): OnlineSchedule {
+  return (tempo) => tempo < fromTempo;
+}
+
+/** Up for `period` tempos, down for `period`, and so on, starting up. */
+export function churningSchedule(period: number): OnlineSchedule {
+  return (tempo) => Math.floor((tempo - 1) / period) % 2 === 0;
+}
+
+export interface AdversaryOptions {
+  seed: number;
+  lazyKeep: number;
+  corruptRate: number;
+  slowDelayMs: number;
+  offlineFromTempo: number;
+  churnPeriod: number;
+  sybilGroup: number;
+  /** For outsourcer: the libp2p host it forwards from, and the address of the miner it forwards to. */
+  node: () => Libp2p;
+  target: () => string;
+}
+
+/** One miner's adversarial setup: how it answers, when it is up, and what share of a disk it offers. */
+export interface Adversary {
+  behaviour?: MinerBehaviour;
+  online: OnlineSchedule;
+  diskShare: number;
+}
+
+/** Builds the named adversary. New ones are a case here and a name in {@link ADVERSARY_NAMES}. */
+export function createAdversary(name: AdversaryName, options: AdversaryOptions): Adversary {
+  const always: OnlineSchedule = () => true;
+  const base = { online: always, diskShare: 1 };
+  switch (name) {
+    case "lazy":
+      return { ...base, behaviour: lazyMiner({ keep: options.lazyKeep, seed: options.seed }) };
+    case "corrupting":
+      return { ...base, behaviour: corruptingMiner({ rate: options.corruptRate, seed: options.seed }) };
+    case "outsourcer":
+      return { ...base, behaviour: outsourcingMiner({ node: options.node, target: options.target }) };
+    case "slow":
+      return { ...base, behaviour: slowProver({ delayMs: options.slowDelayMs }) };
+    case "offline":
+      return { ...base, online: offlineSchedule(options.offlineFromTempo) };
+    case "churning":
+      return { ...base, online: churningSchedule(options.churnPeriod) };
+    case "sybil":
+      return { ...base, diskShare: 1 / options.sybilGroup };
+  }
+}
+
+/**
+ * Validator adversaries: they never challenge anyone; once per tempo they set weights computed
+ * from what the chain shows them.
+ *
+ * | name | weights | what should catch it |
+ * |---|---|---|
+ * | copier | the consensus (per-uid `Consensus`) of the last epoch: free-riding on the honest validators' work | Yuma's bonds: a copier lags the consensus by one epoch |
+ * | lazy-validator | uniformly random per miner, fresh every tempo | Yuma's clipping to consensus, so its dividends fall |
+ */
+export const VALIDATOR_ADVERSARY_NAMES = ["copier", "lazy-validator"] as const;
+export type ValidatorAdversaryName = (typeof VALIDATOR_ADVERSARY_NAMES)[number];
+
+export interface ValidatorAdversary {
+  readonly name: ValidatorAdversaryName;
+  /** Scores per uid (0 for itself), from the metagraph read at the start of the tempo. */
+  weights(input: { graph: Metagraph; self: number; tempo: number; minerUids: readonly number[] }): number[];
+}
+
+/** Copies the last epoch's consensus. */
+export function weightCopier(): ValidatorAdversary {
+  return {
+    name: "copier",
+    weights({ graph, self, minerUids }) {
+      const out = new Array<number>(graph.n).fill(0);
+      for (const uid of minerUids) if (uid !== self) out[uid] = (graph.consensus[uid] ?? 0) / 65_535;
+      return out;
+    },
+  };
+}
+
+/** Random weights from (seed, tempo): never looks at any miner. */
+export function lazyValidator(options: { seed: number }): ValidatorAdversary {
+  return {
+    name: "lazy-validator",
+    weights({ graph, self, tempo, minerUids }) {
+      const out = new Array<number>(graph.n).fill(0);
+      for (const uid of minerUids) if (uid !== self) out[uid] = coin(options.seed + tempo * 100_003, uid);
+      return out;
+    },
+  };
+}
+
+export function createValidatorAdversary(name: ValidatorAdversaryName, seed: number): ValidatorAdversary {
+  return name === "copier" ? weightCopier() : lazyValidator({ seed });
 }

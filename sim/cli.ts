@@ -1,5 +1,221 @@
-// `npm run sim -- --miners 20`: the whole-network simulator lands with issue #6.
-console.error(
-  "The simulator is not implemented yet (issue #6). What exists today: the protocol (protocol/), the miner's chunk stores (neurons/miner/) and their tests and benchmarks — see README.",
+/**
+ * `npm run sim -- --miners 20`: the whole network on one machine. Flags override the scenario
+ * file, which overrides the defaults (sim/scenario.ts). A bad flag ends with one line and exit 2;
+ * Ctrl-C stops every node and keeps what was written (a second Ctrl-C exits at once).
+ */
+import "../polyfills.js";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseAdversaries, parseScenario, type Scenario, ScenarioError } from "./scenario.js";
+
+const usage = `Usage: npm run sim -- [options]
+
+Starts the embedded dev chain, a subnet, miners and validators (honest and adversarial), runs them
+for a number of tempos and reports who earned what and how fast cheaters were caught.
+
+  --miners N          miners (default 20)
+  --validators N      validators, stakes 1000, 500, 250, 125, 100, 100, … TAO (default 3)
+  --tempos N          tempos to run (default 8)
+  --tempo N           blocks per tempo (default 10)
+  --rounds N          validator rounds per tempo (default 2)
+  --seed N            seed of every random choice (default 1)
+  --adversaries LIST  e.g. lazy:2,corrupting:1,outsourcer:1,offline:1,churning:1,slow:1 (none: all honest;
+                      default with 8+ miners: lazy:miners/10,corrupting:1,outsourcer:1,offline:1)
+  --scenario FILE     a JSON scenario (see sim/scenarios/); flags override it
+  --out DIR           run directory (default runs/<timestamp>)
+  --mode MODE         inprocess (process: not implemented yet)
+  --help              this text`;
+
+/** A flag is wrong; the message is the one line shown. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+function intFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+function timestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * Without --adversaries or --scenario, a run shows what the subnet is for: a quarter of the miners
+ * cheat in the commonest ways (`--adversaries none` runs everyone honest).
+ */
+export function defaultAdversaries(miners: number): Record<string, number> {
+  if (miners < 8) return {};
+  const lazy = Math.max(1, Math.floor(miners / 10));
+  return { lazy, corrupting: 1, outsourcer: 1, offline: 1 };
+}
+
+/** Parses the command line into a scenario and an output directory. Throws {@link UsageError}. */
+export function parseCommandLine(argv: string[]): { scenario: Scenario; outDir: string } | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        miners: { type: "string" },
+        validators: { type: "string" },
+        tempos: { type: "string" },
+        tempo: { type: "string" },
+        rounds: { type: "string" },
+        seed: { type: "string" },
+        adversaries: { type: "string" },
+        scenario: { type: "string" },
+        out: { type: "string" },
+        mode: { type: "string" },
+        help: { type: "boolean" },
+      },
+    }).values;
+  } catch (cause) {
+    throw new UsageError(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+  if (values.help) return "help";
+  const str = (k: string) => values[k] as string | undefined;
+  const mode = str("mode") ?? "inprocess";
+  if (mode === "process")
+    throw new UsageError(
+      "--mode process is not implemented yet (one OS process per node); use --mode inprocess",
+    );
+  if (mode !== "inprocess") throw new UsageError(`--mode: expected inprocess or process, got "${mode}"`);
+
+  let base: Record<string, unknown> = {};
+  const file = str("scenario");
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (cause) {
+      throw new UsageError(`--scenario: cannot read ${file}`, { cause });
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+        throw new UsageError(`--scenario: ${file} is not a JSON object`);
+      base = parsed as Record<string, unknown>;
+    } catch (cause) {
+      if (cause instanceof UsageError) throw cause;
+      throw new UsageError(`--scenario: ${file} is not valid JSON`, { cause });
+    }
+  }
+  const merged: Record<string, unknown> = { ...base };
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) merged[key] = value;
+  };
+  set("miners", intFlag("miners", str("miners"), 1, 4096));
+  const validators = intFlag("validators", str("validators"), 1, 64);
+  // Halving stakes, but never under 100 TAO: the subnet owner's hotkey (uid 0) accrues the owner
+  // cut as stake and would otherwise outrank the smallest validators for a permit.
+  if (validators !== undefined)
+    merged.validatorStakes = Array.from({ length: validators }, (_, i) => Math.max(100, 1000 / 2 ** i));
+  set("tempos", intFlag("tempos", str("tempos"), 1, 10_000));
+  set("tempo", intFlag("tempo", str("tempo"), 2, 1000));
+  set("roundsPerTempo", intFlag("rounds", str("rounds"), 1, 100));
+  set("seed", intFlag("seed", str("seed"), 0, 0xffffffff));
+  const adversaries = str("adversaries");
+  try {
+    if (adversaries !== undefined) merged.adversaries = parseAdversaries(adversaries);
+    else if (file === undefined) merged.adversaries = defaultAdversaries(Number(merged.miners ?? 20));
+    const scenario = parseScenario(merged);
+    const outDir = str("out") ?? join("runs", timestamp(new Date()));
+    return { scenario, outDir };
+  } catch (cause) {
+    if (cause instanceof ScenarioError) throw new UsageError(cause.message, { cause });
+    throw cause;
+  }
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`sim: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed === "help") {
+    console.log(usage);
+    return 0;
+  }
+  const { scenario, outDir } = parsed;
+  // Loaded after the flags are checked, so a bad flag answers at once.
+  const { runSimulation } = await import("./simulator.js");
+  const { createRunWriter, formatSummary, summarize, writeSummary } = await import("./report.js");
+  const { writeHtmlReport } = await import("./html-report.js");
+  mkdirSync(outDir, { recursive: true });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    console.error("\nstopping after the current step (Ctrl-C again to exit at once)…");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+
+  const advCount = Object.values(scenario.adversaries).reduce((a, b) => a + (b ?? 0), 0);
+  console.log(
+    `sim: ${scenario.miners} miners (${advCount} adversarial), ${scenario.validatorStakes.length} validators, ${scenario.tempos} tempos of ${scenario.tempo} blocks, seed ${scenario.seed} → ${outDir}`,
+  );
+  const writer = createRunWriter(outDir, scenario);
+  const result = await runSimulation({
+    scenario,
+    outDir,
+    writer,
+    signal: controller.signal,
+    onStage: (s) => console.log(`  ${s}…`),
+    onProgress: (p) => {
+      const width = 20;
+      const done = Math.round((p.tempo / p.of) * width);
+      console.log(
+        `  [${"#".repeat(done)}${"-".repeat(width - done)}] tempo ${p.tempo}/${p.of}  block ${p.block}  honest share ${(p.honestShare * 100).toFixed(1)}%  ${(p.elapsedMs / 1000).toFixed(1)} s`,
+      );
+    },
+  });
+  const summary = summarize(scenario, result.tempos, result.aborted);
+  writeSummary(outDir, summary, result.timings);
+  const html = writeHtmlReport(outDir, scenario, result.tempos, summary);
+  const t = result.timings;
+  console.log("");
+  console.log(formatSummary(summary));
+  console.log("");
+  console.log(
+    `wall ${(t.totalMs / 1000).toFixed(1)} s (chain ${(t.chainStartMs / 1000).toFixed(1)}, bootstrap ${(t.bootstrapMs / 1000).toFixed(1)}, nodes ${(t.nodesStartMs / 1000).toFixed(1)}, rounds ${(t.roundsMs / 1000).toFixed(1)}, blocks ${(t.blocksMs / 1000).toFixed(1)}), peak RSS ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
+  if (t.epochsCrossedDuringRounds > 0)
+    console.log(
+      `warning: in ${t.epochsCrossedDuringRounds} tempo(s) an epoch ran before every weight was set (tempo too short for the transactions); results may differ between runs`,
+    );
+  console.log(`files in ${outDir}; report: ${html}`);
+  return result.aborted ? 130 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Stray libp2p timers must not keep a finished run alive.
+    setTimeout(() => process.exit(code), 2_000).unref();
+  },
+  (err: unknown) => {
+    console.error(`sim: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    if (err instanceof Error && err.cause) console.error(`  cause: ${String(err.cause)}`);
+    process.exit(1);
+  },
 );
-process.exitCode = 1;

@@ -1,0 +1,381 @@
+/**
+ * What a run leaves in its directory, and the summary it prints.
+ *
+ * | file | what | deterministic |
+ * |---|---|---|
+ * | scenario.json | the scenario as run | yes |
+ * | metagraph.csv, metagraph.jsonl | one row per uid per tempo, read at the epoch block | yes |
+ * | scores.csv | each validator's score and on-chain weight (u16) per miner per tempo | yes |
+ * | challenges.csv | challenge outcomes per validator, miner and tempo | yes |
+ * | summary.json | emission shares, detection tempos, validator agreement | yes |
+ * | timings.json | wall times, peak memory | no (machine-dependent) |
+ * | report.html | the charts (sim/html-report.ts) | yes |
+ *
+ * Rows are appended tempo by tempo, so an interrupted run keeps every finished tempo.
+ */
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Scenario } from "./scenario.js";
+
+export interface MetagraphRow {
+  tempo: number;
+  block: number;
+  uid: number;
+  hotkey: string;
+  role: "owner" | "validator" | "miner";
+  behaviour: string;
+  /** rao */
+  stake: bigint;
+  /** Fractions in [0, 1] (the chain's u16 / 65535). */
+  incentive: number;
+  /** rao, this epoch */
+  emission: bigint;
+  dividends: number;
+  consensus: number;
+  validatorTrust: number;
+}
+
+export interface ScoreRow {
+  tempo: number;
+  validatorUid: number;
+  minerUid: number;
+  behaviour: string;
+  score: number;
+  /** The validator's weight for the miner on chain after this tempo's epoch (u16, max-normalised). */
+  weight?: number;
+}
+
+export interface ChallengeRow {
+  tempo: number;
+  validatorUid: number;
+  minerUid: number;
+  behaviour: string;
+  pass: number;
+  fail: number;
+  timeout: number;
+}
+
+export interface TempoRecord {
+  tempo: number;
+  block: number;
+  metagraph: MetagraphRow[];
+  scores: ScoreRow[];
+  challenges: ChallengeRow[];
+  /** weights[validator][miner] (u16), in validator and miner index order. */
+  weights: number[][];
+  minerUids: number[];
+  validatorUids: number[];
+}
+
+export interface Detection {
+  uid: number;
+  behaviour: string;
+  /** First tempo from which the incentive stayed below the threshold to the end; null if never. */
+  tempo: number | null;
+  finalIncentiveRatio: number;
+}
+
+export interface Summary {
+  scenario: string;
+  seed: number;
+  tempos: number;
+  aborted: boolean;
+  /** Miner emission share per behaviour over the whole run, and in the last tempo. */
+  emissionShare: Record<string, { total: number; last: number; miners: number; perMinerVsHonest: number }>;
+  honestShareOfMinerEmission: { total: number; last: number };
+  detectionThreshold: number;
+  detections: Detection[];
+  /** Per tempo: mean pairwise Pearson correlation of the validators' weight rows (null with < 2). */
+  validatorAgreement: (number | null)[];
+  /** Per tempo: miner emission share per behaviour. */
+  emissionShareByTempo: Record<string, number>[];
+  /** Each validator's share of the stake (first tempo) and of the validators' emission (run). */
+  validators: { uid: number; behaviour: string; stakeShare: number; dividendShare: number }[];
+}
+
+const METAGRAPH_COLUMNS = [
+  "tempo",
+  "block",
+  "uid",
+  "hotkey",
+  "role",
+  "behaviour",
+  "stake",
+  "incentive",
+  "emission",
+  "dividends",
+  "trust",
+  "consensus",
+  "validator_trust",
+];
+
+const f6 = (x: number) => x.toFixed(6);
+
+/** Appends each tempo's rows to the run's CSV and JSONL files. */
+export interface RunWriter {
+  appendTempo(record: TempoRecord): void;
+}
+
+/**
+ * Creates the files (with headers) and returns the writer. `trust` is left empty: the dev chain,
+ * like current subtensor, keeps no `Trust` vector.
+ */
+export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
+  writeFileSync(join(outDir, "scenario.json"), `${JSON.stringify(scenario, null, 2)}\n`);
+  writeFileSync(join(outDir, "metagraph.csv"), `${METAGRAPH_COLUMNS.join(",")}\n`);
+  writeFileSync(join(outDir, "metagraph.jsonl"), "");
+  writeFileSync(join(outDir, "scores.csv"), "tempo,validator_uid,miner_uid,behaviour,score,weight\n");
+  writeFileSync(
+    join(outDir, "challenges.csv"),
+    "tempo,validator_uid,miner_uid,behaviour,pass,fail,timeout\n",
+  );
+  return {
+    appendTempo(record) {
+      const csv: string[] = [];
+      const jsonl: string[] = [];
+      for (const r of record.metagraph) {
+        csv.push(
+          [
+            r.tempo,
+            r.block,
+            r.uid,
+            r.hotkey,
+            r.role,
+            r.behaviour,
+            r.stake,
+            f6(r.incentive),
+            r.emission,
+            f6(r.dividends),
+            "",
+            f6(r.consensus),
+            f6(r.validatorTrust),
+          ].join(","),
+        );
+        jsonl.push(
+          JSON.stringify({
+            tempo: r.tempo,
+            block: r.block,
+            uid: r.uid,
+            hotkey: r.hotkey,
+            role: r.role,
+            behaviour: r.behaviour,
+            stake: r.stake.toString(),
+            incentive: r.incentive,
+            emission: r.emission.toString(),
+            dividends: r.dividends,
+            trust: null,
+            consensus: r.consensus,
+            validator_trust: r.validatorTrust,
+          }),
+        );
+      }
+      appendFileSync(join(outDir, "metagraph.csv"), `${csv.join("\n")}\n`);
+      appendFileSync(join(outDir, "metagraph.jsonl"), `${jsonl.join("\n")}\n`);
+      appendFileSync(
+        join(outDir, "scores.csv"),
+        record.scores
+          .map(
+            (s) =>
+              `${s.tempo},${s.validatorUid},${s.minerUid},${s.behaviour},${f6(s.score)},${s.weight ?? 0}\n`,
+          )
+          .join(""),
+      );
+      appendFileSync(
+        join(outDir, "challenges.csv"),
+        record.challenges
+          .map(
+            (c) =>
+              `${c.tempo},${c.validatorUid},${c.minerUid},${c.behaviour},${c.pass},${c.fail},${c.timeout}\n`,
+          )
+          .join(""),
+      );
+    },
+  };
+}
+
+function share(part: bigint, whole: bigint): number {
+  return whole === 0n ? 0 : Number((part * 1_000_000_000n) / whole) / 1e9;
+}
+
+/** Pearson correlation; null when either side is constant. */
+export function pearson(a: readonly number[], b: readonly number[]): number | null {
+  const n = Math.min(a.length, b.length);
+  if (n < 2) return null;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i] as number;
+    mb += b[i] as number;
+  }
+  ma /= n;
+  mb /= n;
+  let cov = 0;
+  let va = 0;
+  let vb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = (a[i] as number) - ma;
+    const db = (b[i] as number) - mb;
+    cov += da * db;
+    va += da * da;
+    vb += db * db;
+  }
+  if (va === 0 || vb === 0) return null;
+  return cov / Math.sqrt(va * vb);
+}
+
+/**
+ * Mean pairwise correlation of the validators' weight rows; rows with no weight are left out.
+ * Two flat rows (every miner weighted alike) agree fully (1); a flat row against a varied one
+ * counts as 0, since correlation is undefined there. Null with fewer than two rows.
+ */
+export function validatorAgreement(weights: readonly (readonly number[])[]): number | null {
+  const rows = weights.filter((row) => row.some((w) => w !== 0));
+  const flat = (row: readonly number[]) => row.every((w) => w === row[0]);
+  const values: number[] = [];
+  for (let i = 0; i < rows.length; i++)
+    for (let j = i + 1; j < rows.length; j++) {
+      const a = rows[i] as number[];
+      const b = rows[j] as number[];
+      if (flat(a) || flat(b)) values.push(flat(a) && flat(b) ? 1 : 0);
+      else values.push(pearson(a, b) ?? 0);
+    }
+  return values.length === 0 ? null : values.reduce((x, y) => x + y, 0) / values.length;
+}
+
+/** Emission shares, detection tempos and agreement from a run's records. */
+export function summarize(scenario: Scenario, records: readonly TempoRecord[], aborted: boolean): Summary {
+  const totals = new Map<string, bigint>();
+  const counts = new Map<string, number>();
+  let all = 0n;
+  const byTempo: Record<string, number>[] = [];
+  for (const rec of records) {
+    const per = new Map<string, bigint>();
+    let tempoAll = 0n;
+    for (const r of rec.metagraph) {
+      if (r.role !== "miner") continue;
+      per.set(r.behaviour, (per.get(r.behaviour) ?? 0n) + r.emission);
+      tempoAll += r.emission;
+      totals.set(r.behaviour, (totals.get(r.behaviour) ?? 0n) + r.emission);
+      if (rec === records[0]) counts.set(r.behaviour, (counts.get(r.behaviour) ?? 0) + 1);
+    }
+    all += tempoAll;
+    byTempo.push(Object.fromEntries([...per].map(([b, e]) => [b, share(e, tempoAll)])));
+  }
+  const last = byTempo[byTempo.length - 1] ?? {};
+  const honestPerMiner = (totals.get("honest") ?? 0n) / BigInt(Math.max(1, counts.get("honest") ?? 1));
+  const emissionShare: Summary["emissionShare"] = {};
+  for (const [b, e] of [...totals].sort(([a], [c]) => a.localeCompare(c))) {
+    const miners = counts.get(b) ?? 0;
+    emissionShare[b] = {
+      total: share(e, all),
+      last: last[b] ?? 0,
+      miners,
+      perMinerVsHonest: share(e / BigInt(Math.max(1, miners)), honestPerMiner),
+    };
+  }
+
+  const detections: Detection[] = [];
+  const lastRecord = records[records.length - 1];
+  if (lastRecord) {
+    const adversaries = lastRecord.metagraph.filter((r) => r.role === "miner" && r.behaviour !== "honest");
+    for (const adv of adversaries) {
+      let detectedAt: number | null = null;
+      let ratio = 0;
+      for (const rec of records) {
+        const honest = rec.metagraph.filter((r) => r.role === "miner" && r.behaviour === "honest");
+        const mean = honest.reduce((a, r) => a + r.incentive, 0) / Math.max(1, honest.length);
+        const mine = rec.metagraph.find((r) => r.uid === adv.uid)?.incentive ?? 0;
+        ratio = mean === 0 ? (mine === 0 ? 0 : Number.POSITIVE_INFINITY) : mine / mean;
+        const below = mean > 0 && ratio < scenario.detectionThreshold;
+        if (below && detectedAt === null) detectedAt = rec.tempo;
+        if (!below) detectedAt = null;
+      }
+      detections.push({
+        uid: adv.uid,
+        behaviour: adv.behaviour,
+        tempo: detectedAt,
+        finalIncentiveRatio: ratio,
+      });
+    }
+  }
+  const validatorEmission = new Map<number, bigint>();
+  let validatorTotal = 0n;
+  for (const rec of records)
+    for (const r of rec.metagraph)
+      if (r.role === "validator") {
+        validatorEmission.set(r.uid, (validatorEmission.get(r.uid) ?? 0n) + r.emission);
+        validatorTotal += r.emission;
+      }
+  const firstValidators = records[0]?.metagraph.filter((r) => r.role === "validator") ?? [];
+  const stakeTotal = firstValidators.reduce((a, r) => a + r.stake, 0n);
+  const validators = firstValidators.map((r) => ({
+    uid: r.uid,
+    behaviour: r.behaviour,
+    stakeShare: share(r.stake, stakeTotal),
+    dividendShare: share(validatorEmission.get(r.uid) ?? 0n, validatorTotal),
+  }));
+  return {
+    validators,
+    scenario: scenario.name,
+    seed: scenario.seed,
+    tempos: records.length,
+    aborted,
+    emissionShare,
+    honestShareOfMinerEmission: { total: emissionShare.honest?.total ?? 0, last: last.honest ?? 0 },
+    detectionThreshold: scenario.detectionThreshold,
+    detections,
+    validatorAgreement: records.map((r) => validatorAgreement(r.weights)),
+    emissionShareByTempo: byTempo,
+  };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The terminal summary: emission share by behaviour, detection per adversary, honest share. */
+export function formatSummary(summary: Summary): string {
+  const lines: string[] = [];
+  lines.push(
+    `scenario ${summary.scenario}, seed ${summary.seed}, ${summary.tempos} tempos${summary.aborted ? " (interrupted)" : ""}`,
+  );
+  lines.push("");
+  lines.push("behaviour    miners  emission share (run)  (last tempo)  per miner vs honest");
+  for (const [b, s] of Object.entries(summary.emissionShare)) {
+    lines.push(
+      `${b.padEnd(12)} ${String(s.miners).padStart(6)}  ${pct(s.total).padStart(20)}  ${pct(s.last).padStart(12)}  ${pct(s.perMinerVsHonest).padStart(19)}`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    `detection: tempo from which an adversary's incentive stays below ${pct(summary.detectionThreshold)} of the honest mean`,
+  );
+  if (summary.detections.length === 0) lines.push("  (no adversaries)");
+  for (const d of summary.detections) {
+    lines.push(
+      `  uid ${String(d.uid).padStart(3)} ${d.behaviour.padEnd(11)} ${d.tempo === null ? "not detected" : `tempo ${d.tempo}`}  (final incentive ${pct(d.finalIncentiveRatio)} of honest mean)`,
+    );
+  }
+  if (summary.validators.some((v) => v.behaviour !== "honest")) {
+    lines.push("");
+    lines.push("validator  behaviour        stake share  dividend share");
+    for (const v of summary.validators)
+      lines.push(
+        `uid ${String(v.uid).padStart(5)}  ${v.behaviour.padEnd(15)}  ${pct(v.stakeShare).padStart(11)}  ${pct(v.dividendShare).padStart(14)}`,
+      );
+  }
+  lines.push("");
+  lines.push(
+    `honest miners' share of miner emission: ${pct(summary.honestShareOfMinerEmission.total)} over the run, ${pct(summary.honestShareOfMinerEmission.last)} in the last tempo`,
+  );
+  const agreement = summary.validatorAgreement.filter((x): x is number => x !== null);
+  if (agreement.length > 0)
+    lines.push(
+      `validator agreement (weight correlation), last tempo: ${agreement[agreement.length - 1]?.toFixed(3)}`,
+    );
+  return lines.join("\n");
+}
+
+/** Writes summary.json and timings.json. */
+export function writeSummary(outDir: string, summary: Summary, timings: unknown): void {
+  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(outDir, "timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
+}

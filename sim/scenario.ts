@@ -1,0 +1,192 @@
+/**
+ * What a simulation runs: one zod schema with one set of defaults, filled from a scenario file
+ * (`--scenario file.json`) and then overridden by command-line flags. The parsed scenario is
+ * written to `<out>/scenario.json` exactly as run, so a run can be repeated from its own output.
+ */
+import { z } from "zod";
+import {
+  ADVERSARY_NAMES,
+  type AdversaryName,
+  VALIDATOR_ADVERSARY_NAMES,
+  type ValidatorAdversaryName,
+} from "./adversaries.js";
+
+/** A scenario failed validation; the message names the field. */
+export class ScenarioError extends Error {
+  override readonly name = "ScenarioError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+type AnyAdversary = AdversaryName | ValidatorAdversaryName;
+const ALL_ADVERSARIES: readonly AnyAdversary[] = [...ADVERSARY_NAMES, ...VALIDATOR_ADVERSARY_NAMES];
+const adversaryName = z.enum(ALL_ADVERSARIES as [AnyAdversary, ...AnyAdversary[]]);
+
+const eventSchema = z.strictObject({
+  /** Tempo (1-based) at whose start the event applies, before the validators' rounds. */
+  tempo: z.number().int().gte(1),
+  /** Miner index (0-based, in registration order). */
+  miner: z.number().int().gte(0),
+  action: z.enum(["offline", "online"]),
+});
+export type SimEvent = z.infer<typeof eventSchema>;
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().default("custom"),
+  description: z.string().optional(),
+  /** Every random choice of the run (challenge nonces, behaviour coins, secrets) derives from it. */
+  seed: z.number().int().gte(0).lte(0xffffffff).default(1),
+  miners: z.number().int().gte(1).lte(4096).default(20),
+  /** Stake of each validator in TAO; the count is the number of validators. */
+  validatorStakes: z.array(z.number().positive()).min(1).max(64).default([1000, 500, 250]),
+  tempos: z.number().int().gte(1).lte(10_000).default(8),
+  /** Blocks per epoch (`sudoSetTempo`). */
+  tempo: z.number().int().gte(2).lte(1000).default(10),
+  /** Validator rounds per tempo (each validator challenges every miner once per round). */
+  roundsPerTempo: z.number().int().gte(1).lte(100).default(2),
+  /**
+   * How many miners (or validators, for copier and lazy-validator) behave as each adversary; the
+   * rest are honest. Adversaries take the last indices, in ADVERSARY_NAMES order.
+   */
+  adversaries: z.partialRecord(adversaryName, z.number().int().gte(0)).default({}),
+  adversaryOptions: z
+    .strictObject({
+      /** lazy: share of acknowledged chunks kept. */
+      lazyKeep: z.number().gte(0).lte(1).default(0.5),
+      /** corrupting: share of proofs corrupted. */
+      corruptRate: z.number().gte(0).lte(1).default(1),
+      /** slow: delay as a share of the challenge timeout. */
+      slowDelayFraction: z.number().gte(0).lte(10).default(0.8),
+      /** offline: tempo (1-based) from which the miner is stopped. */
+      offlineFromTempo: z.number().int().gte(1).default(3),
+      /** churning: tempos online, then tempos offline, alternating (starting online). */
+      churnPeriod: z.number().int().gte(1).default(2),
+      /** sybil: hotkeys sharing one disk (consecutive sybil miners form groups of this size). */
+      sybilGroup: z.number().int().gte(1).default(2),
+    })
+    .default({
+      lazyKeep: 0.5,
+      corruptRate: 1,
+      slowDelayFraction: 0.8,
+      offlineFromTempo: 3,
+      churnPeriod: 2,
+      sybilGroup: 2,
+    }),
+  miner: z
+    .strictObject({
+      chunkSize: z
+        .number()
+        .int()
+        .gte(1024)
+        .lte(1 << 20)
+        .default(64 * 1024),
+      /** The miner's (fixed) free space, in chunks; split across validators by stake. */
+      freeChunks: z.number().int().gte(1).default(32),
+    })
+    .default({ chunkSize: 64 * 1024, freeChunks: 32 }),
+  validator: z
+    .strictObject({
+      chunksPerChallenge: z.number().int().gte(1).lte(64).default(4),
+      leavesPerChunk: z.number().int().gte(1).lte(64).default(4),
+      challengeTimeoutMs: z.number().int().gte(100).default(5_000),
+      fillPerRound: z.number().int().gte(1).default(16),
+    })
+    .default({ chunksPerChallenge: 4, leavesPerChunk: 4, challengeTimeoutMs: 5_000, fillPerRound: 16 }),
+  /**
+   * Scoring policy of every validator (neurons/validator/policy.ts). latencyWeight defaults to 0
+   * in the simulator: challenge latencies vary from run to run by milliseconds, and any latency
+   * term would make weights (and so emissions) differ between two runs with the same seed.
+   */
+  policy: z
+    .strictObject({
+      name: z.string().default("ema"),
+      params: z.record(z.string(), z.unknown()).default({ latencyWeight: 0 }),
+    })
+    .default({ name: "ema", params: { latencyWeight: 0 } }),
+  /** Extra AdminUtils setters applied with sudo after the defaults, e.g. `{ "sudoSetKappa": 32767 }`. */
+  hyperparameters: z
+    .record(z.string().regex(/^sudoSet[A-Za-z]+$/), z.union([z.number(), z.boolean()]))
+    .default({}),
+  events: z.array(eventSchema).default([]),
+  /** An adversary counts as detected once its incentive stays below this share of the honest mean. */
+  detectionThreshold: z.number().gt(0).lt(1).default(0.01),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+
+/** Validates a scenario object (a parsed file merged with flags); throws {@link ScenarioError}. */
+export function parseScenario(input: unknown): Scenario {
+  const parsed = scenarioSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "scenario";
+    throw new ScenarioError(`${where}: ${issue?.message ?? "invalid"}`, { cause: parsed.error });
+  }
+  const s = parsed.data;
+  const adversaries = countOf(s, ADVERSARY_NAMES);
+  if (adversaries > s.miners - 1)
+    throw new ScenarioError(
+      `adversaries: ${adversaries} adversarial miners need at least ${adversaries + 1} miners (one honest miner at least)`,
+    );
+  const validatorAdversaries = countOf(s, VALIDATOR_ADVERSARY_NAMES);
+  if (validatorAdversaries > s.validatorStakes.length - 1)
+    throw new ScenarioError(
+      `adversaries: ${validatorAdversaries} adversarial validators need at least ${validatorAdversaries + 1} validators (one honest validator at least)`,
+    );
+  for (const e of s.events)
+    if (e.miner >= s.miners)
+      throw new ScenarioError(`events: miner ${e.miner} does not exist (miners are 0..${s.miners - 1})`);
+  if (s.tempo < s.validatorStakes.length + 2)
+    throw new ScenarioError(
+      `tempo: ${s.tempo} blocks is too short for ${s.validatorStakes.length} validators' weight transactions (at least validators + 2)`,
+    );
+  return s;
+}
+
+/**
+ * Parses `lazy:2,corrupting:1` into counts. Throws {@link ScenarioError} on an unknown name or a
+ * bad count.
+ */
+export function parseAdversaries(text: string): Partial<Record<AnyAdversary, number>> {
+  const out: Partial<Record<AnyAdversary, number>> = {};
+  if (text.trim() === "" || text.trim() === "none") return out;
+  for (const part of text.split(",")) {
+    const [name, count, ...rest] = part.trim().split(":");
+    if (!name || rest.length > 0) throw new ScenarioError(`--adversaries: "${part}" is not name:count`);
+    if (!(ALL_ADVERSARIES as readonly string[]).includes(name))
+      throw new ScenarioError(
+        `--adversaries: unknown adversary "${name}" (known: ${ALL_ADVERSARIES.join(", ")})`,
+      );
+    const n = count === undefined ? 1 : Number(count);
+    if (!Number.isInteger(n) || n < 0)
+      throw new ScenarioError(`--adversaries: count of "${name}" must be a whole number, got "${count}"`);
+    out[name as AnyAdversary] = (out[name as AnyAdversary] ?? 0) + n;
+  }
+  return out;
+}
+
+function countOf(scenario: Scenario, names: readonly AnyAdversary[]): number {
+  return names.reduce((a, name) => a + (scenario.adversaries[name] ?? 0), 0);
+}
+
+function assign<N extends string>(total: number, names: readonly N[], scenario: Scenario): (N | "honest")[] {
+  const out: (N | "honest")[] = new Array(total).fill("honest");
+  let next = total - countOf(scenario, names as readonly AnyAdversary[]);
+  for (const name of names) {
+    const count = scenario.adversaries[name as AnyAdversary] ?? 0;
+    for (let i = 0; i < count; i++) out[next++] = name;
+  }
+  return out;
+}
+
+/** Behaviour of every miner index: the adversaries take the last indices, in ADVERSARY_NAMES order. */
+export function assignBehaviours(scenario: Scenario): (AdversaryName | "honest")[] {
+  return assign(scenario.miners, ADVERSARY_NAMES, scenario);
+}
+
+/** Behaviour of every validator index: copier and lazy-validator take the last (least staked) ones. */
+export function assignValidatorBehaviours(scenario: Scenario): (ValidatorAdversaryName | "honest")[] {
+  return assign(scenario.validatorStakes.length, VALIDATOR_ADVERSARY_NAMES, scenario);
+}

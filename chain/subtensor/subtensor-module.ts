@@ -23,9 +23,9 @@ import {
   type PalletDef,
   type RuntimeContext,
 } from "../devchain/pallet.js";
+import { deposit, freeBalance, withdraw } from "../devchain/pallets/balances.js";
 import { ACCOUNT_ID, encode, H256, t } from "../devchain/scale.js";
 import { activityCutoffBlocks, type Row, runEpoch, type SparseRow, unpackRow } from "../yuma/epoch.js";
-import { deposit, freeBalance, withdraw } from "./currency.js";
 import { decodePackedRow, encodePackedRow } from "./packed-row.js";
 import { creditStake, debitStake, payToHotkey, stakeOf } from "./stake.js";
 import { DEFAULTS, subtensorStorage } from "./storage.js";
@@ -447,7 +447,7 @@ const calls: CallDef[] = [
       if (freeBalance(ctx, coldkey) < amount) return ctx.fail("NotEnoughBalanceToStake");
       if (u8aEq(s<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
         return ctx.fail("HotKeyAccountNotExists");
-      if (!withdraw(ctx, coldkey, amount)) return ctx.fail("BalanceWithdrawalError");
+      withdraw(ctx, coldkey, amount);
       creditStake(ctx, hotkey, coldkey, netuid, amount);
       s<bigint>(ctx, "SubnetTAO").mutate([netuid], (v) => v + amount);
       ctx.emit(SUBTENSOR, "StakeAdded", [coldkey, hotkey, amount, amount, netuid, 0n]);
@@ -568,7 +568,8 @@ const calls: CallDef[] = [
       while (subnetExists(ctx, netuid)) netuid++;
       if (netuid > subnetLimit) return ctx.fail("SubnetLimitReached");
       const lockCost = s<bigint>(ctx, "NetworkMinLockCost").get();
-      if (!withdraw(ctx, coldkey, lockCost)) return ctx.fail("CannotAffordLockCost");
+      if (freeBalance(ctx, coldkey) < lockCost) return ctx.fail("CannotAffordLockCost");
+      withdraw(ctx, coldkey, lockCost);
       createSubnet(ctx, netuid, coldkey, hotkey);
       s<bigint>(ctx, "NetworkLastRegistered").set([], BigInt(ctx.blockNumber));
     }),

@@ -29,6 +29,11 @@ function accounts(ctx: RuntimeContext) {
   return ctx.storage<AccountInfo>("System", "Account");
 }
 
+/** `who`'s free balance, in rao. */
+export function freeBalance(ctx: RuntimeContext, who: Uint8Array): bigint {
+  return accounts(ctx).get(who).data.free;
+}
+
 /** Credits `amount` of new issuance to `who`, creating the account if needed (fails below ED). */
 export function deposit(ctx: RuntimeContext, who: Uint8Array, amount: bigint): void {
   creditAccount(ctx, who, amount);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
+import { resolve } from "node:path";
 import yargs from "yargs";
 import { z } from "zod";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
@@ -26,11 +27,16 @@ export function envNameOf(key: string): string {
   return `SUBNET_${key.replace(/[.-]/g, "_").toUpperCase()}`;
 }
 
-/** Expands a leading `~` to the home directory. */
-export function expandHome(path: string): string {
-  if (path === "~") return homedir();
-  if (path.startsWith("~/")) return `${homedir()}${path.slice(1)}`;
-  return path;
+/**
+ * Expands a leading `~` (alone or followed by `/`) to `home` and makes the path absolute.
+ *
+ * @example
+ * expandHome("~/bittensor-db", "/home/ana"); // "/home/ana/bittensor-db"
+ */
+export function expandHome(path: string, home: string = homedir()): string {
+  if (path === "~") return resolve(home);
+  if (path.startsWith("~/")) return resolve(home, path.slice(2));
+  return resolve(path);
 }
 
 const port = z.number().int().min(0).max(65535);

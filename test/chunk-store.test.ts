@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { expandHome } from "../neurons/config.js";
 import {
   type ChunkStore,
   ChunkTooLargeError,
@@ -15,7 +16,6 @@ import {
 } from "../neurons/miner/chunk-store.js";
 import { SqliteChunkStore, StoreMismatchError } from "../neurons/miner/sqlite-chunk-store.js";
 import {
-  expandHome,
   InvalidPathSegmentError,
   PARTITION_DB_FILE,
   resolveStoreLayout,

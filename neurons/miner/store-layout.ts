@@ -11,8 +11,8 @@
  * no valid hotkey segment does, so the two kinds of file never collide.
  */
 
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { expandHome } from "../config.js";
 
 /** Default root of every miner database. */
 export const DEFAULT_DB_ROOT = "~/bittensor-db";
@@ -40,18 +40,6 @@ export class InvalidPathSegmentError extends Error {
 /** Throws `InvalidPathSegmentError` unless `value` is safe to use as one file or folder name. */
 export function assertPathSegment(what: string, value: string): void {
   if (!SEGMENT.test(value)) throw new InvalidPathSegmentError(what, value);
-}
-
-/**
- * Expands a leading `~` (alone or followed by `/`) to `home` and makes the path absolute.
- *
- * @example
- * expandHome("~/bittensor-db", "/home/ana"); // "/home/ana/bittensor-db"
- */
-export function expandHome(path: string, home: string = homedir()): string {
-  if (path === "~") return resolve(home);
-  if (path.startsWith("~/")) return resolve(home, path.slice(2));
-  return resolve(path);
 }
 
 export interface StoreLayoutInit {

@@ -106,7 +106,7 @@ export const scenarioSchema = z.strictObject({
     .default({ name: "ema", params: { latencyWeight: 0 } }),
   /** Extra AdminUtils setters applied with sudo after the defaults, e.g. `{ "sudoSetKappa": 32767 }`. */
   hyperparameters: z
-    .record(z.string().regex(/^sudoSet[A-Za-z]+$/), z.union([z.number(), z.boolean()]))
+    .record(z.string().regex(/^sudoSet[A-Za-z0-9]+$/), z.union([z.number(), z.boolean()]))
     .default({}),
   events: z.array(eventSchema).default([]),
   /** An adversary counts as detected once its incentive stays below this share of the honest mean. */

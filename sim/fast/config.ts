@@ -44,6 +44,8 @@ const minerGroupSchema = z.strictObject({
   /** churning: tempos online then offline, repeating (phase random per miner). */
   onTempos: z.number().int().gte(1).default(5),
   offTempos: z.number().int().gte(1).default(5),
+  /** churning: where in its on/off cycle a churner starts (0: online); random per miner when unset. */
+  phase: z.number().int().gte(0).optional(),
   /** sybil: hotkeys sharing one copy of the data (per-miner data: each keeps 1/sybils of its own). */
   sybils: z.number().int().gte(1).default(4),
   /** Share of its allocation the miner holds without eviction (the validator's provenShare). */

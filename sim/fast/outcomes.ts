@@ -78,7 +78,9 @@ export function createMinerModel(
       break;
     case "churning": {
       const period = group.onTempos + group.offTempos;
-      const phase = Math.floor(prng.next() * period);
+      // Drawn even when set, so the other traits' draws do not depend on whether a phase is given.
+      const drawn = Math.floor(prng.next() * period);
+      const phase = group.phase ?? drawn;
       challenge = (tempo) =>
         tempo >= from && (tempo - from + phase) % period >= group.onTempos ? TIMEOUT : honest(0);
       break;

@@ -13,7 +13,6 @@ import {
   ScenarioMappingError,
   scenarioApproximations,
 } from "../sim/fast/from-scenario.js";
-import { createPrng } from "../sim/fast/prng.js";
 import { runFast } from "../sim/fast/run-fast.js";
 import { parseScenario, type Scenario } from "../sim/scenario.js";
 import { runSimulation } from "../sim/simulator.js";

@@ -648,7 +648,10 @@ export class PolkadotChainClient implements ChainClient {
     const signal = AbortSignal.timeout(this.options.txTimeoutMs);
     return new Promise<TxResult>((resolve, reject) => {
       let unsubscribe: (() => void) | undefined;
+      let finished = false;
       const finish = (fn: () => void) => {
+        if (finished) return;
+        finished = true;
         signal.removeEventListener("abort", onAbort);
         unsubscribe?.();
         fn();
@@ -683,7 +686,9 @@ export class PolkadotChainClient implements ChainClient {
         );
       })
         .then((unsub) => {
-          unsubscribe = unsub;
+          // Inclusion can arrive before signAndSend resolves: close the watch then, not never.
+          if (finished) unsub();
+          else unsubscribe = unsub;
         })
         .catch((cause: unknown) => {
           const message = cause instanceof Error ? cause.message : String(cause);

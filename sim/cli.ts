@@ -4,9 +4,10 @@
  * Ctrl-C stops every node and keeps what was written (a second Ctrl-C exits at once).
  */
 import "../polyfills.js";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { readConfigFile } from "./config-file.js";
 import { parseAdversaries, parseScenario, type Scenario, ScenarioError } from "./scenario.js";
 
 const usage = `Usage: npm run sim -- [options]
@@ -22,7 +23,7 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
   --seed N            seed of every random choice (default 1)
   --adversaries LIST  e.g. lazy:2,corrupting:1,outsourcer:1,offline:1,churning:1,slow:1 (none: all honest;
                       default with 8+ miners: lazy:miners/10,corrupting:1,outsourcer:1,offline:1)
-  --scenario FILE     a JSON scenario (see sim/scenarios/); flags override it
+  --scenario FILE     a JSON or YAML scenario (see sim/scenarios/); flags override it
   --out DIR           run directory (default runs/<timestamp>)
   --mode MODE         inprocess (process: not implemented yet)
   --help              this text`;
@@ -95,21 +96,15 @@ export function parseCommandLine(argv: string[]): { scenario: Scenario; outDir: 
   let base: Record<string, unknown> = {};
   const file = str("scenario");
   if (file !== undefined) {
-    let text: string;
+    let parsed: unknown;
     try {
-      text = readFileSync(file, "utf8");
+      parsed = readConfigFile(file);
     } catch (cause) {
-      throw new UsageError(`--scenario: cannot read ${file}`, { cause });
+      throw new UsageError(`--scenario: ${(cause as Error).message}`, { cause });
     }
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-        throw new UsageError(`--scenario: ${file} is not a JSON object`);
-      base = parsed as Record<string, unknown>;
-    } catch (cause) {
-      if (cause instanceof UsageError) throw cause;
-      throw new UsageError(`--scenario: ${file} is not valid JSON`, { cause });
-    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`--scenario: ${file} is not an object (a JSON or YAML mapping)`);
+    base = parsed as Record<string, unknown>;
   }
   const merged: Record<string, unknown> = { ...base };
   const set = (key: string, value: unknown) => {

@@ -16,12 +16,14 @@
  *   "metrics": ["honestShare", "validatorAgreement"]
  * }
  */
+
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
+import { readConfigFile } from "./config-file.js";
 import { renderReport } from "./experiment-report.js";
 import { parseFastConfig } from "./fast/config.js";
 import { computeMetrics, type FastMetrics, metricNames } from "./fast/metrics.js";
@@ -120,7 +122,7 @@ export function parseSweep(input: unknown, baseDir = "."): Sweep {
   if (typeof file.base === "string") {
     const path = resolve(baseDir, file.base);
     try {
-      base = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+      base = readConfigFile(path) as Record<string, unknown>;
     } catch (err) {
       throw new ExperimentError(`cannot read base config ${path}`, { cause: err });
     }
@@ -165,7 +167,7 @@ export function parseSweep(input: unknown, baseDir = "."): Sweep {
 export function loadSweep(path: string): Sweep {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    json = readConfigFile(path);
   } catch (err) {
     throw new ExperimentError(`cannot read sweep file ${path}: ${(err as Error).message}`, { cause: err });
   }

@@ -70,36 +70,27 @@ interface WalletErrorOptions {
 
 /** Base class of every wallet error; `file` is the path that could not be used. */
 export class WalletError extends Error {
+  override name = "WalletError";
   readonly file: string;
   constructor(message: string, options: WalletErrorOptions) {
     super(message, { cause: options.cause });
-    this.name = "WalletError";
     this.file = options.file;
   }
 }
 
 /** A key file (or the wallet directory) does not exist. */
 export class WalletNotFoundError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletNotFoundError";
-  }
+  override name = "WalletNotFoundError";
 }
 
 /** A key file exists but is not a keyfile we understand (bad JSON, bad hex, missing fields). */
 export class WalletFormatError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletFormatError";
-  }
+  override name = "WalletFormatError";
 }
 
 /** A key file or wallet directory exists but cannot be read or written (permissions, disk). */
 export class WalletIoError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletIoError";
-  }
+  override name = "WalletIoError";
 }
 
 /** How a key file is encrypted. Only "nacl" can be opened here. */
@@ -107,24 +98,22 @@ export type EncryptionScheme = "nacl" | "ansible-vault" | "fernet" | "btwallet-l
 
 /** A key file is encrypted and no password was given, or its legacy encryption is not supported. */
 export class WalletEncryptedError extends WalletError {
+  override name = "WalletEncryptedError";
   readonly scheme: EncryptionScheme;
   constructor(message: string, options: WalletErrorOptions & { readonly scheme: EncryptionScheme }) {
     super(message, options);
-    this.name = "WalletEncryptedError";
     this.scheme = options.scheme;
   }
 }
 
 /** The password does not open an encrypted key file. */
 export class WalletPasswordError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletPasswordError";
-  }
+  override name = "WalletPasswordError";
 }
 
 /** The key derived from a file's secret does not match the address or public key written in it. */
 export class WalletAddressMismatchError extends WalletError {
+  override name = "WalletAddressMismatchError";
   readonly expected: string;
   readonly derived: string;
   constructor(
@@ -132,7 +121,6 @@ export class WalletAddressMismatchError extends WalletError {
     options: WalletErrorOptions & { readonly expected: string; readonly derived: string },
   ) {
     super(message, options);
-    this.name = "WalletAddressMismatchError";
     this.expected = options.expected;
     this.derived = options.derived;
   }
@@ -140,18 +128,12 @@ export class WalletAddressMismatchError extends WalletError {
 
 /** createWallet / createHotkey would overwrite an existing key file. */
 export class WalletExistsError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletExistsError";
-  }
+  override name = "WalletExistsError";
 }
 
 /** A wallet or hotkey name that cannot be a single path segment. */
 export class WalletNameError extends WalletError {
-  constructor(message: string, options: WalletErrorOptions) {
-    super(message, options);
-    this.name = "WalletNameError";
-  }
+  override name = "WalletNameError";
 }
 
 // ----------------------------------------------------------------------------------------------- paths

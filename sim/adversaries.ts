@@ -133,7 +133,7 @@ export function slowProver(options: { delayMs: number }): MinerBehaviour {
  * |---|---|---|
  * | offline | serves honestly, then is stopped for good from a given tempo | challenges time out |
  * | churning | alternates `period` tempos online and `period` offline (stopped, then restarted on the same store and peer key) | timeouts while away |
- * | sybil | honest, but `group` consecutive sybil hotkeys split one disk: each offers 1/group of a miner's free space | nothing, if the validator pays proven share rather than proven bytes |
+ * | sybil | honest, but `group` consecutive sybil hotkeys split one disk: each offers 1/group of a miner's free space | nothing needs to: the validator pays per chunk placed, so the split earns what one miner would |
  *
  * sybil is an approximation: with per-miner derived data, several hotkeys cannot share one copy
  * of the data (that would be an outsourcer); what they can share is the disk, so each identity

@@ -32,6 +32,7 @@ import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
 import { createMiner, type Miner, type MinerBehaviour } from "../neurons/miner/miner.js";
+import { folderUsedBytes } from "../neurons/miner/partition.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
@@ -341,7 +342,15 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         },
         chain: client as PolkadotChainClient,
         hotkey: m.hotkey,
-        freeBytes: () => Math.floor(scenario.miner.freeChunks * m.diskShare) * scenario.miner.chunkSize,
+        // A simulated disk of fixed size: free space shrinks as the miner's own files grow, as on a
+        // real disk, so (free + used) — what the budget is a share of — stays the disk size and a
+        // restarted miner gets the same budget as before.
+        freeBytes: (dir) =>
+          Math.max(
+            0,
+            Math.floor(scenario.miner.freeChunks * m.diskShare) * scenario.miner.chunkSize -
+              folderUsedBytes(dir),
+          ),
       });
       await node.start();
       m.node = node;

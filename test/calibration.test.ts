@@ -134,7 +134,11 @@ describe("fastConfigFromScenario", () => {
     expect(byLabel.slow).toMatchObject({ behaviour: "slow", count: 1, delayMs: 4000 });
     expect(byLabel.offline).toMatchObject({ behaviour: "offline", from: 2 });
     expect(byLabel.churning).toMatchObject({ behaviour: "churning", count: 2, onTempos: 2, offTempos: 2 });
-    expect(byLabel.sybil).toMatchObject({ behaviour: "honest", count: 2 });
+    expect(byLabel.sybil).toMatchObject({
+      behaviour: "honest",
+      count: 2,
+      capacity: 1 / scenario.adversaryOptions.sybilGroup,
+    });
     expect(byLabel.honest?.count).toBe(14);
     expect(behaviourOf.sybil).toBe("sybil");
     expect(config.validators?.map((v) => v.behaviour)).toEqual(["honest", "honest", "copier", "lazy"]);
@@ -143,7 +147,7 @@ describe("fastConfigFromScenario", () => {
       kappa: 20000,
       liquidAlphaEnabled: true,
     });
-    expect(scenarioApproximations(scenario)).toHaveLength(2);
+    expect(scenarioApproximations(scenario)).toHaveLength(1);
   });
 
   it("refuses setters the fast mode has no knob for", () => {

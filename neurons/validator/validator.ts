@@ -104,7 +104,10 @@ export interface Validator {
   stop(): Promise<void>;
   /** Runs one full round now: sync, fill, challenge, and weights when due. */
   runRound(): Promise<RoundReport>;
-  /** Current score per uid under the configured policy (uids without a miner score 0). */
+  /**
+   * Current score per uid: the policy's score (in [0, 1]) times the chunks placed on the miner,
+   * so weights follow proven capacity. Uids without a miner score 0.
+   */
   scores(): Promise<number[]>;
 }
 
@@ -326,10 +329,13 @@ export function createValidator(init: ValidatorInit): Validator {
     const n = graph?.n ?? 0;
     const scores = new Array<number>(n).fill(0);
     for (const m of miners) {
-      const allocation = Math.max(1, db.chunkRootCount(m.record.id));
-      const provenShare = liveChunks(m.record.id).length / allocation;
+      const placed = db.chunkRootCount(m.record.id);
+      if (placed === 0) continue;
+      const provenShare = liveChunks(m.record.id).length / placed;
       const state = db.scoreState(m.record.id, policy);
-      scores[m.uid] = policy.score(state, { provenShare });
+      // Paid per chunk placed (proven capacity), not as a fraction: splitting one disk across
+      // several hotkeys earns nothing extra, and a bigger offer (up to maxChunksPerMiner) earns more.
+      scores[m.uid] = policy.score(state, { provenShare }) * placed;
     }
     return scores;
   }

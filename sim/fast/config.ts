@@ -48,6 +48,11 @@ const minerGroupSchema = z.strictObject({
   phase: z.number().int().gte(0).optional(),
   /** sybil: hotkeys sharing one copy of the data (per-miner data: each keeps 1/sybils of its own). */
   sybils: z.number().int().gte(1).default(4),
+  /**
+   * Chunks the validators place on the miner, relative to a full miner (1): the validator pays per
+   * chunk placed (proven capacity), so a sybil on half a disk has 0.5.
+   */
+  capacity: z.number().gt(0).default(1),
   /** Share of its allocation the miner holds without eviction (the validator's provenShare). */
   provenShare: z.number().gte(0).lte(1).default(1),
   /** Tempo the behaviour starts; the miner is honest before it (0: from the start). */

@@ -8,7 +8,7 @@
  * | lazyKeep / corruptRate / slowDelayFraction × challengeTimeoutMs | lazy `keep` / corrupting `rate` / slow `delayMs` |
  * | offlineFromTempo (1-based) | offline `from` (0-based) |
  * | churnPeriod | churning `onTempos` = `offTempos`, phase 0 (online first, as the simulator) |
- * | sybil (honest node on 1/sybilGroup of a disk, paid by proven share) | honest outcomes, labelled `sybil` |
+ * | sybil (honest node on 1/sybilGroup of a disk) | honest outcomes, capacity 1/sybilGroup, labelled `sybil` |
  * | validatorStakes, copier, lazy-validator | one validator group per stake; copier, lazy |
  * | roundsPerTempo (each validator challenges every miner once a round) | challengesPerTempo |
  * | validator.chunksPerChallenge, challengeTimeoutMs | chunksPerChallenge, deadlineMs |
@@ -138,9 +138,9 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
         );
         break;
       case "sybil":
-        // The simulator's sybil is an honest node on a share of a disk; the validator pays the
-        // proven share of what it asked for, so its outcomes and score are an honest miner's.
-        add({ behaviour: "honest", label: name, count }, name);
+        // The simulator's sybil is an honest node on a share of a disk: honest outcomes, and the
+        // validator places (and pays for) that share of a full miner's chunks.
+        add({ behaviour: "honest", label: name, count, capacity: 1 / o.sybilGroup }, name);
         break;
     }
   }
@@ -198,7 +198,5 @@ export function scenarioApproximations(scenario: Scenario): string[] {
   const out: string[] = [];
   if (scenario.events.length > 0)
     out.push(`events: ${scenario.events.length} scenario event(s) are not carried over`);
-  if ((scenario.adversaries.sybil ?? 0) > 0)
-    out.push("sybil: modelled as honest outcomes (the simulator's sybil is an honest node on a shared disk)");
   return out;
 }

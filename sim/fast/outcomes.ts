@@ -28,6 +28,8 @@ export interface MinerModel {
   /** Index of its group in `config.miners`. */
   readonly group: number;
   readonly provenShare: number;
+  /** Chunks placed on the miner relative to a full miner (the validator pays per chunk). */
+  readonly capacity: number;
   /** Draws the outcome of one challenge sent during `tempo` (from the prng it was made with). */
   challenge(tempo: number): ChallengeOutcome;
 }
@@ -86,5 +88,5 @@ export function createMinerModel(
       break;
     }
   }
-  return { group: index, provenShare: group.provenShare, challenge };
+  return { group: index, provenShare: group.provenShare, capacity: group.capacity, challenge };
 }

@@ -146,7 +146,7 @@ export function runFast(input: unknown, options: RunFastOptions = {}): FastResul
           let state = row[j];
           for (let c = 0; c < config.challengesPerTempo; c++) state = policy.apply(state, model.challenge(t));
           row[j] = state;
-          scores[v + j] = policy.score(state, { provenShare: model.provenShare });
+          scores[v + j] = policy.score(state, { provenShare: model.provenShare }) * model.capacity;
         }
       } else if (behaviour === "copier") {
         if (lastConsensus === undefined) continue;

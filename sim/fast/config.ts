@@ -57,6 +57,8 @@ const minerGroupSchema = z.strictObject({
   provenShare: z.number().gte(0).lte(1).default(1),
   /** Tempo the behaviour starts; the miner is honest before it (0: from the start). */
   from: z.number().int().gte(0).default(0),
+  /** Tempos during which the miner is switched off whatever its behaviour (scenario events). */
+  offlineTempos: z.array(z.number().int().gte(0)).default([]),
 });
 
 const validatorGroupSchema = z.strictObject({

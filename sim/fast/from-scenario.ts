@@ -20,7 +20,7 @@
  * has no knob for (those throw).
  */
 import { ADVERSARY_NAMES } from "../adversaries.js";
-import type { Scenario } from "../scenario.js";
+import { assignBehaviours, type Scenario } from "../scenario.js";
 import type { FastConfigInput } from "./config.js";
 
 /** The scenario uses something the fast mode cannot express; the message names it. */
@@ -77,10 +77,28 @@ export interface MappedScenario {
   behaviourOf: BehaviourOfLabel;
 }
 
+/** Per miner with events, the fast-mode tempos (from 0) it spends switched off. */
+function offlineTemposByMiner(scenario: Scenario): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  const miners = new Set(scenario.events.map((e) => e.miner));
+  for (const m of miners) {
+    const events = scenario.events.filter((e) => e.miner === m);
+    let online = true;
+    const off: number[] = [];
+    for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
+      for (const e of events) if (e.tempo === tempo) online = e.action === "online";
+      if (!online) off.push(tempo - 1);
+    }
+    out.set(m, off);
+  }
+  return out;
+}
+
 /**
  * Maps a parsed scenario to a fast-mode configuration running the same subnet. Throws
  * {@link ScenarioMappingError} on a hyperparameter setter the fast mode has no knob for.
- * Scenario events are not carried over (see {@link scenarioApproximations}).
+ * Scenario events on honest miners are carried over as offline tempos; events on adversarial miners
+ * are not (see {@link scenarioApproximations}).
  *
  * @example
  * const { config } = fastConfigFromScenario(parseScenario({ miners: 8, adversaries: { lazy: 2 } }));
@@ -96,7 +114,21 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
     miners.push(group);
     behaviourOf[group.label ?? group.behaviour] = behaviour;
   };
-  add({ behaviour: "honest", label: "honest", count: scenario.miners - adversaries }, "honest");
+  // Honest miners switched off and on by scenario events get a group of their own (fast tempos
+  // count from 0, the simulator's from 1).
+  const behaviours = assignBehaviours(scenario);
+  const evented = offlineTemposByMiner(scenario);
+  const honestEvented = [...evented.keys()].filter((m) => behaviours[m] === "honest");
+  add(
+    { behaviour: "honest", label: "honest", count: scenario.miners - adversaries - honestEvented.length },
+    "honest",
+  );
+  for (const m of honestEvented) {
+    add(
+      { behaviour: "honest", label: `honest-m${m}`, count: 1, offlineTempos: evented.get(m) ?? [] },
+      "honest",
+    );
+  }
   for (const name of ADVERSARY_NAMES) {
     const count = scenario.adversaries[name] ?? 0;
     switch (name) {
@@ -196,7 +228,9 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
  */
 export function scenarioApproximations(scenario: Scenario): string[] {
   const out: string[] = [];
-  if (scenario.events.length > 0)
-    out.push(`events: ${scenario.events.length} scenario event(s) are not carried over`);
+  const behaviours = assignBehaviours(scenario);
+  const adversarial = [...offlineTemposByMiner(scenario).keys()].filter((m) => behaviours[m] !== "honest");
+  if (adversarial.length > 0)
+    out.push(`events: events on adversarial miners (${adversarial.join(", ")}) are not carried over`);
   return out;
 }

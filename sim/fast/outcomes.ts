@@ -88,5 +88,10 @@ export function createMinerModel(
       break;
     }
   }
+  if (group.offlineTempos.length > 0) {
+    const offline = new Set(group.offlineTempos);
+    const online = challenge;
+    challenge = (tempo) => (offline.has(tempo) ? TIMEOUT : online(tempo));
+  }
   return { group: index, provenShare: group.provenShare, capacity: group.capacity, challenge };
 }

@@ -8,21 +8,19 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
-import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import type { PolkadotChainClient } from "../chain/client.js";
+import type { DevChain } from "../chain/devchain/chain.js";
 import { createWallet } from "../chain/wallet.js";
-import { authReady } from "../neurons/auth.js";
-import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import type { Miner } from "../neurons/miner/miner.js";
 import { children, expectStartupFailure, runNode } from "./node-process.js";
+import { type DevSubnet, startDevSubnet, startTestMiner, stopDevSubnet } from "./subnet-fixture.js";
 
 const root = new URL("../", import.meta.url).pathname;
-const TAO = 1_000_000_000n;
 const TEMPO = 5;
 const CHUNK = 64 * 1024;
 
+let subnet: DevSubnet;
 let chain: DevChain;
 let client: PolkadotChainClient;
 let netuid: number;
@@ -56,55 +54,30 @@ function args(wallet: string): string[] {
 }
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  await authReady();
   if (!existsSync(join(root, "dist/neurons/validator/cli.js"))) throw new Error("run `npm run build` first");
-  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  const alice = keyring.addFromUri("//Alice");
-  const bob = keyring.addFromUri("//Bob");
   dir = mkdtempSync(join(tmpdir(), "validator-process-"));
   walletPath = join(dir, "wallets");
   const wallet = await createWallet({ name: "validator", hotkey: "default", path: walletPath });
   validatorAddress = wallet.hotkey.ss58Address;
   const unstaked = await createWallet({ name: "unstaked", hotkey: "default", path: walletPath });
   await createWallet({ name: "unregistered", hotkey: "default", path: walletPath });
-
-  chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets() });
-  await chain.start();
-  client = new PolkadotChainClient({ endpoint: chain.endpoint });
-  await client.start();
-  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-  await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, false]);
-  await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
-  await client.burnedRegister(bob, netuid, validatorAddress);
-  await client.burnedRegister(bob, netuid, unstaked.hotkey.ss58Address);
-  await client.addStake(bob, validatorAddress, netuid, 1_000n * TAO);
+  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
   const minerHotkey = keyring.addFromUri("//Charlie//miner");
   minerAddress = minerHotkey.address;
-  await client.burnedRegister(keyring.addFromUri("//Charlie"), netuid, minerHotkey.address);
-  chain.newBlock(TEMPO + 2);
-  miner = createMiner({
-    settings: {
-      netuid,
-      dbRoot: join(dir, "miners"),
-      chunkSize: CHUNK,
-      threshold: 1,
-      listen: { ip: "127.0.0.1", port: 0 },
-      metagraphIntervalMs: 3_600_000,
-    },
-    chain: client,
-    hotkey: minerHotkey,
-    freeBytes: () => 8 * CHUNK,
+  subnet = await startDevSubnet({
+    tempo: TEMPO,
+    validators: [validatorAddress],
+    unstaked: [unstaked.hotkey.ss58Address],
+    miners: [minerAddress],
   });
-  await miner.start();
+  ({ chain, client, netuid } = subnet);
+  miner = await startTestMiner(subnet, { hotkey: minerHotkey, dir, chunkSize: CHUNK, freeChunks: 8 });
 }, 120_000);
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   await miner?.stop();
-  await client?.stop();
-  await chain?.stop();
+  await stopDevSubnet(subnet);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -11,22 +11,20 @@ import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
-import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
-import { authReady } from "../neurons/auth.js";
-import { createMiner, type Miner, type MinerBehaviour } from "../neurons/miner/miner.js";
+import type { PolkadotChainClient } from "../chain/client.js";
+import type { DevChain } from "../chain/devchain/chain.js";
+import type { Miner, MinerBehaviour } from "../neurons/miner/miner.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator, ValidatorStartError } from "../neurons/validator/validator.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
 import { corruptingMiner, outsourcingMiner } from "../sim/adversaries.js";
+import { type DevSubnet, startDevSubnet, startTestMiner, stopDevSubnet } from "./subnet-fixture.js";
 
-const TAO = 1_000_000_000n;
 const TEMPO = 10;
 const CHUNK = 64 * 1024;
 
+let subnet: DevSubnet;
 let chain: DevChain;
 let client: PolkadotChainClient;
 let netuid: number;
@@ -68,28 +66,17 @@ async function rounds(count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  await authReady();
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  alice = keyring.addFromUri("//Alice");
-  const bob = keyring.addFromUri("//Bob");
-  const charlie = keyring.addFromUri("//Charlie");
   validatorHotkey = keyring.addFromUri("//Bob//validator");
   minerHotkeys = ["honest1", "honest2", "lazy", "offline", "garbage", "proxy"].map((n) =>
     keyring.addFromUri(`//Charlie//${n}`),
   );
-  chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets() });
-  await chain.start();
-  client = new PolkadotChainClient({ endpoint: chain.endpoint });
-  await client.start();
-  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-  await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, false]);
-  await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
-  await client.burnedRegister(bob, netuid, validatorHotkey.address);
-  for (const m of minerHotkeys) await client.burnedRegister(charlie, netuid, m.address);
-  await client.addStake(bob, validatorHotkey.address, netuid, 1_000n * TAO);
-  chain.newBlock(TEMPO + 2);
+  subnet = await startDevSubnet({
+    tempo: TEMPO,
+    validators: [validatorHotkey.address],
+    miners: minerHotkeys.map((m) => m.address),
+  });
+  ({ chain, client, netuid, alice } = subnet);
 
   dir = mkdtempSync(join(tmpdir(), "validator-test-"));
   proxyNode = await createP2PNode();
@@ -101,23 +88,19 @@ beforeAll(async () => {
     corruptingMiner({ rate: 1 }),
     outsourcingMiner({ node: () => proxyNode, target: () => miners[0]!.announcedAddress }),
   ];
-  miners = minerHotkeys.map((hotkey, i) =>
-    createMiner({
-      ...(behaviours[i] ? { behaviour: behaviours[i] } : {}),
-      settings: {
-        netuid,
-        dbRoot: join(dir, "miners"),
+  miners = [];
+  for (const [i, hotkey] of minerHotkeys.entries()) {
+    const behaviour = behaviours[i];
+    miners.push(
+      await startTestMiner(subnet, {
+        hotkey,
+        dir,
         chunkSize: CHUNK,
-        threshold: 1,
-        listen: { ip: "127.0.0.1", port: 0 },
-        metagraphIntervalMs: 3_600_000,
-      },
-      chain: client,
-      hotkey,
-      freeBytes: () => 24 * CHUNK,
-    }),
-  );
-  for (const m of miners) await m.start();
+        freeChunks: 24,
+        ...(behaviour ? { behaviour } : {}),
+      }),
+    );
+  }
   db = ValidatorDb.open(join(dir, "validator.sqlite"));
   validator = newValidator();
   await validator.start();
@@ -128,8 +111,7 @@ afterAll(async () => {
   for (const m of miners ?? []) await m.stop().catch(() => undefined);
   await proxyNode?.stop();
   db?.close();
-  await client?.stop();
-  await chain?.stop();
+  await stopDevSubnet(subnet);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,6 +5,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqliteChunkStore } from "../neurons/miner/sqlite-chunk-store.js";
+// @ts-expect-error: a plain-JS fixture shared with the writer child process; typed by its JSDoc.
+import { chunkContent } from "./fixtures/chunk-content.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const COMPILED_STORE = join(ROOT, "dist", "neurons", "miner", "sqlite-chunk-store.js");
@@ -13,22 +15,6 @@ const CHUNK_SIZE = 1 << 20;
 /** Small, so the writer also gets killed in the middle of automatic checkpoints. */
 const WAL_CHECKPOINT_BYTES = 4 << 20;
 const ROUNDS = 5;
-
-/** Must match chunkContent in fixtures/durability-writer.mjs: xorshift32 seeded by the index. */
-function chunkContent(index: number, size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
-  let x = (index * 0x9e3779b1 + 1) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    words[i] = x;
-  }
-  return bytes;
-}
 
 function chunkSizeOf(index: number): number {
   return index % 5 === 4 ? CHUNK_SIZE - 1000 * (index % 7) - 1 : CHUNK_SIZE;

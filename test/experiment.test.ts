@@ -184,6 +184,7 @@ describe("runSweep", () => {
   });
 
   const workerJs = join(import.meta.dirname, "..", "dist", "sim", "fast", "sweep-worker.js");
+  // Workers load compiled code; `npm test` builds dist/ first (pretest), so this runs there.
   it.skipIf(!existsSync(workerJs))(
     "runs points on worker threads with the same results as in-thread",
     async () => {

@@ -236,6 +236,8 @@ describe("NaCl-encrypted keyfiles (btwallet format, checked against libsodium)",
     expect(BITTENSOR_NACL_KDF).toEqual({ opslimit: 8, memlimit: 536_870_912 });
   });
 
+  // Skipped by default: ~30 s and 512 MiB of Argon2i at bittensor's real costs. The same
+  // derivation is checked at small costs against libsodium's own output above.
   it.skipIf(process.env.WALLET_SLOW_TESTS !== "1")(
     "derives libsodium's key at the default costs (slow: ~30 s, 512 MiB)",
     async () => {

@@ -150,16 +150,7 @@ export class LookupBuilder {
         const generic = type.path.length <= 1;
         if (generic) {
           // Option/Result and path-less types: children first, then deduplicate by shape.
-          const entry = this.#portable(type, -1);
-          const shape = JSON.stringify(entry.type);
-          const same = this.#byShape.get(shape);
-          if (same !== undefined) id = same;
-          else {
-            id = this.types.length;
-            entry.id = id;
-            this.types.push(entry);
-            this.#byShape.set(shape, id);
-          }
+          id = this.#internByShape(type);
         } else {
           id = this.types.length;
           const placeholder: PortableType = {
@@ -172,20 +163,23 @@ export class LookupBuilder {
         }
         break;
       }
-      default: {
-        const entry = this.#portable(type, -1);
-        const shape = JSON.stringify(entry.type);
-        const same = this.#byShape.get(shape);
-        if (same !== undefined) id = same;
-        else {
-          id = this.types.length;
-          entry.id = id;
-          this.types.push(entry);
-          this.#byShape.set(shape, id);
-        }
-      }
+      default:
+        id = this.#internByShape(type);
     }
     this.#byObject.set(type, id);
+    return id;
+  }
+
+  /** Registers a type after its children, reusing the id of an identical earlier entry. */
+  #internByShape(type: Type): number {
+    const entry = this.#portable(type, -1);
+    const shape = JSON.stringify(entry.type);
+    const same = this.#byShape.get(shape);
+    if (same !== undefined) return same;
+    const id = this.types.length;
+    entry.id = id;
+    this.types.push(entry);
+    this.#byShape.set(shape, id);
     return id;
   }
 

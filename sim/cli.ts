@@ -9,6 +9,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConfigFile } from "./config-file.js";
 import { parseAdversaries, parseScenario, type Scenario, ScenarioError } from "./scenario.js";
+import type { SimTimings } from "./simulator.js";
+
+/**
+ * Up to this many nodes (miners + validators) a run defaults to one OS process per node. Each
+ * process costs about 100 MB and a second of start-up CPU; above a few dozen, `inprocess` is the
+ * mode that fits a small machine.
+ */
+export const PROCESS_MODE_MAX_NODES = 32;
 
 const usage = `Usage: npm run sim -- [options]
 
@@ -25,7 +33,8 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
                       default with 8+ miners: lazy:miners/10,corrupting:1,outsourcer:1,offline:1)
   --scenario FILE     a JSON or YAML scenario (see sim/scenarios/); flags override it
   --out DIR           run directory (default runs/<timestamp>)
-  --mode MODE         inprocess (process: not implemented yet)
+  --mode MODE         process (each node its own OS process) or inprocess (all nodes in this one);
+                      default process up to ${PROCESS_MODE_MAX_NODES} nodes, inprocess above
   --help              this text`;
 
 /** A flag is wrong; the message is the one line shown. */
@@ -59,8 +68,19 @@ export function defaultAdversaries(miners: number): Record<string, number> {
   return { lazy, corrupting: 1, outsourcer: 1, offline: 1 };
 }
 
-/** Parses the command line into a scenario and an output directory. Throws {@link UsageError}. */
-export function parseCommandLine(argv: string[]): { scenario: Scenario; outDir: string } | "help" {
+export type SimMode = "inprocess" | "process";
+
+/** The mode a run gets without `--mode`: see {@link PROCESS_MODE_MAX_NODES}. */
+export function defaultMode(scenario: Scenario): SimMode {
+  return scenario.miners + scenario.validatorStakes.length <= PROCESS_MODE_MAX_NODES
+    ? "process"
+    : "inprocess";
+}
+
+/** Parses the command line into a scenario, an output directory and a mode. Throws {@link UsageError}. */
+export function parseCommandLine(
+  argv: string[],
+): { scenario: Scenario; outDir: string; mode: SimMode } | "help" {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -86,12 +106,9 @@ export function parseCommandLine(argv: string[]): { scenario: Scenario; outDir: 
   }
   if (values.help) return "help";
   const str = (k: string) => values[k] as string | undefined;
-  const mode = str("mode") ?? "inprocess";
-  if (mode === "process")
-    throw new UsageError(
-      "--mode process is not implemented yet (one OS process per node); use --mode inprocess",
-    );
-  if (mode !== "inprocess") throw new UsageError(`--mode: expected inprocess or process, got "${mode}"`);
+  const modeFlag = str("mode");
+  if (modeFlag !== undefined && modeFlag !== "inprocess" && modeFlag !== "process")
+    throw new UsageError(`--mode: expected process or inprocess, got "${modeFlag}"`);
 
   let base: Record<string, unknown> = {};
   const file = str("scenario");
@@ -126,11 +143,19 @@ export function parseCommandLine(argv: string[]): { scenario: Scenario; outDir: 
     else if (file === undefined) merged.adversaries = defaultAdversaries(Number(merged.miners ?? 20));
     const scenario = parseScenario(merged);
     const outDir = str("out") ?? join("runs", timestamp(new Date()));
-    return { scenario, outDir };
+    return { scenario, outDir, mode: modeFlag ?? defaultMode(scenario) };
   } catch (cause) {
     if (cause instanceof ScenarioError) throw new UsageError(cause.message, { cause });
     throw cause;
   }
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+function memoryLine(t: SimTimings): string {
+  const processes = t.mode === "process" ? `${t.nodeProcesses + 1} processes` : "one process";
+  if (t.peakPssBytes === null) return `peak RSS of this process ${mib(t.peakRssBytes)} MiB`;
+  return `peak memory ${mib(t.peakPssBytes)} MiB (PSS summed over ${processes}, sampled)`;
 }
 
 async function main(): Promise<number> {
@@ -148,7 +173,7 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const { scenario, outDir } = parsed;
+  const { scenario, outDir, mode } = parsed;
   // Loaded after the flags are checked, so a bad flag answers at once.
   const { runSimulation } = await import("./simulator.js");
   const { createRunWriter, formatSummary, summarize, writeSummary } = await import("./report.js");
@@ -167,7 +192,7 @@ async function main(): Promise<number> {
 
   const advCount = Object.values(scenario.adversaries).reduce((a, b) => a + (b ?? 0), 0);
   console.log(
-    `sim: ${scenario.miners} miners (${advCount} adversarial), ${scenario.validatorStakes.length} validators, ${scenario.tempos} tempos of ${scenario.tempo} blocks, seed ${scenario.seed} → ${outDir}`,
+    `sim: ${scenario.miners} miners (${advCount} adversarial), ${scenario.validatorStakes.length} validators, ${scenario.tempos} tempos of ${scenario.tempo} blocks, seed ${scenario.seed}, ${mode} mode → ${outDir}`,
   );
   const writer = createRunWriter(outDir, scenario);
   const result = await runSimulation({
@@ -175,6 +200,7 @@ async function main(): Promise<number> {
     outDir,
     writer,
     signal: controller.signal,
+    mode,
     onStage: (s) => console.log(`  ${s}…`),
     onProgress: (p) => {
       const width = 20;
@@ -192,7 +218,7 @@ async function main(): Promise<number> {
   console.log(formatSummary(summary));
   console.log("");
   console.log(
-    `wall ${(t.totalMs / 1000).toFixed(1)} s (chain ${(t.chainStartMs / 1000).toFixed(1)}, bootstrap ${(t.bootstrapMs / 1000).toFixed(1)}, nodes ${(t.nodesStartMs / 1000).toFixed(1)}, rounds ${(t.roundsMs / 1000).toFixed(1)}, blocks ${(t.blocksMs / 1000).toFixed(1)}), peak RSS ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    `wall ${(t.totalMs / 1000).toFixed(1)} s (chain ${(t.chainStartMs / 1000).toFixed(1)}, bootstrap ${(t.bootstrapMs / 1000).toFixed(1)}, nodes ${(t.nodesStartMs / 1000).toFixed(1)}, rounds ${(t.roundsMs / 1000).toFixed(1)}, blocks ${(t.blocksMs / 1000).toFixed(1)}), ${memoryLine(t)}`,
   );
   if (t.epochsCrossedDuringRounds > 0)
     console.log(

@@ -31,6 +31,12 @@ export interface MetagraphRow {
   /** rao, this epoch */
   emission: bigint;
   dividends: number;
+  /**
+   * Share of the stake-weighted weight on this uid that survived clipping to consensus (Yuma's
+   * ranks / pre-ranks). Subtensor still computes it but stores it no longer (removed 2026-04-07),
+   * so the simulator takes it from the dev chain's epoch hook; null when not known.
+   */
+  trust: number | null;
   consensus: number;
   validatorTrust: number;
 }
@@ -116,10 +122,7 @@ export interface RunWriter {
   appendTempo(record: TempoRecord): void;
 }
 
-/**
- * Creates the files (with headers) and returns the writer. `trust` is left empty: the dev chain,
- * like current subtensor, keeps no `Trust` vector.
- */
+/** Creates the files (with headers) and returns the writer. An unknown `trust` is left empty. */
 export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
   writeFileSync(join(outDir, "scenario.json"), `${JSON.stringify(scenario, null, 2)}\n`);
   writeFileSync(join(outDir, "metagraph.csv"), `${METAGRAPH_COLUMNS.join(",")}\n`);
@@ -146,7 +149,7 @@ export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
             f6(r.incentive),
             r.emission,
             f6(r.dividends),
-            "",
+            r.trust === null ? "" : f6(r.trust),
             f6(r.consensus),
             f6(r.validatorTrust),
           ].join(","),
@@ -163,7 +166,7 @@ export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
             incentive: r.incentive,
             emission: r.emission.toString(),
             dividends: r.dividends,
-            trust: null,
+            trust: r.trust,
             consensus: r.consensus,
             validator_trust: r.validatorTrust,
           }),

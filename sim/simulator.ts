@@ -1,7 +1,9 @@
 /**
- * The whole network in one process: the embedded dev chain, a subnet bootstrapped through the
+ * The whole network on one machine: the embedded dev chain, a subnet bootstrapped through the
  * chain client, real miners (libp2p over TCP on 127.0.0.1, SQLite under `<out>/nodes/`) and real
- * validators, driven tempo by tempo.
+ * validators, driven tempo by tempo. The nodes run in this process (`inprocess`, for hundreds) or
+ * one OS process each (`process`, sim/process-host.ts); both build them the same way
+ * (sim/nodes.ts), so a seed gives the same CSV files in either mode.
  *
  * Determinism (same seed and scenario → identical CSV files):
  * - The chain runs in `manual` mode. The simulator includes transactions with an inclusion pump (a
@@ -9,20 +11,16 @@
  *   produces blocks one by one until the subnet's epoch runs, then reads the metagraph at that
  *   block. How transactions were batched into blocks before the epoch does not change the epoch's
  *   block number or what it pays.
- * - Validators get a seeded `random`. Their rounds visit miners concurrently, so the order in which
- *   miners draw nonces depends on timing; the simulator keys each draw by the miner it belongs to
- *   (the validator reads that miner's chunk roots synchronously just before drawing the nonce, see
- *   {@link trackMinerReads}), so miner m always gets the same nonces whatever the interleaving.
- *   Spot retrievals are off (retrieveProbability 0): their draws cannot be attributed that way.
+ * - Validators get a seeded `random` whose draws are keyed by the miner they are for
+ *   (sim/nodes.ts `perMinerRandom`), so miner m always gets the same nonces whatever order the
+ *   concurrent round visits miners in. Spot retrievals are off (their outcomes depend on timing).
  * - The scoring policy's latency term is off by default (see scenario.ts): latencies differ by
  *   milliseconds between runs.
  * - Miners read the metagraph once at start (budgets never move with the validators' growing
  *   stake); wall times and latencies go to timings.json, never to CSV.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Libp2p } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
@@ -31,11 +29,6 @@ import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
-import { createMiner, type Miner, type MinerBehaviour } from "../neurons/miner/miner.js";
-import { folderUsedBytes } from "../neurons/miner/partition.js";
-import { createP2PNode } from "../neurons/p2p/node.js";
-import { createValidator, type Validator } from "../neurons/validator/validator.js";
-import { ValidatorDb } from "../neurons/validator/validator-db.js";
 import {
   type AdversaryName,
   createAdversary,
@@ -44,6 +37,16 @@ import {
   type ValidatorAdversary,
   type ValidatorAdversaryName,
 } from "./adversaries.js";
+import { sampleMemory } from "./memory.js";
+import {
+  type AdversarySettings,
+  createInProcessHost,
+  type MinerSpec,
+  type NodeHost,
+  type SimMinerNode,
+  type SimValidatorNode,
+} from "./nodes.js";
+import { createProcessHost } from "./process-host.js";
 import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
 
@@ -71,6 +74,14 @@ export interface SimTimings {
   perTempo: { tempo: number; roundsMs: number; blocksMs: number; metagraphMs: number }[];
   /** Peak resident set size of this process, bytes. */
   peakRssBytes: number;
+  /**
+   * Peak memory of the whole run, bytes: the summed PSS of this process and every node process,
+   * sampled every 0.5 s (sim/memory.ts); null where PSS cannot be read (not Linux).
+   */
+  peakPssBytes: number | null;
+  /** Node processes started (`process` mode; restarts count again). */
+  nodeProcesses: number;
+  mode: "inprocess" | "process";
   /** Epochs that ran while validators were still setting weights (the tempo is too short). */
   epochsCrossedDuringRounds: number;
 }
@@ -103,71 +114,21 @@ export interface SimulatorInit {
   onProgress?: (p: TempoProgress) => void;
   /** Free-text progress of the set-up phase. */
   onStage?: (stage: string) => void;
-}
-
-/** `n` bytes from SHA-256 over (seed, label, counter): the run's only source of randomness. */
-export function seededBytes(seed: number, label: string, counter: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let block = 0, off = 0; off < n; block++, off += 32) {
-    const h = createHash("sha256").update(`${seed}|${label}|${counter}|${block}`).digest();
-    out.set(h.subarray(0, Math.min(32, n - off)), off);
-  }
-  return out;
-}
-
-/**
- * Wraps a validator database so every `chunkRoots(minerId)` call reports the miner. The validator
- * calls it synchronously right before drawing a challenge nonce, so the draw can be keyed by miner.
- */
-export function trackMinerReads(db: ValidatorDb, onMiner: (minerId: number) => void): ValidatorDb {
-  return new Proxy(db, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      if (prop === "chunkRoots")
-        return (minerId: number) => {
-          onMiner(minerId);
-          return target.chunkRoots(minerId);
-        };
-      return (value as (...args: unknown[]) => unknown).bind(target);
-    },
-  });
-}
-
-/** A seeded `random` for one validator whose draws are keyed by the miner last read (see above). */
-function perMinerRandom(
-  seed: number,
-  validatorIndex: number,
-): {
-  random: (n: number) => Uint8Array;
-  onMiner: (id: number) => void;
-} {
-  let miner = -1;
-  const counters = new Map<string, number>();
-  return {
-    onMiner: (id) => {
-      miner = id;
-    },
-    random: (n) => {
-      const label = `validator${validatorIndex}/miner${miner}/n${n}`;
-      const counter = counters.get(label) ?? 0;
-      counters.set(label, counter + 1);
-      return seededBytes(seed, label, counter, n);
-    },
-  };
+  /** Where the nodes run: `inprocess` (default) or `process` (one OS process each). */
+  mode?: "inprocess" | "process";
 }
 
 interface SimMiner {
   index: number;
   hotkey: KeyringPair;
   behaviourName: AdversaryName | "honest";
-  behaviour?: MinerBehaviour;
+  spec: MinerSpec;
   online: OnlineSchedule;
-  /** Share of a miner's free space this hotkey offers (sybils split one disk). */
-  diskShare: number;
   /** Online state forced by a scenario event (overrides the schedule from that tempo on). */
   forced?: boolean;
-  node?: Miner;
+  node?: SimMinerNode;
+  /** For an outsourcer: the address it was last told to forward to. */
+  forwardsTo?: string;
 }
 
 interface SimValidator {
@@ -177,8 +138,16 @@ interface SimValidator {
   stakeTao: number;
   behaviourName: ValidatorAdversaryName | "honest";
   /** An honest validator node, or the adversary that sets weights in its place. */
-  node?: { db: ValidatorDb; validator: Validator };
+  node?: SimValidatorNode;
   adversary?: ValidatorAdversary;
+}
+
+const noHook = (): never => {
+  throw new SimulationError("an adversary's live hooks are only given where its node runs");
+};
+
+function validatorUri(index: number): string {
+  return `//Sim//validator${index}`;
 }
 
 function aborted(signal?: AbortSignal): boolean {
@@ -206,6 +175,9 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     totalMs: 0,
     perTempo: [],
     peakRssBytes: 0,
+    peakPssBytes: null,
+    nodeProcesses: 0,
+    mode: init.mode ?? "inprocess",
     epochsCrossedDuringRounds: 0,
   };
   const nodesDir = join(outDir, "nodes");
@@ -222,19 +194,22 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
   const validatorKeys = scenario.validatorStakes.map((stakeTao, i) => ({
     stakeTao,
     behaviourName: validatorBehaviours[i] ?? "honest",
-    hotkey: keyring.addFromUri(`//Sim//validator${i}`),
+    hotkey: keyring.addFromUri(validatorUri(i)),
     coldkey: keyring.addFromUri(`//Sim//validator${i}//coldkey`),
   }));
 
   let chain: DevChain | undefined;
   let client: PolkadotChainClient | undefined;
   let pump: NodeJS.Timeout | undefined;
-  let proxyNode: Libp2p | undefined;
+  let host: NodeHost | undefined;
+  const memory = sampleMemory(() => [process.pid, ...(host?.pids() ?? [])]);
   const miners: SimMiner[] = [];
   const validators: SimValidator[] = [];
   const tempos: TempoRecord[] = [];
   const behaviours = new Map<number, string>();
   let netuid = -1;
+  /** Each subnet's last epoch: its block and per-uid trust (u16), from the chain's epoch hook. */
+  const epochTrust = new Map<number, { block: number; trust: Uint16Array }>();
 
   try {
     // --- chain ---
@@ -244,7 +219,11 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     chain = createDevChain({
       port: 0,
       mode: "manual",
-      pallets: subtensorPallets(),
+      pallets: subtensorPallets({
+        onEpoch: (id, block, out) => {
+          epochTrust.set(id, { block, trust: out.trust });
+        },
+      }),
       accounts: [
         // Registration burn rises with registrations; a large balance keeps big runs clear of it.
         { address: minerColdkey.address, balance: 1_000_000n * TAO },
@@ -278,12 +257,44 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       const uid = await client.burnedRegister(v.coldkey, netuid, v.hotkey.address);
       behaviours.set(uid, v.behaviourName);
     }
+    const o = scenario.adversaryOptions;
     for (let i = 0; i < scenario.miners; i++) {
-      const hotkey = keyring.addFromUri(`//Sim//miner${i}`);
+      const hotkeyUri = `//Sim//miner${i}`;
+      const hotkey = keyring.addFromUri(hotkeyUri);
       const uid = await client.burnedRegister(minerColdkey, netuid, hotkey.address);
       const behaviourName = behaviourNames[i] ?? "honest";
       behaviours.set(uid, behaviourName);
-      miners.push({ index: i, hotkey, behaviourName, online: () => true, diskShare: 1 });
+      const adversary: AdversarySettings = {
+        seed: scenario.seed * 7919 + i,
+        lazyKeep: o.lazyKeep,
+        corruptRate: o.corruptRate,
+        slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
+        offlineFromTempo: o.offlineFromTempo,
+        churnPeriod: o.churnPeriod,
+        sybilGroup: o.sybilGroup,
+      };
+      // The schedule and disk share are the simulator's to carry out; the answering behaviour is
+      // built where the node runs (sim/nodes.ts).
+      const { online, diskShare } =
+        behaviourName === "honest"
+          ? { online: () => true, diskShare: 1 }
+          : createAdversary(behaviourName, { ...adversary, node: noHook, target: noHook });
+      miners.push({
+        index: i,
+        hotkey,
+        behaviourName,
+        online,
+        spec: {
+          index: i,
+          hotkeyUri,
+          behaviour: behaviourName,
+          adversary,
+          netuid,
+          dbRoot: join(nodesDir, "miners"),
+          chunkSize: scenario.miner.chunkSize,
+          diskBytes: Math.floor(scenario.miner.freeChunks * diskShare) * scenario.miner.chunkSize,
+        },
+      });
     }
     for (const v of validatorKeys)
       await client.addStake(v.coldkey, v.hotkey.address, netuid, tao(v.stakeTao));
@@ -297,63 +308,20 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         );
     }
     timings.bootstrapMs = performance.now() - t;
-    if (aborted(signal)) return finish(true);
+    if (aborted(signal)) return await finish(true);
 
     // --- nodes ---
     stage(`starting ${scenario.miners} miners and ${validatorKeys.length} validators`);
     t = performance.now();
-    const o = scenario.adversaryOptions;
-    const needsProxy = (scenario.adversaries.outsourcer ?? 0) > 0;
-    if (needsProxy) proxyNode = await createP2PNode();
+    host =
+      timings.mode === "process"
+        ? createProcessHost({ endpoint: chain.endpoint, logDir: join(nodesDir, "logs") })
+        : createInProcessHost({ chain: client });
+    const nodeHost = host;
     const honestTarget = miners.find((m) => m.behaviourName === "honest");
-    for (const m of miners) {
-      if (m.behaviourName === "honest") continue;
-      const adversary = createAdversary(m.behaviourName, {
-        seed: scenario.seed * 7919 + m.index,
-        lazyKeep: o.lazyKeep,
-        corruptRate: o.corruptRate,
-        slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
-        offlineFromTempo: o.offlineFromTempo,
-        churnPeriod: o.churnPeriod,
-        sybilGroup: o.sybilGroup,
-        node: () => {
-          if (!proxyNode) throw new SimulationError("no proxy node");
-          return proxyNode;
-        },
-        target: () => honestTarget?.node?.announcedAddress ?? "",
-      });
-      if (adversary.behaviour) m.behaviour = adversary.behaviour;
-      m.online = adversary.online;
-      m.diskShare = adversary.diskShare;
-    }
     const startMiner = async (m: SimMiner) => {
-      const node = createMiner({
-        ...(m.behaviour ? { behaviour: m.behaviour } : {}),
-        settings: {
-          netuid,
-          dbRoot: join(nodesDir, "miners"),
-          chunkSize: scenario.miner.chunkSize,
-          threshold: 1,
-          listen: { ip: "127.0.0.1", port: 0 },
-          // Budgets are set once at start, so they never move with timing-dependent reads.
-          metagraphIntervalMs: 24 * 3_600_000,
-          // The simulator publishes the address itself, one transaction at a time (see announce).
-          announce: false,
-        },
-        chain: client as PolkadotChainClient,
-        hotkey: m.hotkey,
-        // A simulated disk of fixed size: free space shrinks as the miner's own files grow, as on a
-        // real disk, so (free + used) — what the budget is a share of — stays the disk size and a
-        // restarted miner gets the same budget as before.
-        freeBytes: (dir) =>
-          Math.max(
-            0,
-            Math.floor(scenario.miner.freeChunks * m.diskShare) * scenario.miner.chunkSize -
-              folderUsedBytes(dir),
-          ),
-      });
-      await node.start();
-      m.node = node;
+      m.node = await nodeHost.startMiner(m.spec);
+      if (nodeHost.mode === "process") timings.nodeProcesses++;
     };
     // Miners start concurrently but announce one by one: one transaction per block, so the block
     // count (and with it every epoch's emission) does not depend on how transactions were batched.
@@ -365,46 +333,48 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         new TextEncoder().encode(m.node.announcedAddress),
       );
     };
+    // Outsourcers forward to the first honest miner, at whatever address it has now.
+    const retargetOutsourcers = async () => {
+      const address = honestTarget?.node?.announcedAddress ?? "";
+      for (const m of miners) {
+        if (m.behaviourName !== "outsourcer" || !m.node || m.forwardsTo === address) continue;
+        await m.node.retarget(address);
+        m.forwardsTo = address;
+      }
+    };
     const startAll = async (list: SimMiner[]) => {
       await inBatches(list, 8, startMiner);
       for (const m of list) await announce(m);
+      await retargetOutsourcers();
     };
     await startAll(miners);
-    for (const [i, v] of validatorKeys.entries()) {
-      if (v.behaviourName !== "honest") {
-        validators.push({
+    // Validators start concurrently (a start only reads the chain); the list keeps their order.
+    const started = await Promise.all(
+      validatorKeys.map(async (v, i): Promise<SimValidator> => {
+        if (v.behaviourName !== "honest")
+          return {
+            index: i,
+            ...v,
+            adversary: createValidatorAdversary(v.behaviourName, scenario.seed * 104_729 + i),
+          };
+        const node = await nodeHost.startValidator({
           index: i,
-          ...v,
-          adversary: createValidatorAdversary(v.behaviourName, scenario.seed * 104_729 + i),
-        });
-        continue;
-      }
-      const dir = join(nodesDir, `validator${i}`);
-      mkdirSync(dir, { recursive: true });
-      const db = ValidatorDb.open(join(dir, "validator.sqlite"));
-      const r = perMinerRandom(scenario.seed, i);
-      const validator = createValidator({
-        settings: {
+          hotkeyUri: validatorUri(i),
           netuid,
+          dir: join(nodesDir, `validator${i}`),
+          seed: scenario.seed,
           chunkSize: scenario.miner.chunkSize,
           chunksPerChallenge: scenario.validator.chunksPerChallenge,
           leavesPerChunk: scenario.validator.leavesPerChunk,
           challengeTimeoutMs: scenario.validator.challengeTimeoutMs,
           fillPerRound: scenario.validator.fillPerRound,
-          retrieveProbability: 0,
-          weightsIntervalBlocks: 1,
           policy: scenario.policy,
-          autoRun: false,
-        },
-        chain: client,
-        hotkey: v.hotkey,
-        db: trackMinerReads(db, r.onMiner),
-        secret: seededBytes(scenario.seed, `validator${i}/secret`, 0, 32),
-        random: r.random,
-      });
-      validators.push({ index: i, ...v, node: { db, validator } });
-      await validator.start();
-    }
+        });
+        if (nodeHost.mode === "process") timings.nodeProcesses++;
+        return { index: i, ...v, node };
+      }),
+    );
+    validators.push(...started);
     // Tempo 1 starts right after an epoch.
     await advanceEpoch(devChain, netuid, 1, scenario.tempo);
     timings.nodesStartMs = performance.now() - t;
@@ -417,7 +387,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     });
     const lastCounts = new Map<string, { pass: number; fail: number; timeout: number }>();
     for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
-      if (aborted(signal)) return finish(true);
+      if (aborted(signal)) return await finish(true);
       // Lifecycle: schedules and events.
       const epochBefore = epochIndex(devChain, netuid);
       t = performance.now();
@@ -432,6 +402,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         else if (!want && m.node) {
           await m.node.stop();
           delete m.node;
+          delete m.forwardsTo;
         }
       }
       await startAll(restart);
@@ -440,7 +411,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       t = performance.now();
       const lastEpoch = await client.metagraph(netuid);
       for (let r = 0; r < scenario.roundsPerTempo; r++)
-        await Promise.all(validators.map(async (v) => v.node?.validator.runRound()));
+        await Promise.all(validators.map(async (v) => v.node?.runRound()));
       // Adversarial validators set their weights once per tempo, one after the other.
       for (const v of validators) {
         if (!v.adversary) continue;
@@ -459,11 +430,12 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       // Scores and challenge counts, before the epoch.
       const scores: ScoreRow[] = [];
       const challenges: ChallengeRow[] = [];
+      const minerHotkeys = miners.map((m) => m.hotkey.address);
       for (const v of validators) {
         if (!v.node) continue;
-        const { db, validator } = v.node;
         const vUid = minerUids.get(v.hotkey.address) ?? -1;
-        const s = await validator.scores();
+        const report = await v.node.report(minerHotkeys);
+        const s = report.scores;
         for (const m of miners) {
           const mUid = minerUids.get(m.hotkey.address) ?? -1;
           scores.push({
@@ -473,8 +445,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
             behaviour: m.behaviourName,
             score: s[mUid] ?? 0,
           });
-          const record = db.minerByHotkey(m.hotkey.address);
-          const now = record ? db.challengeCounts(record.id) : { pass: 0, fail: 0, timeout: 0 };
+          const now = report.counts[m.index] ?? { pass: 0, fail: 0, timeout: 0 };
           const key = `${v.index}/${m.index}`;
           const before = lastCounts.get(key) ?? { pass: 0, fail: 0, timeout: 0 };
           lastCounts.set(key, { pass: now.pass, fail: now.fail, timeout: now.timeout });
@@ -504,6 +475,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
           tempo,
           behaviours,
           new Set(validatorKeys.map((v) => v.hotkey.address)),
+          epochTrust.get(netuid)?.trust,
         ),
         scores,
         challenges,
@@ -534,24 +506,22 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         honestShare: honestMinerShare(record),
       });
     }
-    return finish(false);
+    return await finish(false);
   } finally {
+    memory.stop();
     if (pump) clearInterval(pump);
     // Let the chain's finality notifications of the last transactions arrive before disconnecting.
     await new Promise((resolve) => setTimeout(resolve, 150));
-    for (const v of validators) {
-      await v.node?.validator.stop().catch(() => undefined);
-      v.node?.db.close();
-    }
-    await Promise.all(miners.map(async (m) => m.node?.stop().catch(() => undefined)));
-    await Promise.resolve(proxyNode?.stop()).catch(() => undefined);
+    await host?.stop().catch(() => undefined);
     await client?.stop().catch(() => undefined);
     await chain?.stop().catch(() => undefined);
   }
 
-  function finish(wasAborted: boolean): SimResult {
+  async function finish(wasAborted: boolean): Promise<SimResult> {
     timings.totalMs = performance.now() - t0;
     timings.peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    memory.sample();
+    timings.peakPssBytes = memory.peakBytes();
     return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted };
   }
 }
@@ -573,6 +543,7 @@ function metagraphRows(
   tempo: number,
   behaviours: Map<number, string>,
   validatorHotkeys: Set<string>,
+  trust: Uint16Array | undefined,
 ): MetagraphRow[] {
   const rows: MetagraphRow[] = [];
   for (let uid = 0; uid < graph.n; uid++) {
@@ -589,6 +560,7 @@ function metagraphRows(
       incentive: (graph.incentive[uid] ?? 0) / U16,
       emission: graph.emission[uid] ?? 0n,
       dividends: (graph.dividends[uid] ?? 0) / U16,
+      trust: trust && uid < trust.length ? (trust[uid] as number) / U16 : null,
       consensus: (graph.consensus[uid] ?? 0) / U16,
       validatorTrust: (graph.validatorTrust[uid] ?? 0) / U16,
     });

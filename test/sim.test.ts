@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { churningSchedule, lazyValidator, offlineSchedule, weightCopier } from "../sim/adversaries.js";
 import { renderHtmlReport } from "../sim/html-report.js";
+import { seededBytes } from "../sim/nodes.js";
 import { createRunWriter, pearson, type Summary, summarize, validatorAgreement } from "../sim/report.js";
 import {
   assignBehaviours,
@@ -18,7 +19,7 @@ import {
   parseScenario,
   ScenarioError,
 } from "../sim/scenario.js";
-import { runSimulation, type SimResult, seededBytes } from "../sim/simulator.js";
+import { runSimulation, type SimResult } from "../sim/simulator.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -132,6 +133,7 @@ describe("report maths", () => {
       emission,
       dividends: 0,
       consensus: 0,
+      trust: null,
       validatorTrust: 0,
     });
     const records = [
@@ -168,7 +170,7 @@ describe("command line", () => {
     for (const args of [
       ["--miners", "abc"],
       ["--adversaries", "sneaky:1"],
-      ["--mode", "process"],
+      ["--mode", "threads"],
       ["--nope"],
     ]) {
       const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 30_000 });

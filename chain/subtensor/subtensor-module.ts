@@ -25,7 +25,14 @@ import {
 } from "../devchain/pallet.js";
 import { deposit, freeBalance, withdraw } from "../devchain/pallets/balances.js";
 import { ACCOUNT_ID, encode, H256, t } from "../devchain/scale.js";
-import { activityCutoffBlocks, type Row, runEpoch, type SparseRow, unpackRow } from "../yuma/epoch.js";
+import {
+  activityCutoffBlocks,
+  type EpochOutput,
+  type Row,
+  runEpoch,
+  type SparseRow,
+  unpackRow,
+} from "../yuma/epoch.js";
 import { decodePackedRow, encodePackedRow } from "./packed-row.js";
 import { creditStake, debitStake, payToHotkey, stakeOf } from "./stake.js";
 import { DEFAULTS, subtensorStorage } from "./storage.js";
@@ -161,6 +168,11 @@ const CUSTOM_CODES: Record<string, number> = {
 export interface SubtensorModuleOptions {
   /** Alpha emitted to each emitting subnet per block, rao. Default 10^9 (1 alpha), subtensor's starting value. */
   blockEmission?: bigint;
+  /**
+   * Called with every epoch's full output, for tools beside the chain (the simulator reads the
+   * per-uid trust, which subtensor computes but no longer stores). Not reachable over RPC.
+   */
+  onEpoch?: (netuid: number, block: number, output: EpochOutput) => void;
 }
 
 type Ctx = RuntimeContext;
@@ -756,7 +768,7 @@ function toU16(values: ArrayLike<number>): number[] {
 }
 
 /** Runs the subnet's epoch and pays out the pending buckets (reference 6.1, 6.2). */
-function runSubnetEpoch(ctx: Ctx, netuid: number): void {
+function runSubnetEpoch(ctx: Ctx, netuid: number, onEpoch?: SubtensorModuleOptions["onEpoch"]): void {
   const n = s<number>(ctx, "SubnetworkN").get(netuid);
   const block = ctx.blockNumber;
   s<bigint>(ctx, "LastEpochBlock").set([netuid], BigInt(block));
@@ -857,10 +869,15 @@ function runSubnetEpoch(ctx: Ctx, netuid: number): void {
     else bonds.set([netuid, uid], unpackRow(packed));
   }
   ctx.emit(SUBTENSOR, "IncentiveAlphaEmittedToMiners", { netuid, emissions: minerPay });
+  onEpoch?.(netuid, block, out);
 }
 
 /** Every block: burn price decay, emission accrual, and the epochs that are due (reference 6.1). */
-function onInitialize(ctx: Ctx, blockEmission: bigint): void {
+function onInitialize(
+  ctx: Ctx,
+  options: { blockEmission: bigint; onEpoch?: SubtensorModuleOptions["onEpoch"] },
+): void {
+  const { blockEmission } = options;
   const now = BigInt(ctx.blockNumber);
   const subnets = s<boolean>(ctx, "NetworksAdded")
     .entries()
@@ -894,7 +911,7 @@ function onInitialize(ctx: Ctx, blockEmission: bigint): void {
       continue;
     }
     epochs++;
-    runSubnetEpoch(ctx, netuid);
+    runSubnetEpoch(ctx, netuid, options.onEpoch);
   }
 }
 
@@ -912,7 +929,8 @@ export function subtensorModulePallet(options: SubtensorModuleOptions = {}): Pal
     storage: subtensorStorage,
     events: subtensorEvents,
     errors: subtensorErrors,
-    onInitialize: (ctx) => onInitialize(ctx, blockEmission),
+    onInitialize: (ctx) =>
+      onInitialize(ctx, { blockEmission, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}) }),
     genesis(ctx) {
       s<boolean>(ctx, "NetworksAdded").set([0], true);
       s<number>(ctx, "Tempo").set([0], 100);

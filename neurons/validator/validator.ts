@@ -76,8 +76,12 @@ export interface ValidatorInit {
   log?: Logger;
   metrics?: MetricsRegistry;
   now?: () => number;
-  /** Randomness for nonces and retrieval sampling; default node:crypto. */
-  random?: (n: number) => Uint8Array;
+  /**
+   * Randomness for nonces and retrieval sampling; default node:crypto. Each draw names the miner it
+   * is for, so a seeded source can give every miner the same draws whatever order the concurrent
+   * round visits them in (the simulator does).
+   */
+  random?: (n: number, miner: MinerRecord) => Uint8Array;
 }
 
 /** The validator cannot run; the message says what to do. */
@@ -255,7 +259,7 @@ export function createValidator(init: ValidatorInit): Validator {
   async function challenge(m: MinerView): Promise<ChallengeOutcome | undefined> {
     const live = liveChunks(m.record.id);
     if (live.length === 0) return undefined;
-    const nonce = random(NONCE_LENGTH);
+    const nonce = random(NONCE_LENGTH, m.record);
     const start = now();
     const picked = createChallenge({
       storeId,
@@ -307,8 +311,8 @@ export function createValidator(init: ValidatorInit): Validator {
   async function spotRetrieve(m: MinerView): Promise<void> {
     const live = liveChunks(m.record.id);
     if (live.length === 0) return;
-    const pick = live[(random(4).reduce((a, b) => a * 256 + b, 0) >>> 0) % live.length] as number;
-    const nonce = random(NONCE_LENGTH);
+    const pick = live[(random(4, m.record).reduce((a, b) => a * 256 + b, 0) >>> 0) % live.length] as number;
+    const nonce = random(NONCE_LENGTH, m.record);
     let outcome: ChallengeOutcome;
     const start = now();
     try {
@@ -393,7 +397,7 @@ export function createValidator(init: ValidatorInit): Validator {
         }
         const outcome = await challenge(m);
         if (outcome) report.challenges[outcome.kind]++;
-        if (random(1)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m);
+        if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m);
       }),
     );
     reachable?.set(answered);

@@ -1,0 +1,309 @@
+/**
+ * The simulator's nodes, described as plain data and built one way whichever host runs them.
+ *
+ * A {@link MinerSpec} or {@link ValidatorSpec} is everything a node needs besides a chain client:
+ * it crosses the process boundary unchanged in `--mode process` (sim/process-host.ts hands it to
+ * sim/node-runner.ts in a child), and {@link createInProcessHost} builds it in this process. Both
+ * call {@link buildMiner} and {@link buildValidator}, so a seed gives the same nodes in either mode.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Libp2p } from "@libp2p/interface";
+import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import type { ChainClient } from "../chain/client.js";
+import { authReady } from "../neurons/auth.js";
+import type { Logger } from "../neurons/logger.js";
+import { createMiner, type Miner } from "../neurons/miner/miner.js";
+import { folderUsedBytes } from "../neurons/miner/partition.js";
+import { createP2PNode } from "../neurons/p2p/node.js";
+import { createValidator, type Validator } from "../neurons/validator/validator.js";
+import { type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
+import { type AdversaryName, createAdversary } from "./adversaries.js";
+
+/** An adversary's knobs as data (sim/adversaries.ts `AdversaryOptions` without its live hooks). */
+export interface AdversarySettings {
+  seed: number;
+  lazyKeep: number;
+  corruptRate: number;
+  slowDelayMs: number;
+  offlineFromTempo: number;
+  churnPeriod: number;
+  sybilGroup: number;
+}
+
+/** One simulated miner, as data. */
+export interface MinerSpec {
+  /** Index in registration order; names the node (`miner3`). */
+  index: number;
+  /** Secret URI of the hotkey (`//Sim//miner3`). */
+  hotkeyUri: string;
+  behaviour: AdversaryName | "honest";
+  adversary: AdversarySettings;
+  netuid: number;
+  /** Root of the miner databases (the miner adds `<netuid>/<hotkey>/`). */
+  dbRoot: string;
+  chunkSize: number;
+  /** Size of the miner's simulated disk, bytes (already cut to a sybil's share). */
+  diskBytes: number;
+}
+
+/** One honest validator node, as data (adversarial validators have no node: the simulator sets their weights). */
+export interface ValidatorSpec {
+  index: number;
+  hotkeyUri: string;
+  netuid: number;
+  /** Folder of its database. */
+  dir: string;
+  /** The run's seed: the validator's secret and every draw derive from it. */
+  seed: number;
+  chunkSize: number;
+  chunksPerChallenge: number;
+  leavesPerChunk: number;
+  challengeTimeoutMs: number;
+  fillPerRound: number;
+  policy: { name: string; params?: Record<string, unknown> };
+}
+
+export interface ChallengeCounts {
+  pass: number;
+  fail: number;
+  timeout: number;
+}
+
+/** What a validator reports after a tempo's rounds. */
+export interface ValidatorReport {
+  /** Its score per uid. */
+  scores: number[];
+  /** Cumulative challenge outcomes per miner hotkey asked for, in the order asked. */
+  counts: ChallengeCounts[];
+}
+
+export interface SimMinerNode {
+  /** The multiaddr the simulator publishes for it. */
+  readonly announcedAddress: string;
+  /** For an outsourcer: the address of the miner it forwards to (changes when that miner restarts). */
+  retarget(address: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SimValidatorNode {
+  runRound(): Promise<void>;
+  report(minerHotkeys: readonly string[]): Promise<ValidatorReport>;
+  stop(): Promise<void>;
+}
+
+/** Where nodes run: in this process, or one OS process each. */
+export interface NodeHost {
+  readonly mode: "inprocess" | "process";
+  startMiner(spec: MinerSpec): Promise<SimMinerNode>;
+  startValidator(spec: ValidatorSpec): Promise<SimValidatorNode>;
+  /** Process ids of the node processes running now (none in process). */
+  pids(): number[];
+  /** Stops every node still running. */
+  stop(): Promise<void>;
+}
+
+/** `n` bytes from SHA-256 over (seed, label, counter): the run's only source of randomness. */
+export function seededBytes(seed: number, label: string, counter: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let block = 0, off = 0; off < n; block++, off += 32) {
+    const h = createHash("sha256").update(`${seed}|${label}|${counter}|${block}`).digest();
+    out.set(h.subarray(0, Math.min(32, n - off)), off);
+  }
+  return out;
+}
+
+/**
+ * A seeded `random` for one validator. Draws are keyed by the miner they are for, so miner m gets
+ * the same nonces whatever order the validator's concurrent round visits the miners in.
+ */
+export function perMinerRandom(
+  seed: number,
+  validatorIndex: number,
+): (n: number, miner: MinerRecord) => Uint8Array {
+  const counters = new Map<string, number>();
+  return (n, miner) => {
+    const label = `validator${validatorIndex}/miner${miner.id}/n${n}`;
+    const counter = counters.get(label) ?? 0;
+    counters.set(label, counter + 1);
+    return seededBytes(seed, label, counter, n);
+  };
+}
+
+async function keypair(uri: string): Promise<KeyringPair> {
+  await cryptoWaitReady();
+  await authReady();
+  return new Keyring({ type: "sr25519", ss58Format: 42 }).addFromUri(uri);
+}
+
+/** Hooks an outsourcer needs: a libp2p host to forward from, and the address it forwards to. */
+export interface OutsourcerHooks {
+  proxy: () => Libp2p;
+  target: () => string;
+}
+
+/**
+ * Builds (not starts) a simulated miner: the production miner with the spec's behaviour, on a disk
+ * of fixed size. Free space shrinks as the miner's own files grow, as on a real disk, so
+ * (free + used), which the budget is a share of, stays the disk size and a restarted miner gets
+ * the same budget as before.
+ */
+export async function buildMiner(
+  spec: MinerSpec,
+  deps: { chain: ChainClient; hooks: OutsourcerHooks; log?: Logger },
+): Promise<Miner> {
+  const hotkey = await keypair(spec.hotkeyUri);
+  const adversary =
+    spec.behaviour === "honest"
+      ? undefined
+      : createAdversary(spec.behaviour, {
+          ...spec.adversary,
+          node: deps.hooks.proxy,
+          target: deps.hooks.target,
+        });
+  return createMiner({
+    ...(adversary?.behaviour ? { behaviour: adversary.behaviour } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
+    settings: {
+      netuid: spec.netuid,
+      dbRoot: spec.dbRoot,
+      chunkSize: spec.chunkSize,
+      threshold: 1,
+      listen: { ip: "127.0.0.1", port: 0 },
+      // Budgets are set once at start, so they never move with timing-dependent reads.
+      metagraphIntervalMs: 24 * 3_600_000,
+      // The simulator publishes the address itself, one transaction at a time.
+      announce: false,
+    },
+    chain: deps.chain,
+    hotkey,
+    freeBytes: (dir) => Math.max(0, spec.diskBytes - folderUsedBytes(dir)),
+  });
+}
+
+/** A built validator node with its database. */
+export interface BuiltValidator {
+  validator: Validator;
+  db: ValidatorDb;
+  report(minerHotkeys: readonly string[]): Promise<ValidatorReport>;
+  /** Stops the validator and closes its database. */
+  close(): Promise<void>;
+}
+
+/** Builds (not starts) an honest validator whose every draw derives from the run's seed. */
+export async function buildValidator(
+  spec: ValidatorSpec,
+  deps: { chain: ChainClient; log?: Logger },
+): Promise<BuiltValidator> {
+  const hotkey = await keypair(spec.hotkeyUri);
+  mkdirSync(spec.dir, { recursive: true });
+  const db = ValidatorDb.open(join(spec.dir, "validator.sqlite"));
+  const validator = createValidator({
+    settings: {
+      netuid: spec.netuid,
+      chunkSize: spec.chunkSize,
+      chunksPerChallenge: spec.chunksPerChallenge,
+      leavesPerChunk: spec.leavesPerChunk,
+      challengeTimeoutMs: spec.challengeTimeoutMs,
+      fillPerRound: spec.fillPerRound,
+      // Spot retrievals and their outcomes depend on timing; the simulator leaves them out.
+      retrieveProbability: 0,
+      weightsIntervalBlocks: 1,
+      policy: spec.policy,
+      autoRun: false,
+    },
+    chain: deps.chain,
+    hotkey,
+    db,
+    secret: seededBytes(spec.seed, `validator${spec.index}/secret`, 0, 32),
+    random: perMinerRandom(spec.seed, spec.index),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
+  return {
+    validator,
+    db,
+    async report(minerHotkeys) {
+      const scores = await validator.scores();
+      const counts = minerHotkeys.map((h) => {
+        const record = db.minerByHotkey(h);
+        return record ? db.challengeCounts(record.id) : { pass: 0, fail: 0, timeout: 0 };
+      });
+      return { scores, counts };
+    },
+    async close() {
+      await validator.stop().catch(() => undefined);
+      db.close();
+    },
+  };
+}
+
+/**
+ * Runs every node in this process, sharing the simulator's chain client: the mode for hundreds of
+ * nodes.
+ */
+export function createInProcessHost(init: { chain: ChainClient }): NodeHost {
+  const miners = new Set<Miner>();
+  const validators = new Set<BuiltValidator>();
+  let proxy: Libp2p | undefined;
+  let proxyStarting: Promise<Libp2p> | undefined;
+  return {
+    mode: "inprocess",
+    async startMiner(spec) {
+      let target = "";
+      if (spec.behaviour === "outsourcer" && !proxy) {
+        proxyStarting ??= createP2PNode();
+        proxy = await proxyStarting;
+      }
+      const miner = await buildMiner(spec, {
+        chain: init.chain,
+        hooks: {
+          proxy: () => proxy as Libp2p,
+          target: () => target,
+        },
+      });
+      await miner.start();
+      miners.add(miner);
+      return {
+        announcedAddress: miner.announcedAddress,
+        async retarget(address) {
+          target = address;
+        },
+        async stop() {
+          miners.delete(miner);
+          await miner.stop();
+        },
+      };
+    },
+    async startValidator(spec) {
+      const built = await buildValidator(spec, { chain: init.chain });
+      try {
+        await built.validator.start();
+      } catch (err) {
+        await built.close();
+        throw err;
+      }
+      validators.add(built);
+      return {
+        runRound: async () => {
+          await built.validator.runRound();
+        },
+        report: (hotkeys) => built.report(hotkeys),
+        async stop() {
+          validators.delete(built);
+          await built.close();
+        },
+      };
+    },
+    pids: () => [],
+    async stop() {
+      for (const v of validators) await v.close();
+      validators.clear();
+      await Promise.all([...miners].map((m) => m.stop().catch(() => undefined)));
+      miners.clear();
+      await Promise.resolve(proxy?.stop()).catch(() => undefined);
+    },
+  };
+}

@@ -266,6 +266,14 @@ export const validatorOptions: OptionSpec[] = [
     group: "Validator",
   },
   {
+    key: "neuron.concurrency",
+    type: "number",
+    default: 32,
+    describe: "Miners a round works on at once (dial, fill, challenge)",
+    schema: z.number().int().min(1).max(1024),
+    group: "Validator",
+  },
+  {
     key: "neuron.max_chunks_per_miner",
     type: "number",
     default: 1024,

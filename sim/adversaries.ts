@@ -163,7 +163,8 @@ export function churningSchedule(period: number): OnlineSchedule {
   return (tempo) => Math.floor((tempo - 1) / period) % 2 === 0;
 }
 
-export interface AdversaryOptions {
+/** An adversary's knobs, as plain data (they cross to a node process in `--mode process`). */
+export interface AdversarySettings {
   seed: number;
   lazyKeep: number;
   corruptRate: number;
@@ -171,6 +172,9 @@ export interface AdversaryOptions {
   offlineFromTempo: number;
   churnPeriod: number;
   sybilGroup: number;
+}
+
+export interface AdversaryOptions extends AdversarySettings {
   /** For outsourcer: the libp2p host it forwards from, and the address of the miner it forwards to. */
   node: () => Libp2p;
   target: () => string;

@@ -153,9 +153,15 @@ export function parseCommandLine(
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
 function memoryLine(t: SimTimings): string {
-  const processes = t.mode === "process" ? `${t.nodeProcesses + 1} processes` : "one process";
-  if (t.peakPssBytes === null) return `peak RSS of this process ${mib(t.peakRssBytes)} MiB`;
-  return `peak memory ${mib(t.peakPssBytes)} MiB (PSS summed over ${processes}, sampled)`;
+  const peak = mib(t.peakMemoryBytes);
+  switch (t.peakMemoryMethod) {
+    case "rss":
+      return `peak memory ${peak} MiB (RSS, one process)`;
+    case "pss-sampled":
+      return `peak memory ${peak} MiB (PSS summed over ${t.nodeProcesses + 1} processes, sampled)`;
+    case "rss-this-process-only":
+      return `peak memory of the simulator process ${peak} MiB (node processes not measured here)`;
+  }
 }
 
 async function main(): Promise<number> {

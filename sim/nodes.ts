@@ -7,7 +7,7 @@
  * call {@link buildMiner} and {@link buildValidator}, so a seed gives the same nodes in either mode.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
@@ -15,24 +15,13 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import type { ChainClient } from "../chain/client.js";
 import { authReady } from "../neurons/auth.js";
-import type { Logger } from "../neurons/logger.js";
+import { createLogger, type Logger, type LogLevel } from "../neurons/logger.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { folderUsedBytes } from "../neurons/miner/partition.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
-import { type AdversaryName, createAdversary } from "./adversaries.js";
-
-/** An adversary's knobs as data (sim/adversaries.ts `AdversaryOptions` without its live hooks). */
-export interface AdversarySettings {
-  seed: number;
-  lazyKeep: number;
-  corruptRate: number;
-  slowDelayMs: number;
-  offlineFromTempo: number;
-  churnPeriod: number;
-  sybilGroup: number;
-}
+import { type AdversaryName, type AdversarySettings, createAdversary } from "./adversaries.js";
 
 /** One simulated miner, as data. */
 export interface MinerSpec {
@@ -242,9 +231,29 @@ export async function buildValidator(
 
 /**
  * Runs every node in this process, sharing the simulator's chain client: the mode for hundreds of
- * nodes.
+ * nodes. Each node's JSON log goes to `<logDir>/<node>.log`, as in process mode.
  */
-export function createInProcessHost(init: { chain: ChainClient }): NodeHost {
+export function createInProcessHost(init: {
+  chain: ChainClient;
+  logDir: string;
+  logLevel?: LogLevel;
+}): NodeHost {
+  mkdirSync(init.logDir, { recursive: true });
+  const logFiles = new Map<string, WriteStream>();
+  /** The node's JSON log in `<logDir>/<name>.log`, as in process mode (a restart appends). */
+  const logFor = (name: string): Logger => {
+    let file = logFiles.get(name);
+    if (!file) {
+      file = createWriteStream(join(init.logDir, `${name}.log`), { flags: "a" });
+      logFiles.set(name, file);
+    }
+    const out = file;
+    return createLogger({
+      level: init.logLevel ?? "info",
+      write: (line) => out.write(`${line}\n`),
+      fields: { node: name },
+    });
+  };
   const miners = new Set<Miner>();
   const validators = new Set<BuiltValidator>();
   let proxy: Libp2p | undefined;
@@ -259,6 +268,7 @@ export function createInProcessHost(init: { chain: ChainClient }): NodeHost {
       }
       const miner = await buildMiner(spec, {
         chain: init.chain,
+        log: logFor(`miner${spec.index}`),
         hooks: {
           proxy: () => proxy as Libp2p,
           target: () => target,
@@ -278,7 +288,7 @@ export function createInProcessHost(init: { chain: ChainClient }): NodeHost {
       };
     },
     async startValidator(spec) {
-      const built = await buildValidator(spec, { chain: init.chain });
+      const built = await buildValidator(spec, { chain: init.chain, log: logFor(`validator${spec.index}`) });
       try {
         await built.validator.start();
       } catch (err) {
@@ -304,6 +314,8 @@ export function createInProcessHost(init: { chain: ChainClient }): NodeHost {
       await Promise.all([...miners].map((m) => m.stop().catch(() => undefined)));
       miners.clear();
       await Promise.resolve(proxy?.stop()).catch(() => undefined);
+      await Promise.all([...logFiles.values()].map((f) => new Promise((resolve) => f.end(resolve))));
+      logFiles.clear();
     },
   };
 }

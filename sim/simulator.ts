@@ -31,6 +31,7 @@ import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
 import {
   type AdversaryName,
+  type AdversarySettings,
   createAdversary,
   createValidatorAdversary,
   type OnlineSchedule,
@@ -39,7 +40,6 @@ import {
 } from "./adversaries.js";
 import { sampleMemory } from "./memory.js";
 import {
-  type AdversarySettings,
   createInProcessHost,
   type MinerSpec,
   type NodeHost,
@@ -75,10 +75,12 @@ export interface SimTimings {
   /** Peak resident set size of this process, bytes. */
   peakRssBytes: number;
   /**
-   * Peak memory of the whole run, bytes: the summed PSS of this process and every node process,
-   * sampled every 0.5 s (sim/memory.ts); null where PSS cannot be read (not Linux).
+   * Peak memory of the whole run, bytes. In process, this process's peak RSS (the kernel's exact
+   * figure). With node processes, the summed PSS of this process and every node process, sampled
+   * every second (sim/memory.ts); where PSS cannot be read (not Linux), this process's RSS only.
    */
-  peakPssBytes: number | null;
+  peakMemoryBytes: number;
+  peakMemoryMethod: "rss" | "pss-sampled" | "rss-this-process-only";
   /** Node processes started (`process` mode; restarts count again). */
   nodeProcesses: number;
   mode: "inprocess" | "process";
@@ -175,7 +177,8 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     totalMs: 0,
     perTempo: [],
     peakRssBytes: 0,
-    peakPssBytes: null,
+    peakMemoryBytes: 0,
+    peakMemoryMethod: "rss",
     nodeProcesses: 0,
     mode: init.mode ?? "inprocess",
     epochsCrossedDuringRounds: 0,
@@ -202,7 +205,11 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
   let client: PolkadotChainClient | undefined;
   let pump: NodeJS.Timeout | undefined;
   let host: NodeHost | undefined;
-  const memory = sampleMemory(() => [process.pid, ...(host?.pids() ?? [])]);
+  // In process the kernel's peak RSS is exact and free; node processes need sampling.
+  const memory =
+    timings.mode === "process"
+      ? sampleMemory(() => [process.pid, ...(host?.pids() ?? [])], 1_000)
+      : undefined;
   const miners: SimMiner[] = [];
   const validators: SimValidator[] = [];
   const tempos: TempoRecord[] = [];
@@ -316,7 +323,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     host =
       timings.mode === "process"
         ? createProcessHost({ endpoint: chain.endpoint, logDir: join(nodesDir, "logs") })
-        : createInProcessHost({ chain: client });
+        : createInProcessHost({ chain: client, logDir: join(nodesDir, "logs") });
     const nodeHost = host;
     const honestTarget = miners.find((m) => m.behaviourName === "honest");
     const startMiner = async (m: SimMiner) => {
@@ -342,12 +349,18 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         m.forwardsTo = address;
       }
     };
-    const startAll = async (list: SimMiner[]) => {
-      await inBatches(list, 8, startMiner);
+    const startAll = async (list: SimMiner[], onBatch?: (started: number) => void) => {
+      await inBatches(list, 8, startMiner, onBatch);
       for (const m of list) await announce(m);
       await retargetOutsourcers();
     };
-    await startAll(miners);
+    // Starting takes a while (about a second of CPU per node process): say how far it got.
+    let said = performance.now();
+    await startAll(miners, (started) => {
+      if (performance.now() - said < 5_000 || started === miners.length) return;
+      said = performance.now();
+      stage(`${started}/${miners.length} miners started`);
+    });
     // Validators start concurrently (a start only reads the chain); the list keeps their order.
     const started = await Promise.all(
       validatorKeys.map(async (v, i): Promise<SimValidator> => {
@@ -508,7 +521,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     }
     return await finish(false);
   } finally {
-    memory.stop();
+    memory?.stop();
     if (pump) clearInterval(pump);
     // Let the chain's finality notifications of the last transactions arrive before disconnecting.
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -520,8 +533,11 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
   async function finish(wasAborted: boolean): Promise<SimResult> {
     timings.totalMs = performance.now() - t0;
     timings.peakRssBytes = process.resourceUsage().maxRSS * 1024;
-    memory.sample();
-    timings.peakPssBytes = memory.peakBytes();
+    memory?.sample();
+    const pss = memory?.peakBytes() ?? null;
+    timings.peakMemoryBytes = pss ?? timings.peakRssBytes;
+    timings.peakMemoryMethod =
+      timings.mode === "inprocess" ? "rss" : pss === null ? "rss-this-process-only" : "pss-sampled";
     return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted };
   }
 }
@@ -594,6 +610,10 @@ async function inBatches<T>(
   items: readonly T[],
   size: number,
   fn: (item: T) => Promise<void>,
+  onBatch?: (done: number) => void,
 ): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(fn));
+    onBatch?.(Math.min(items.length, i + size));
+  }
 }

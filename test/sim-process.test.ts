@@ -5,7 +5,7 @@
  * CLI must stop every child and keep what was written. Node processes load the compiled runner:
  * `npm test` builds dist/ first (pretest).
  */
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,7 +52,11 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
     expect(proc.result.timings.mode).toBe("process");
     // 5 miners and 2 validators, and the churning miner's second process.
     expect(proc.result.timings.nodeProcesses).toBe(8);
-    if (process.platform === "linux") expect(proc.result.timings.peakPssBytes).toBeGreaterThan(0);
+    if (process.platform === "linux") {
+      // Summed over the simulator and its node processes: more than the simulator alone.
+      expect(proc.result.timings.peakMemoryMethod).toBe("pss-sampled");
+      expect(proc.result.timings.peakMemoryBytes).toBeGreaterThan(proc.result.timings.peakRssBytes);
+    }
     // One log per node; the churning miner's second process appends to its first one's log.
     const logs = readdirSync(join(proc.dir, "nodes", "logs")).sort();
     expect(logs).toEqual([
@@ -90,6 +94,44 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
     const last = proc.result.tempos.at(-1)?.metagraph ?? [];
     expect(last.some((r) => r.behaviour === "honest" && (r.trust ?? 0) > 0)).toBe(true);
   }, 240_000);
+
+  it("answers malformed control messages with an error reply and keeps running", async () => {
+    const child = fork(runner, [], {
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      serialization: "advanced",
+    });
+    const replies: unknown[] = [];
+    child.on("message", (m) => replies.push(m));
+    const next = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => (replies.length >= n ? resolve() : setTimeout(check, 10));
+        check();
+      });
+    try {
+      child.send({ id: 1, op: "format-disk" });
+      child.send({ id: 2, op: "start-miner", endpoint: "ws://127.0.0.1:1", spec: { index: -1 } });
+      child.send("not even an object");
+      child.send({ id: 3, op: "round" });
+      await next(4);
+      expect(replies[0]).toMatchObject({ id: 1, ok: false, error: { name: "TypeError" } });
+      expect(replies[1]).toMatchObject({
+        id: 2,
+        ok: false,
+        error: { message: expect.stringMatching(/bad request/) },
+      });
+      expect(replies[2]).toMatchObject({ id: -1, ok: false });
+      // No node runs in it yet: a round is refused, not attempted.
+      expect(replies[3]).toMatchObject({
+        id: 3,
+        ok: false,
+        error: { message: expect.stringMatching(/no validator/) },
+      });
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.disconnect();
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+  });
 
   it("answers a request a node cannot serve with an error, and names the node", async () => {
     const host = createProcessHost({ endpoint: "ws://127.0.0.1:1", logDir: join(tempDir(), "logs"), runner });

@@ -78,6 +78,32 @@ describe("ValidatorDb", () => {
     db.close();
   });
 
+  it("records a whole metagraph in one call, as sightings one by one would", () => {
+    const sightings = [
+      { hotkey: "a", uid: 1, multiaddr: "/ip4/127.0.0.1/tcp/1", seenAt: 10 },
+      { hotkey: "b", uid: 2, multiaddr: null, seenAt: 10 },
+      // A later sighting of uid 1 takes it from "a".
+      { hotkey: "c", uid: 1, multiaddr: null, seenAt: 11 },
+    ];
+    const batch = ValidatorDb.open(freshPath());
+    const single = ValidatorDb.open(freshPath());
+    const records = batch.upsertMiners(sightings);
+    for (const s of sightings) single.upsertMiner(s);
+    expect(records.map((r) => r.hotkey)).toEqual(["a", "b", "c"]);
+    expect(batch.miners()).toEqual(single.miners());
+    expect(batch.minerByHotkey("a")?.uid).toBeNull();
+    // A bad sighting refuses the whole batch.
+    expect(() =>
+      batch.upsertMiners([
+        { hotkey: "d", uid: 3, multiaddr: null, seenAt: 12 },
+        { ...sightings[0]!, uid: -1 },
+      ]),
+    ).toThrow(InvalidRecordError);
+    expect(batch.minerByHotkey("d")).toBeUndefined();
+    batch.close();
+    single.close();
+  });
+
   it("counts a challenge once, even when applied twice and after a reopen", () => {
     const path = freshPath();
     let db = ValidatorDb.open(path);

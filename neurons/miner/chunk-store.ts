@@ -60,7 +60,10 @@ export interface ChunkStore {
   usedBytes(): number;
   /** Every stored index, ascending. */
   indices(): number[];
-  /** Records that a chunk was challenged at `at` (Unix ms); false when the chunk is not stored. */
+  /**
+   * Records that a chunk was challenged at `at` (Unix ms); false when the chunk is not stored. A
+   * mark only orders evictions, so it need not survive a power cut (SQLite commits it without an fsync).
+   */
   markChallenged(chunkIndex: number, at: number): boolean;
   /** Up to `limit` stored indices, least valuable first (see the eviction order above). */
   leastValuable(limit: number): number[];

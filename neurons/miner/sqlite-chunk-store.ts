@@ -100,6 +100,8 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #used: Statement;
   readonly #indices: Statement;
   readonly #markChallenged: Statement;
+  readonly #syncNormal: Statement;
+  readonly #syncFull: Statement;
   readonly #leastValuable: Statement;
   readonly #put: (chunkIndex: number, data: Buffer, checksum: Uint8Array) => void;
   readonly #deleteMany: (chunkIndices: readonly number[]) => number;
@@ -145,6 +147,8 @@ export class SqliteChunkStore implements ChunkStore {
     this.#used = db.prepare("SELECT coalesce(sum(size), 0) FROM chunk_meta").pluck();
     this.#indices = db.prepare("SELECT chunk_index FROM chunk_meta ORDER BY chunk_index").pluck();
     this.#markChallenged = db.prepare("UPDATE chunk_meta SET challenged_at = ? WHERE chunk_index = ?");
+    this.#syncNormal = db.prepare("PRAGMA synchronous = NORMAL");
+    this.#syncFull = db.prepare("PRAGMA synchronous = FULL");
     this.#leastValuable = db
       .prepare(
         `SELECT chunk_index FROM chunk_meta
@@ -213,10 +217,21 @@ export class SqliteChunkStore implements ChunkStore {
     return this.#indices.all() as number[];
   }
 
+  /**
+   * Committed without an fsync (`synchronous = NORMAL` for this one statement): a mark only orders
+   * evictions, so losing the last few to a power cut costs nothing, while an fsync per challenge
+   * blocked the miner's event loop for milliseconds. The next durable commit (a `put`) syncs the
+   * WAL with the marks before it.
+   */
   markChallenged(chunkIndex: number, at: number): boolean {
     this.#open();
     assertChunkIndex(chunkIndex);
-    return this.#markChallenged.run(at, chunkIndex).changes > 0;
+    this.#syncNormal.run();
+    try {
+      return this.#markChallenged.run(at, chunkIndex).changes > 0;
+    } finally {
+      this.#syncFull.run();
+    }
   }
 
   leastValuable(limit: number): number[] {

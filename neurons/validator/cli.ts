@@ -56,6 +56,7 @@ async function startValidator(config: Config): Promise<number> {
         challengeTimeoutMs: num(config, "neuron.challenge_timeout") * 1000,
         fillPerRound: num(config, "neuron.fill_per_round"),
         maxChunksPerMiner: num(config, "neuron.max_chunks_per_miner"),
+        concurrency: num(config, "neuron.concurrency"),
         retrieveProbability: num(config, "neuron.retrieve_probability"),
         weightsIntervalBlocks: num(config, "neuron.epoch_length"),
         roundIntervalMs: num(config, "neuron.challenge_interval") * 1000,

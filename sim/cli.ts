@@ -5,6 +5,7 @@
  */
 import "../polyfills.js";
 import { mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConfigFile } from "./config-file.js";
@@ -35,6 +36,8 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
   --out DIR           run directory (default runs/<timestamp>)
   --mode MODE         process (each node its own OS process) or inprocess (all nodes in this one);
                       default process up to ${PROCESS_MODE_MAX_NODES} nodes, inprocess above
+  --threads N         inprocess: worker threads hosting the nodes (default one per core: ${availableParallelism()});
+                      0 runs them on the simulator's own thread
   --help              this text`;
 
 /** A flag is wrong; the message is the one line shown. */
@@ -80,7 +83,7 @@ export function defaultMode(scenario: Scenario): SimMode {
 /** Parses the command line into a scenario, an output directory and a mode. Throws {@link UsageError}. */
 export function parseCommandLine(
   argv: string[],
-): { scenario: Scenario; outDir: string; mode: SimMode } | "help" {
+): { scenario: Scenario; outDir: string; mode: SimMode; threads?: number } | "help" {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -98,6 +101,7 @@ export function parseCommandLine(
         scenario: { type: "string" },
         out: { type: "string" },
         mode: { type: "string" },
+        threads: { type: "string" },
         help: { type: "boolean" },
       },
     }).values;
@@ -109,6 +113,7 @@ export function parseCommandLine(
   const modeFlag = str("mode");
   if (modeFlag !== undefined && modeFlag !== "inprocess" && modeFlag !== "process")
     throw new UsageError(`--mode: expected process or inprocess, got "${modeFlag}"`);
+  const threads = intFlag("threads", str("threads"), 0, 64);
 
   let base: Record<string, unknown> = {};
   const file = str("scenario");
@@ -143,7 +148,10 @@ export function parseCommandLine(
     else if (file === undefined) merged.adversaries = defaultAdversaries(Number(merged.miners ?? 20));
     const scenario = parseScenario(merged);
     const outDir = str("out") ?? join("runs", timestamp(new Date()));
-    return { scenario, outDir, mode: modeFlag ?? defaultMode(scenario) };
+    const mode = modeFlag ?? defaultMode(scenario);
+    if (threads !== undefined && mode !== "inprocess")
+      throw new UsageError("--threads: only with --mode inprocess (process mode runs one node per process)");
+    return { scenario, outDir, mode, ...(threads !== undefined ? { threads } : {}) };
   } catch (cause) {
     if (cause instanceof ScenarioError) throw new UsageError(cause.message, { cause });
     throw cause;
@@ -179,7 +187,7 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const { scenario, outDir, mode } = parsed;
+  const { scenario, outDir, mode, threads } = parsed;
   // Loaded after the flags are checked, so a bad flag answers at once.
   const { runSimulation } = await import("./simulator.js");
   const { createRunWriter, formatSummary, summarize, writeSummary } = await import("./report.js");
@@ -207,6 +215,7 @@ async function main(): Promise<number> {
     writer,
     signal: controller.signal,
     mode,
+    ...(threads !== undefined ? { threads } : {}),
     onStage: (s) => console.log(`  ${s}…`),
     onProgress: (p) => {
       const width = 20;

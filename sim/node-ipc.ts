@@ -1,8 +1,10 @@
 /**
- * The control channel between the simulator and a node it runs as a child process
- * (`--mode process`): Node's IPC channel with structured-clone serialization, one request at a
- * time per reply id. The child checks every request against {@link nodeRequestSchema} and answers
- * a bad one with an error reply instead of failing.
+ * The control channel between the simulator and a runner (sim/node-runner.ts) that hosts nodes in
+ * another OS process (`--mode process`, one node each) or another thread of this process
+ * (`--mode inprocess`, many nodes each): Node's IPC channel or a worker's message port, both with
+ * structured-clone serialization. Every request but `close` names the node it is for; requests
+ * for one node run in order, requests for different nodes concurrently. The runner checks every
+ * request against {@link nodeRequestSchema} and answers a bad one with an error reply.
  */
 import { z } from "zod";
 import { ADVERSARY_NAMES } from "./adversaries.js";
@@ -43,28 +45,37 @@ const validatorSpec = z.strictObject({
   policy: z.strictObject({ name: z.string(), params: z.record(z.string(), z.unknown()).optional() }),
 });
 
+const nodeName = z.string().regex(/^(miner|validator)\d+$/);
+const start = { id: z.number(), node: nodeName, endpoint: z.string(), logDir: z.string().min(1) };
+
 export const nodeRequestSchema = z.discriminatedUnion("op", [
-  z.strictObject({ id: z.number(), op: z.literal("start-miner"), endpoint: z.string(), spec: minerSpec }),
-  z.strictObject({
-    id: z.number(),
-    op: z.literal("start-validator"),
-    endpoint: z.string(),
-    spec: validatorSpec,
-  }),
-  z.strictObject({ id: z.number(), op: z.literal("retarget"), address: z.string() }),
-  z.strictObject({ id: z.number(), op: z.literal("round") }),
-  z.strictObject({ id: z.number(), op: z.literal("report"), hotkeys: z.array(z.string()) }),
-  z.strictObject({ id: z.number(), op: z.literal("stop") }),
+  z.strictObject({ ...start, op: z.literal("start-miner"), spec: minerSpec }),
+  z.strictObject({ ...start, op: z.literal("start-validator"), spec: validatorSpec }),
+  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("retarget"), address: z.string() }),
+  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("round"), setWeights: z.boolean() }),
+  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("report"), hotkeys: z.array(z.string()) }),
+  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("stop") }),
+  z.strictObject({ id: z.number(), op: z.literal("close") }),
 ]);
 
-/** A request as the parent sends it (the specs typed as the simulator builds them). */
+interface Start {
+  id: number;
+  node: string;
+  endpoint: string;
+  /** Where the node's JSON log goes: `<logDir>/<node>.log`. */
+  logDir: string;
+}
+
+/** A request as the simulator sends it (the specs typed as the simulator builds them). */
 export type NodeRequest =
-  | { id: number; op: "start-miner"; endpoint: string; spec: MinerSpec }
-  | { id: number; op: "start-validator"; endpoint: string; spec: ValidatorSpec }
-  | { id: number; op: "retarget"; address: string }
-  | { id: number; op: "round" }
-  | { id: number; op: "report"; hotkeys: string[] }
-  | { id: number; op: "stop" };
+  | (Start & { op: "start-miner"; spec: MinerSpec })
+  | (Start & { op: "start-validator"; spec: ValidatorSpec })
+  | { id: number; node: string; op: "retarget"; address: string }
+  | { id: number; node: string; op: "round"; setWeights: boolean }
+  | { id: number; node: string; op: "report"; hotkeys: string[] }
+  | { id: number; node: string; op: "stop" }
+  /** Stops every node the runner hosts and its chain client; the runner then ends. */
+  | { id: number; op: "close" };
 
 /** What each request resolves to. */
 export interface NodeResults {
@@ -74,6 +85,7 @@ export interface NodeResults {
   round: Record<string, never>;
   report: { scores: number[]; counts: ChallengeCounts[] };
   stop: Record<string, never>;
+  close: Record<string, never>;
 }
 
 export type NodeReply =

@@ -1,53 +1,86 @@
 /**
- * One simulated node in its own OS process (`npm run sim -- --mode process`). The simulator forks
- * this file with an IPC channel and sends it requests (sim/node-ipc.ts): start a miner or a
- * validator from its spec, run a validator round, report scores, stop. The node itself is the
- * production miner or validator, built by sim/nodes.ts exactly as in `--mode inprocess`, with its
- * own chain client on the simulator's dev chain and its JSON log on stderr (a file in the run
- * directory).
+ * Hosts simulated nodes away from the simulator's thread: forked as a child process
+ * (`--mode process`: one node per process) or started as a worker thread (`--mode inprocess`:
+ * many nodes per thread, one thread per core). The simulator sends requests (sim/node-ipc.ts):
+ * start a miner or a validator from its spec, run a validator round, report scores, stop a node,
+ * close. The nodes are the production miner and validator, built by sim/nodes.ts exactly as
+ * everywhere else, sharing one chain client per runner on the simulator's dev chain; each node's
+ * JSON log goes to `<logDir>/<node>.log`.
  *
- * Ctrl-C reaches every process of the terminal's group: the child ignores SIGINT and waits for the
- * simulator's `stop`. If the simulator goes away (the channel closes), the child stops its node and
- * exits on its own.
+ * As a child process: Ctrl-C reaches every process of the terminal's group, so SIGINT is ignored
+ * and the simulator's `close` awaited; if the simulator goes away (the channel closes), the runner
+ * stops its nodes and exits on its own.
  */
 import "../polyfills.js";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import { isMainThread, parentPort } from "node:worker_threads";
 import type { Libp2p } from "@libp2p/interface";
 import { PolkadotChainClient } from "../chain/client.js";
-import { createLogger } from "../neurons/logger.js";
+import { createLogger, type Logger } from "../neurons/logger.js";
 import type { Miner } from "../neurons/miner/miner.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { type NodeReply, nodeRequestSchema } from "./node-ipc.js";
 import { type BuiltValidator, buildMiner, buildValidator, type MinerSpec } from "./nodes.js";
 
+interface HostedNode {
+  miner?: Miner;
+  validator?: BuiltValidator;
+  /** An outsourcer's current forwarding address. */
+  target: string;
+  log: WriteStream;
+}
+
+const port = isMainThread ? null : parentPort;
 const send = (reply: NodeReply): void => {
-  process.send?.(reply);
+  if (port) port.postMessage(reply);
+  else process.send?.(reply);
 };
 
-let client: PolkadotChainClient | undefined;
-let miner: Miner | undefined;
-let validator: BuiltValidator | undefined;
-let proxy: Libp2p | undefined;
-let target = "";
-let stopping: Promise<void> | undefined;
-let queue: Promise<void> = Promise.resolve();
+const nodes = new Map<string, HostedNode>();
+/** Requests for one node run in order; for different nodes, concurrently. */
+const queues = new Map<string, Promise<void>>();
+let client: Promise<PolkadotChainClient> | undefined;
+let proxy: Promise<Libp2p> | undefined;
+let closing: Promise<void> | undefined;
 
-const log = createLogger({ level: "info" });
-
-async function connect(endpoint: string): Promise<PolkadotChainClient> {
-  if (client) throw new Error("this process already runs a node");
-  client = new PolkadotChainClient({ endpoint });
-  await client.start();
+function chain(endpoint: string): Promise<PolkadotChainClient> {
+  client ??= (async () => {
+    const c = new PolkadotChainClient({ endpoint });
+    await c.start();
+    return c;
+  })();
   return client;
 }
 
-function stopNode(): Promise<void> {
-  stopping ??= (async () => {
-    await miner?.stop().catch(() => undefined);
-    await validator?.close().catch(() => undefined);
-    await Promise.resolve(proxy?.stop()).catch(() => undefined);
-    await client?.stop().catch(() => undefined);
+function nodeLog(logDir: string, name: string): { file: WriteStream; log: Logger } {
+  mkdirSync(logDir, { recursive: true });
+  const file = createWriteStream(join(logDir, `${name}.log`), { flags: "a" });
+  return { file, log: createLogger({ write: (line) => file.write(`${line}\n`), fields: { node: name } }) };
+}
+
+function hosted(name: string): HostedNode {
+  const node = nodes.get(name);
+  if (!node) throw new Error(`${name} does not run here`);
+  return node;
+}
+
+async function stopNode(name: string): Promise<void> {
+  const node = nodes.get(name);
+  if (!node) return;
+  nodes.delete(name);
+  await node.miner?.stop().catch(() => undefined);
+  await node.validator?.close().catch(() => undefined);
+  await new Promise((resolve) => node.log.end(resolve));
+}
+
+function closeAll(): Promise<void> {
+  closing ??= (async () => {
+    await Promise.all([...nodes.keys()].map(stopNode));
+    if (proxy) await Promise.resolve((await proxy).stop()).catch(() => undefined);
+    if (client) await (await client).stop().catch(() => undefined);
   })();
-  return stopping;
+  return closing;
 }
 
 async function handle(raw: unknown): Promise<unknown> {
@@ -55,67 +88,92 @@ async function handle(raw: unknown): Promise<unknown> {
   if (!parsed.success) throw new TypeError(`bad request: ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const req = parsed.data;
   switch (req.op) {
-    case "start-miner": {
-      const spec: MinerSpec = req.spec;
-      const chain = await connect(req.endpoint);
-      if (spec.behaviour === "outsourcer") proxy = await createP2PNode();
-      miner = await buildMiner(spec, {
-        chain,
-        hooks: { proxy: () => proxy as Libp2p, target: () => target },
-        log: log.child({ node: `miner${spec.index}` }),
-      });
-      await miner.start();
-      return { announcedAddress: miner.announcedAddress };
-    }
+    case "start-miner":
     case "start-validator": {
-      const chain = await connect(req.endpoint);
-      validator = await buildValidator(req.spec, {
-        chain,
-        log: log.child({ node: `validator${req.spec.index}` }),
-      });
-      await validator.validator.start();
-      return {};
+      if (nodes.has(req.node)) throw new Error(`${req.node} already runs here`);
+      const { file, log } = nodeLog(req.logDir, req.node);
+      const node: HostedNode = { target: "", log: file };
+      try {
+        const c = await chain(req.endpoint);
+        if (req.op === "start-miner") {
+          const spec: MinerSpec = req.spec;
+          if (spec.behaviour === "outsourcer") proxy ??= createP2PNode();
+          const p2p = spec.behaviour === "outsourcer" ? await proxy : undefined;
+          node.miner = await buildMiner(spec, {
+            chain: c,
+            hooks: { proxy: () => p2p as Libp2p, target: () => node.target },
+            log,
+          });
+          await node.miner.start();
+          nodes.set(req.node, node);
+          return { announcedAddress: node.miner.announcedAddress };
+        }
+        node.validator = await buildValidator(req.spec, { chain: c, log });
+        await node.validator.validator.start();
+        nodes.set(req.node, node);
+        return {};
+      } catch (err) {
+        log.error("start failed", { error: err instanceof Error ? err.message : String(err) });
+        await node.validator?.close().catch(() => undefined);
+        file.end();
+        throw err;
+      }
     }
     case "retarget":
-      target = req.address;
+      hosted(req.node).target = req.address;
       return {};
-    case "round":
-      if (!validator) throw new Error("no validator runs in this process");
-      await validator.validator.runRound();
+    case "round": {
+      const { validator } = hosted(req.node);
+      if (!validator) throw new Error(`${req.node} is not a validator`);
+      await validator.validator.runRound({ setWeights: req.setWeights });
       return {};
-    case "report":
-      if (!validator) throw new Error("no validator runs in this process");
+    }
+    case "report": {
+      const { validator } = hosted(req.node);
+      if (!validator) throw new Error(`${req.node} is not a validator`);
       return validator.report(req.hotkeys);
+    }
     case "stop":
-      await stopNode();
+      await stopNode(req.node);
+      return {};
+    case "close":
+      await closeAll();
       return {};
   }
 }
 
-process.on("message", (raw: unknown) => {
-  const id = typeof raw === "object" && raw !== null && "id" in raw ? Number(raw.id) : -1;
-  // One request at a time, in arrival order, as the simulator sends them.
-  queue = queue.then(async () => {
+function onRequest(raw: unknown): void {
+  const msg = typeof raw === "object" && raw !== null ? (raw as { id?: unknown; node?: unknown }) : {};
+  const id = typeof msg.id === "number" ? msg.id : -1;
+  const key = typeof msg.node === "string" ? msg.node : "";
+  const run = async () => {
     try {
-      const result = await handle(raw);
-      send({ id, ok: true, result });
-      if ((raw as { op?: unknown }).op === "stop") process.disconnect();
+      send({ id, ok: true, result: await handle(raw) });
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      log.error("request failed", { op: (raw as { op?: unknown })?.op, error: e.message });
       send({ id, ok: false, error: { name: e.name, message: e.message } });
     }
+  };
+  const next = (queues.get(key) ?? Promise.resolve()).then(run);
+  queues.set(key, next);
+  void next.then(() => {
+    if (queues.get(key) === next) queues.delete(key);
   });
-});
+}
 
-// The simulator drives shutdown; a terminal's Ctrl-C must not stop a node half-way.
-process.on("SIGINT", () => undefined);
-process.on("SIGTERM", () => {
-  void stopNode().finally(() => process.exit(143));
-});
-process.on("disconnect", () => {
-  void stopNode().finally(() => {
-    // Stray libp2p timers must not keep the process alive.
-    setTimeout(() => process.exit(0), 500).unref();
+if (port) {
+  port.on("message", onRequest);
+} else {
+  process.on("message", onRequest);
+  // The simulator drives shutdown; a terminal's Ctrl-C must not stop a node half-way.
+  process.on("SIGINT", () => undefined);
+  process.on("SIGTERM", () => {
+    void closeAll().finally(() => process.exit(143));
   });
-});
+  process.on("disconnect", () => {
+    void closeAll().finally(() => {
+      // Stray libp2p timers must not keep the process alive.
+      setTimeout(() => process.exit(0), 500).unref();
+    });
+  });
+}

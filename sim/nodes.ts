@@ -79,7 +79,8 @@ export interface SimMinerNode {
 }
 
 export interface SimValidatorNode {
-  runRound(): Promise<void>;
+  /** One round; weights are set only when `setWeights` (the simulator's last round of a tempo). */
+  runRound(setWeights: boolean): Promise<void>;
   report(minerHotkeys: readonly string[]): Promise<ValidatorReport>;
   stop(): Promise<void>;
 }
@@ -297,8 +298,8 @@ export function createInProcessHost(init: {
       }
       validators.add(built);
       return {
-        runRound: async () => {
-          await built.validator.runRound();
+        runRound: async (setWeights) => {
+          await built.validator.runRound({ setWeights });
         },
         report: (hotkeys) => built.report(hotkeys),
         async stop() {

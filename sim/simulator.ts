@@ -1,9 +1,10 @@
 /**
  * The whole network on one machine: the embedded dev chain, a subnet bootstrapped through the
  * chain client, real miners (libp2p over TCP on 127.0.0.1, SQLite under `<out>/nodes/`) and real
- * validators, driven tempo by tempo. The nodes run in this process (`inprocess`, for hundreds) or
- * one OS process each (`process`, sim/process-host.ts); both build them the same way
- * (sim/nodes.ts), so a seed gives the same CSV files in either mode.
+ * validators, driven tempo by tempo. The nodes run in this process (`inprocess`, for hundreds: on
+ * worker threads, one per core) or one OS process each (`process`); sim/remote-host.ts hosts both,
+ * and every host builds nodes the same way (sim/nodes.ts), so a seed gives the same CSV files in
+ * either mode.
  *
  * Determinism (same seed and scenario → identical CSV files):
  * - The chain runs in `manual` mode. The simulator includes transactions with an inclusion pump (a
@@ -46,7 +47,7 @@ import {
   type SimMinerNode,
   type SimValidatorNode,
 } from "./nodes.js";
-import { createProcessHost } from "./process-host.js";
+import { createProcessHost, createThreadHost } from "./remote-host.js";
 import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
 
@@ -118,6 +119,11 @@ export interface SimulatorInit {
   onStage?: (stage: string) => void;
   /** Where the nodes run: `inprocess` (default) or `process` (one OS process each). */
   mode?: "inprocess" | "process";
+  /**
+   * `inprocess`: worker threads hosting the nodes (default one per core, so a big run uses every
+   * core); 0 runs every node on the simulator's own thread.
+   */
+  threads?: number;
 }
 
 interface SimMiner {
@@ -320,10 +326,17 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     // --- nodes ---
     stage(`starting ${scenario.miners} miners and ${validatorKeys.length} validators`);
     t = performance.now();
+    const logDir = join(nodesDir, "logs");
     host =
       timings.mode === "process"
-        ? createProcessHost({ endpoint: chain.endpoint, logDir: join(nodesDir, "logs") })
-        : createInProcessHost({ chain: client, logDir: join(nodesDir, "logs") });
+        ? createProcessHost({ endpoint: chain.endpoint, logDir })
+        : init.threads === 0
+          ? createInProcessHost({ chain: client, logDir })
+          : createThreadHost({
+              endpoint: chain.endpoint,
+              logDir,
+              ...(init.threads ? { threads: init.threads } : {}),
+            });
     const nodeHost = host;
     const honestTarget = miners.find((m) => m.behaviourName === "honest");
     const startMiner = async (m: SimMiner) => {
@@ -424,7 +437,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       t = performance.now();
       const lastEpoch = await client.metagraph(netuid);
       for (let r = 0; r < scenario.roundsPerTempo; r++)
-        await Promise.all(validators.map(async (v) => v.node?.runRound()));
+        await Promise.all(validators.map(async (v) => v.node?.runRound(r === scenario.roundsPerTempo - 1)));
       // Adversarial validators set their weights once per tempo, one after the other.
       for (const v of validators) {
         if (!v.adversary) continue;

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createProcessHost, NodeProcessError } from "../sim/process-host.js";
+import { createProcessHost, NodeHostError } from "../sim/remote-host.js";
 import { createRunWriter } from "../sim/report.js";
 import { parseScenario } from "../sim/scenario.js";
 import { runSimulation, type SimResult } from "../sim/simulator.js";
@@ -111,20 +111,17 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
       child.send({ id: 1, op: "format-disk" });
       child.send({ id: 2, op: "start-miner", endpoint: "ws://127.0.0.1:1", spec: { index: -1 } });
       child.send("not even an object");
-      child.send({ id: 3, op: "round" });
+      child.send({ id: 3, op: "round", node: "validator0", setWeights: true });
       await next(4);
-      expect(replies[0]).toMatchObject({ id: 1, ok: false, error: { name: "TypeError" } });
-      expect(replies[1]).toMatchObject({
-        id: 2,
-        ok: false,
-        error: { message: expect.stringMatching(/bad request/) },
-      });
-      expect(replies[2]).toMatchObject({ id: -1, ok: false });
+      // Requests for different nodes run concurrently: replies are matched by id.
+      const reply = (id: number) => replies.find((r) => (r as { id: number }).id === id);
+      expect(reply(1)).toMatchObject({ ok: false, error: { name: "TypeError" } });
+      expect(reply(2)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/bad request/) } });
+      expect(reply(-1)).toMatchObject({ ok: false });
       // No node runs in it yet: a round is refused, not attempted.
-      expect(replies[3]).toMatchObject({
-        id: 3,
+      expect(reply(3)).toMatchObject({
         ok: false,
-        error: { message: expect.stringMatching(/no validator/) },
+        error: { message: expect.stringMatching(/does not run here/) },
       });
       expect(child.exitCode).toBeNull();
     } finally {
@@ -150,7 +147,7 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
         fillPerRound: 1,
         policy: { name: "ema" },
       });
-      await expect(start).rejects.toThrow(NodeProcessError);
+      await expect(start).rejects.toThrow(NodeHostError);
       await expect(start).rejects.toThrow(/validator0/);
     } finally {
       await host.stop();

@@ -11,6 +11,7 @@ import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { authReady } from "../neurons/auth.js";
+import type { MetricsRegistry } from "../neurons/metrics.js";
 import { createMiner, type Miner, type MinerBehaviour } from "../neurons/miner/miner.js";
 
 export const TAO = 1_000_000_000n;
@@ -73,10 +74,12 @@ export async function startTestMiner(
     chunkSize: number;
     freeChunks: number;
     behaviour?: MinerBehaviour;
+    metrics?: MetricsRegistry;
   },
 ): Promise<Miner> {
   const miner = createMiner({
     ...(init.behaviour ? { behaviour: init.behaviour } : {}),
+    ...(init.metrics ? { metrics: init.metrics } : {}),
     settings: {
       netuid: subnet.netuid,
       dbRoot: join(init.dir, "miners"),

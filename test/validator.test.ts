@@ -14,6 +14,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PolkadotChainClient } from "../chain/client.js";
 import type { DevChain } from "../chain/devchain/chain.js";
+import { createMetricsRegistry } from "../neurons/metrics.js";
 import type { Miner, MinerBehaviour } from "../neurons/miner/miner.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator, ValidatorStartError } from "../neurons/validator/validator.js";
@@ -58,6 +59,17 @@ function newValidator(): Validator {
   });
 }
 
+/** The first (honest) miner's metrics: counts the requests it served, by type. */
+const firstMinerMetrics = createMetricsRegistry();
+
+function served(type: string): number {
+  const line = firstMinerMetrics
+    .render()
+    .split("\n")
+    .filter((l) => l.startsWith("miner_requests_total{") && l.includes(`type="${type}"`));
+  return line.reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+}
+
 async function rounds(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     await validator.runRound();
@@ -98,6 +110,7 @@ beforeAll(async () => {
         chunkSize: CHUNK,
         freeChunks: 24,
         ...(behaviour ? { behaviour } : {}),
+        ...(i === 0 ? { metrics: firstMinerMetrics } : {}),
       }),
     );
   }
@@ -148,6 +161,20 @@ describe("validator", () => {
       expect(db.challengeCounts(record!.id).pass).toBeGreaterThan(0);
       expect(db.challengeCounts(record!.id).fail).toBe(0);
     }
+  });
+
+  it("asks a full miner its budget again only every 10 rounds", async () => {
+    const record = db.minerByHotkey(minerHotkeys[0]!.address);
+    expect(db.chunkRootCount(record!.id)).toBe(miners[0]!.stores.budget(validatorHotkey.address));
+    const hellos = served("hello");
+    const challenges = served("challenge");
+    await rounds(2);
+    // Two rounds ran (the outsourcer forwards its challenges here too, hence at least).
+    expect(served("challenge")).toBeGreaterThanOrEqual(challenges + 2);
+    expect(served("hello")).toBe(hellos);
+    // Within 10 rounds of the last one, it asks again.
+    await rounds(10);
+    expect(served("hello")).toBeGreaterThan(hellos);
   });
 
   it("scores miners that delete chunks, answer garbage, go offline or proxy below the honest ones", async () => {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Libp2p } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { u8aToHex } from "@polkadot/util";
@@ -57,6 +58,16 @@ export interface ValidatorSettings {
   /** Run rounds on their own after start(); false leaves it to runRound() (tests, the simulator). */
   autoRun: boolean;
 }
+
+/**
+ * How long opening a connection to a miner may take. libp2p gives up on its own after 10 s
+ * (its dialTimeout); a simulator run of 64 miners and 8 validators on one thread saw handshakes
+ * take over 5 s in the first round, when every validator dials every miner.
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** Rounds between budget checks (`hello`) of a miner whose allocation is full: 2 minutes at the default interval. */
+const BUDGET_RECHECK_ROUNDS = 10;
 
 export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = {
   chunksPerChallenge: 1,
@@ -114,8 +125,12 @@ export interface RoundReport {
 export interface Validator {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Runs one full round now: sync, fill, challenge, and weights when due. */
-  runRound(): Promise<RoundReport>;
+  /**
+   * Runs one full round now: sync, fill, challenge, and weights when due. `setWeights: false`
+   * leaves the weights for a later round (the simulator sets them once per tempo, from its last
+   * round; earlier settings would only be overwritten before the epoch).
+   */
+  runRound(options?: { setWeights?: boolean }): Promise<RoundReport>;
   /**
    * Current score per uid: the policy's score (in [0, 1]) times the chunks placed on the miner,
    * so weights follow proven capacity. Uids without a miner score 0.
@@ -182,12 +197,22 @@ export function createValidator(init: ValidatorInit): Validator {
   let graph: Metagraph | undefined;
   let miners: MinerView[] = [];
   let running = false;
+  /** Rounds run so far. */
+  let rounds = 0;
+  /** Each miner's budget for us in chunks, as of its last `hello`, and the round of that hello. */
+  const budgets = new Map<number, { chunks: number; round: number }>();
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
   const ask = async (record: MinerRecord, body: Message, timeoutMs: number) => {
     if (!p2p || !signer || !record.multiaddr) throw new Error("miner has no address");
-    const reply = await request(p2p, multiaddr(record.multiaddr), signRequest(signer, body), {
+    const address = multiaddr(record.multiaddr);
+    // Opening the connection (TCP, noise, yamux) is not part of a request's deadline: on a busy
+    // validator host handshakes queue up, and a miner must not lose a fill or a challenge to that.
+    const peer = address.getComponents().find((c) => c.name === "p2p")?.value;
+    if (peer !== undefined && p2p.getConnections(peerIdFromString(peer)).length === 0)
+      await p2p.dial(address, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    const reply = await request(p2p, address, signRequest(signer, body), {
       signal: AbortSignal.timeout(timeoutMs),
     });
     return reply.body;
@@ -228,8 +253,21 @@ export function createValidator(init: ValidatorInit): Validator {
     }
   }
 
-  /** Fills a miner's allocation up to its budget for us, a few chunks a round. Returns chunks stored. */
+  /**
+   * Fills a miner's allocation up to its budget for us, a few chunks a round. Returns chunks stored.
+   * A miner whose allocation is full and has evicted nothing is asked its budget again only every
+   * {@link BUDGET_RECHECK_ROUNDS} rounds: a shrinking budget shows as evictions anyway, and the
+   * `hello` was a third of a round's requests.
+   */
   async function fill(m: MinerView): Promise<number> {
+    const known = budgets.get(m.record.id);
+    if (
+      known !== undefined &&
+      rounds - known.round < BUDGET_RECHECK_ROUNDS &&
+      db.evictedChunks(m.record.id).length === 0 &&
+      db.chunkRootCount(m.record.id) >= known.chunks
+    )
+      return 0;
     const hello = await ask(
       m.record,
       {
@@ -245,6 +283,7 @@ export function createValidator(init: ValidatorInit): Validator {
     );
     if (hello.type !== "hello" || !hello.capacity) return 0;
     const target = Math.min(settings.maxChunksPerMiner, Math.floor(hello.capacity.budgetBytes / chunkSize));
+    budgets.set(m.record.id, { chunks: target, round: rounds });
     const have = db.chunkRootCount(m.record.id);
     const evicted = new Set(db.evictedChunks(m.record.id));
     // Refill evicted slots first, then grow.
@@ -397,7 +436,8 @@ export function createValidator(init: ValidatorInit): Validator {
     return outcome.kind;
   }
 
-  async function runRound(): Promise<RoundReport> {
+  async function runRound(options: { setWeights?: boolean } = {}): Promise<RoundReport> {
+    rounds++;
     await sync();
     const block = graph?.block ?? (await chain.currentBlock());
     const report: RoundReport = {
@@ -423,8 +463,10 @@ export function createValidator(init: ValidatorInit): Validator {
     reachable?.set(answered);
     try {
       report.revealed = await revealPending();
-      const weights = await maybeSetWeights(block);
-      if (weights) report.weights = weights;
+      if (options.setWeights !== false) {
+        const weights = await maybeSetWeights(block);
+        if (weights) report.weights = weights;
+      }
     } catch (err) {
       log.warn("setting weights failed", { error: String(err) });
     }

@@ -2,12 +2,12 @@
  * The simulator's nodes, described as plain data and built one way whichever host runs them.
  *
  * A {@link MinerSpec} or {@link ValidatorSpec} is everything a node needs besides a chain client:
- * it crosses the process boundary unchanged in `--mode process` (sim/process-host.ts hands it to
- * sim/node-runner.ts in a child), and {@link createInProcessHost} builds it in this process. Both
- * call {@link buildMiner} and {@link buildValidator}, so a seed gives the same nodes in either mode.
+ * it crosses to a child process or a worker thread unchanged (sim/remote-host.ts hands it to
+ * sim/node-runner.ts), and every host builds it with {@link buildMiner} and {@link buildValidator}
+ * (through sim/node-runtime.ts), so a seed gives the same nodes in every mode.
  */
 import { createHash } from "node:crypto";
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
@@ -15,10 +15,9 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import type { ChainClient } from "../chain/client.js";
 import { authReady } from "../neurons/auth.js";
-import { createLogger, type Logger, type LogLevel } from "../neurons/logger.js";
+import type { Logger } from "../neurons/logger.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { folderUsedBytes } from "../neurons/miner/partition.js";
-import { createP2PNode } from "../neurons/p2p/node.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
 import { type AdversaryName, type AdversarySettings, createAdversary } from "./adversaries.js";
@@ -226,97 +225,6 @@ export async function buildValidator(
     async close() {
       await validator.stop().catch(() => undefined);
       db.close();
-    },
-  };
-}
-
-/**
- * Runs every node in this process, sharing the simulator's chain client: the mode for hundreds of
- * nodes. Each node's JSON log goes to `<logDir>/<node>.log`, as in process mode.
- */
-export function createInProcessHost(init: {
-  chain: ChainClient;
-  logDir: string;
-  logLevel?: LogLevel;
-}): NodeHost {
-  mkdirSync(init.logDir, { recursive: true });
-  const logFiles = new Map<string, WriteStream>();
-  /** The node's JSON log in `<logDir>/<name>.log`, as in process mode (a restart appends). */
-  const logFor = (name: string): Logger => {
-    let file = logFiles.get(name);
-    if (!file) {
-      file = createWriteStream(join(init.logDir, `${name}.log`), { flags: "a" });
-      logFiles.set(name, file);
-    }
-    const out = file;
-    return createLogger({
-      level: init.logLevel ?? "info",
-      write: (line) => out.write(`${line}\n`),
-      fields: { node: name },
-    });
-  };
-  const miners = new Set<Miner>();
-  const validators = new Set<BuiltValidator>();
-  let proxy: Libp2p | undefined;
-  let proxyStarting: Promise<Libp2p> | undefined;
-  return {
-    mode: "inprocess",
-    async startMiner(spec) {
-      let target = "";
-      if (spec.behaviour === "outsourcer" && !proxy) {
-        proxyStarting ??= createP2PNode();
-        proxy = await proxyStarting;
-      }
-      const miner = await buildMiner(spec, {
-        chain: init.chain,
-        log: logFor(`miner${spec.index}`),
-        hooks: {
-          proxy: () => proxy as Libp2p,
-          target: () => target,
-        },
-      });
-      await miner.start();
-      miners.add(miner);
-      return {
-        announcedAddress: miner.announcedAddress,
-        async retarget(address) {
-          target = address;
-        },
-        async stop() {
-          miners.delete(miner);
-          await miner.stop();
-        },
-      };
-    },
-    async startValidator(spec) {
-      const built = await buildValidator(spec, { chain: init.chain, log: logFor(`validator${spec.index}`) });
-      try {
-        await built.validator.start();
-      } catch (err) {
-        await built.close();
-        throw err;
-      }
-      validators.add(built);
-      return {
-        runRound: async (setWeights) => {
-          await built.validator.runRound({ setWeights });
-        },
-        report: (hotkeys) => built.report(hotkeys),
-        async stop() {
-          validators.delete(built);
-          await built.close();
-        },
-      };
-    },
-    pids: () => [],
-    async stop() {
-      for (const v of validators) await v.close();
-      validators.clear();
-      await Promise.all([...miners].map((m) => m.stop().catch(() => undefined)));
-      miners.clear();
-      await Promise.resolve(proxy?.stop()).catch(() => undefined);
-      await Promise.all([...logFiles.values()].map((f) => new Promise((resolve) => f.end(resolve))));
-      logFiles.clear();
     },
   };
 }

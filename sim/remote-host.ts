@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { NodeReply, NodeRequest, NodeResults } from "./node-ipc.js";
-import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode, ValidatorSpec } from "./nodes.js";
+import { type NodeArgs, type NodeCaller, nodeHandles } from "./node-runtime.js";
+import type { NodeHost } from "./nodes.js";
 
 /** A runner failed, or answered a request with an error; the message names the node and its log. */
 export class NodeHostError extends Error {
@@ -37,9 +38,6 @@ export function defaultRunnerPath(): string {
   if (here.endsWith(".js")) return join(here, "..", "node-runner.js");
   return join(here, "..", "..", "dist", "sim", "node-runner.js");
 }
-
-type Op = NodeRequest["op"];
-type Args<O extends Op> = Omit<Extract<NodeRequest, { op: O }>, "id" | "op">;
 
 /** The two ways a runner is reached. */
 interface Channel {
@@ -106,7 +104,7 @@ function threadChannel(runner: string, logFile: string): Channel {
 }
 
 /** One runner and its requests in flight. */
-class Runner {
+class Runner implements NodeCaller {
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; what: string }>();
   #nextId = 1;
   #ended: string | undefined;
@@ -136,7 +134,7 @@ class Runner {
     return this.#ended === undefined;
   }
 
-  call<O extends Op>(op: O, args: Args<O>): Promise<NodeResults[O]> {
+  call<O extends NodeRequest["op"]>(op: O, args: NodeArgs<O>): Promise<NodeResults[O]> {
     const node = "node" in args ? String(args.node) : this.name;
     const what = `${node}: ${op}`;
     if (!this.alive)
@@ -181,41 +179,6 @@ function checkedRunner(init: RemoteHostInit): string {
   return runner;
 }
 
-/** Miner and validator handles over a runner, and the start requests. */
-function remoteNodes(
-  init: RemoteHostInit,
-  runnerFor: (node: string) => Runner,
-  onStop: (node: string) => Promise<void>,
-) {
-  const base = { endpoint: init.endpoint, logDir: init.logDir };
-  return {
-    async startMiner(spec: MinerSpec): Promise<SimMinerNode> {
-      const node = `miner${spec.index}`;
-      const runner = runnerFor(node);
-      const { announcedAddress } = await runner.call("start-miner", { ...base, node, spec });
-      return {
-        announcedAddress,
-        retarget: async (address) => {
-          await runner.call("retarget", { node, address });
-        },
-        stop: () => onStop(node),
-      };
-    },
-    async startValidator(spec: ValidatorSpec): Promise<SimValidatorNode> {
-      const node = `validator${spec.index}`;
-      const runner = runnerFor(node);
-      await runner.call("start-validator", { ...base, node, spec });
-      return {
-        runRound: async (setWeights) => {
-          await runner.call("round", { node, setWeights });
-        },
-        report: (hotkeys) => runner.call("report", { node, hotkeys: [...hotkeys] }),
-        stop: () => onStop(node),
-      };
-    },
-  };
-}
-
 /**
  * One OS process per node.
  *
@@ -239,7 +202,7 @@ export function createProcessHost(init: RemoteHostInit): NodeHost {
   const stopNode = async (node: string) => {
     await running.get(node)?.close();
   };
-  const nodes = remoteNodes(init, runnerFor, stopNode);
+  const nodes = nodeHandles(init, runnerFor, stopNode);
   const closeOnFailure =
     <A extends unknown[], T>(fn: (...args: A) => Promise<T>, name: (...args: A) => string) =>
     async (...args: A): Promise<T> => {
@@ -287,7 +250,7 @@ export function createThreadHost(init: RemoteHostInit & { threads?: number }): N
     }
     return runner;
   };
-  const nodes = remoteNodes(init, runnerFor, async (node) => {
+  const nodes = nodeHandles(init, runnerFor, async (node) => {
     await threads[threadOf(node)]?.call("stop", { node });
   });
   return {

@@ -3,8 +3,8 @@
  * chain client, real miners (libp2p over TCP on 127.0.0.1, SQLite under `<out>/nodes/`) and real
  * validators, driven tempo by tempo. The nodes run in this process (`inprocess`, for hundreds: on
  * worker threads, one per core) or one OS process each (`process`); sim/remote-host.ts hosts both,
- * and every host builds nodes the same way (sim/nodes.ts), so a seed gives the same CSV files in
- * either mode.
+ * and every host runs nodes the same way (sim/node-runtime.ts), so a seed gives the same CSV files
+ * in either mode.
  *
  * Determinism (same seed and scenario → identical CSV files):
  * - The chain runs in `manual` mode. The simulator includes transactions with an inclusion pump (a
@@ -40,13 +40,8 @@ import {
   type ValidatorAdversaryName,
 } from "./adversaries.js";
 import { sampleMemory } from "./memory.js";
-import {
-  createInProcessHost,
-  type MinerSpec,
-  type NodeHost,
-  type SimMinerNode,
-  type SimValidatorNode,
-} from "./nodes.js";
+import { createInProcessHost } from "./node-runtime.js";
+import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
 import { createProcessHost, createThreadHost } from "./remote-host.js";
 import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";

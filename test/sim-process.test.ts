@@ -1,8 +1,9 @@
 /**
  * `--mode process`: every node its own OS process, driven over IPC. The same scenario and seed must
- * give the same CSV files as `--mode inprocess` (both build nodes through sim/nodes.ts), with an
- * outsourcer that has to be re-pointed and a churning miner that stops and restarts. Ctrl-C on the
- * CLI must stop every child and keep what was written. Node processes load the compiled runner:
+ * give the same CSV files as `--mode inprocess` on worker threads or on the simulator's own thread
+ * (all run nodes through sim/node-runtime.ts), with an outsourcer that has to be re-pointed and a
+ * churning miner that stops and restarts. Ctrl-C on the CLI must stop every child and keep what
+ * was written. Node processes load the compiled runner:
  * `npm test` builds dist/ first (pretest).
  */
 import { fork, spawn } from "node:child_process";
@@ -39,9 +40,18 @@ const scenario = parseScenario({
   adversaryOptions: { churnPeriod: 1 },
 });
 
-async function run(mode: "process" | "inprocess"): Promise<{ dir: string; result: SimResult }> {
+async function run(
+  mode: "process" | "inprocess",
+  threads?: number,
+): Promise<{ dir: string; result: SimResult }> {
   const dir = tempDir();
-  const result = await runSimulation({ scenario, outDir: dir, writer: createRunWriter(dir, scenario), mode });
+  const result = await runSimulation({
+    scenario,
+    outDir: dir,
+    writer: createRunWriter(dir, scenario),
+    mode,
+    ...(threads === undefined ? {} : { threads }),
+  });
   return { dir, result };
 }
 
@@ -71,11 +81,16 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
     const churner = readFileSync(join(proc.dir, "nodes", "logs", "miner4.log"), "utf8");
     expect(churner.match(/"msg":"miner serving"/g)).toHaveLength(2);
 
-    const inproc = await run("inprocess");
-    expect(inproc.result.timings.mode).toBe("inprocess");
-    for (const file of ["metagraph.csv", "scores.csv", "challenges.csv"]) {
-      const left = readFileSync(join(proc.dir, file));
-      expect(left.equals(readFileSync(join(inproc.dir, file))), file).toBe(true);
+    // inprocess on worker threads, and on the simulator's own thread (--threads 0).
+    const threaded = await run("inprocess");
+    const inThread = await run("inprocess", 0);
+    for (const inproc of [threaded, inThread]) {
+      expect(inproc.result.timings.mode).toBe("inprocess");
+      expect(readdirSync(join(inproc.dir, "nodes", "logs"))).toEqual(expect.arrayContaining(logs));
+      for (const file of ["metagraph.csv", "scores.csv", "challenges.csv"]) {
+        const left = readFileSync(join(proc.dir, file));
+        expect(left.equals(readFileSync(join(inproc.dir, file))), file).toBe(true);
+      }
     }
     // What the behaviours should show, in either mode: the outsourcer and the lazy miner fail.
     const challenges = proc.result.tempos.flatMap((t) => t.challenges);

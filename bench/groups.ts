@@ -13,7 +13,11 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   validator: async () => (await import("./validator.bench.js")).validatorBench,
   "validator-round": async () => (await import("./validator-round.bench.js")).validatorRoundBench,
   sim: async () => (await import("./sim.bench.js")).simBench,
+  "sim-256": async () => (await import("./sim.bench.js")).sim256Bench,
   fast: async () => (await import("./fast.bench.js")).fastBench,
   devchain: async () => (await import("./devchain.bench.js")).devchainBench,
   subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,
 };
+
+/** Groups `npm run bench` runs only when named, being too long for a full run (minutes each). */
+export const namedOnlyGroups: ReadonlySet<string> = new Set(["sim-256"]);

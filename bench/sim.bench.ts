@@ -1,10 +1,12 @@
 /**
- * The simulator at the issue's reference size: 20 miners × 10 tempos (3 validators, tempo 10,
- * the default adversaries of the mixed scenario), in both modes: `process` (one OS process per
- * node, the default at this size) and `inprocess`. Reports each run against the bare chain doing
- * the same bootstrap and the same number of blocks without any node (measured in the same run),
- * where the wall time goes, each phase as a share of the whole run, and the run's peak memory
- * (PSS summed over its processes).
+ * The simulator at two sizes:
+ * - `sim`: 20 miners × 10 tempos (3 validators, tempo 10, six adversaries) in both modes:
+ *   `process` (one OS process per node, the default at this size) and `inprocess`;
+ * - `sim-256` (run only when named: about 10 minutes here): 256 uids, 247 miners and 8 validators
+ *   with the CLI's default adversaries, 8 tempos, `inprocess` as the CLI runs it.
+ * Each run is reported against the bare chain doing the same bootstrap and the same number of
+ * blocks without any node (measured in the same run), with where the wall time goes (each phase as
+ * a share of the whole run) and the run's peak memory (PSS summed over its processes).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,16 +17,12 @@ import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { processPssBytes } from "../sim/memory.js";
-import { parseScenario } from "../sim/scenario.js";
+import { defaultAdversaries, defaultValidatorStakes, parseScenario, type Scenario } from "../sim/scenario.js";
 import { runSimulation } from "../sim/simulator.js";
-import { type BenchGroup, measured } from "./harness.js";
-
-const MINERS = 20;
-const TEMPOS = 10;
-const TEMPO = 10;
+import { type BenchGroup, type BenchResult, measured } from "./harness.js";
 
 /** The chain alone: subnet bootstrap with the same neurons, then as many blocks as the run makes. */
-async function bareChainMs(blocks: number): Promise<number> {
+async function bareChainMs(scenario: Scenario, blocks: number): Promise<number> {
   const start = performance.now();
   await cryptoWaitReady();
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
@@ -36,8 +34,8 @@ async function bareChainMs(blocks: number): Promise<number> {
   try {
     await client.start();
     const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//bench-owner").address);
-    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-    for (let i = 0; i < MINERS + 3; i++)
+    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, scenario.tempo]);
+    for (let i = 0; i < scenario.miners + scenario.validatorStakes.length; i++)
       await client.burnedRegister(bob, netuid, keyring.addFromUri(`//Bench//n${i}`).address);
     for (let i = 0; i < blocks; i++) chain.newBlock(1);
     await client.metagraph(netuid, { weights: true });
@@ -48,72 +46,110 @@ async function bareChainMs(blocks: number): Promise<number> {
   }
 }
 
+/**
+ * Runs `scenario` in each of `modes` and reports its figures, named `sim.<figure><suffix><tag>`
+ * (`tag` is `_inprocess` for an inprocess run that is not the only mode). Returns false if aborted.
+ */
+async function benchRuns(
+  scenario: Scenario,
+  modes: readonly ("process" | "inprocess")[],
+  suffix: string,
+  goals: { seconds: number; memory?: string },
+  report: (r: BenchResult) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "sim-bench-"));
+  const pssBefore = processPssBytes(process.pid) ?? null;
+  try {
+    let bare: number | undefined;
+    for (const mode of modes) {
+      const result = await runSimulation({ scenario, outDir: join(dir, mode), signal, mode });
+      if (result.aborted) return;
+      const t = result.timings;
+      const lastBlock = result.tempos.at(-1)?.block ?? scenario.tempos * (scenario.tempo + 1);
+      bare ??= await bareChainMs(scenario, lastBlock);
+      const s = (ms: number) => ms / 1000;
+      const tag = `${suffix}${mode === "inprocess" && modes.length > 1 ? "_inprocess" : ""}`;
+      report(
+        measured(
+          `sim.wall${tag}`,
+          s(t.totalMs),
+          "s",
+          s(bare),
+          `${mode} mode; baseline: the bare dev chain, same bootstrap and block count, no nodes; goal < ${goals.seconds} s`,
+        ),
+      );
+      const share = (name: string, ms: number, what: string) =>
+        report(measured(`sim.${name}${tag}`, s(ms), "s", s(t.totalMs), `share of the whole run: ${what}`));
+      share("nodes_start", t.nodesStartMs, "miners (libp2p, SQLite), commitments, validators");
+      share("rounds", t.roundsMs, "validator rounds: fill, challenge, weights");
+      if (mode === modes[0]) {
+        share("chain_start", t.chainStartMs, "dev chain and client start");
+        share("bootstrap", t.bootstrapMs, "subnet, sudo, registrations, stake, permit epoch");
+        share("blocks", t.blocksMs, "driving blocks to each epoch (Yuma)");
+        share("metagraph", t.metagraphMs, "metagraph reads per tempo");
+      }
+      const first = t.perTempo[0]?.roundsMs ?? 0;
+      const rest = t.perTempo.slice(1).map((p) => p.roundsMs);
+      const steady = rest.length > 0 ? rest.reduce((a, b) => a + b, 0) / rest.length : 0;
+      report(
+        measured(
+          `sim.rounds_steady_per_tempo${tag}`,
+          steady,
+          "ms",
+          first,
+          "baseline: tempo 1, where validators also fill every miner",
+        ),
+      );
+      report(
+        measured(
+          `sim.peak_memory${tag}`,
+          t.peakMemoryBytes / 2 ** 20,
+          "MiB",
+          pssBefore === null ? null : pssBefore / 2 ** 20,
+          `${t.peakMemoryMethod === "pss-sampled" ? `PSS summed over ${t.nodeProcesses + 1} processes, sampled every second` : "peak RSS of the one process"}; baseline: this process's PSS before the runs${goals.memory ? `; goal < ${goals.memory}` : ""}`,
+        ),
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const simBench: BenchGroup = {
   name: "sim",
-  description: "whole-network simulator: 20 miners × 10 tempos in process, where the time goes, peak memory",
+  description:
+    "whole-network simulator: 20 miners × 10 tempos in both modes, where the time goes, peak memory",
   async run(report, signal) {
-    const dir = mkdtempSync(join(tmpdir(), "sim-bench-"));
-    const pssBefore = processPssBytes(process.pid) ?? null;
-    try {
-      const scenario = parseScenario({
-        name: "bench",
-        miners: MINERS,
-        tempos: TEMPOS,
-        tempo: TEMPO,
-        adversaries: { lazy: 2, corrupting: 1, outsourcer: 1, offline: 1, churning: 1 },
-      });
-      let bare: number | undefined;
-      for (const mode of ["process", "inprocess"] as const) {
-        const result = await runSimulation({ scenario, outDir: join(dir, mode), signal, mode });
-        if (result.aborted) return;
-        const t = result.timings;
-        const lastBlock = result.tempos[result.tempos.length - 1]?.block ?? TEMPOS * (TEMPO + 1);
-        bare ??= await bareChainMs(lastBlock);
-        const s = (ms: number) => ms / 1000;
-        const tag = mode === "process" ? "" : "_inprocess";
-        report(
-          measured(
-            `sim.wall_20x10${tag}`,
-            s(t.totalMs),
-            "s",
-            s(bare),
-            `${mode} mode; baseline: the bare dev chain, same bootstrap and block count, no nodes; goal < 120 s`,
-          ),
-        );
-        const share = (name: string, ms: number, what: string) =>
-          report(measured(`sim.${name}${tag}`, s(ms), "s", s(t.totalMs), `share of the whole run: ${what}`));
-        share("nodes_start", t.nodesStartMs, "miners (libp2p, SQLite), commitments, validators");
-        share("rounds", t.roundsMs, "validator rounds: fill, challenge, weights");
-        if (mode === "process") {
-          share("chain_start", t.chainStartMs, "dev chain and client start");
-          share("bootstrap", t.bootstrapMs, "subnet, sudo, registrations, stake, permit epoch");
-          share("blocks", t.blocksMs, "driving blocks to each epoch (Yuma)");
-          share("metagraph", t.metagraphMs, "metagraph reads per tempo");
-        }
-        const first = t.perTempo[0]?.roundsMs ?? 0;
-        const rest = t.perTempo.slice(1).map((p) => p.roundsMs);
-        const steady = rest.length > 0 ? rest.reduce((a, b) => a + b, 0) / rest.length : 0;
-        report(
-          measured(
-            `sim.rounds_steady_per_tempo${tag}`,
-            steady,
-            "ms",
-            first,
-            "baseline: tempo 1, where validators also fill every miner",
-          ),
-        );
-        report(
-          measured(
-            `sim.peak_memory${tag}`,
-            t.peakMemoryBytes / 2 ** 20,
-            "MiB",
-            pssBefore === null ? null : pssBefore / 2 ** 20,
-            `${t.peakMemoryMethod === "pss-sampled" ? `PSS summed over ${t.nodeProcesses + 1} processes, sampled every second` : "peak RSS of the one process"}; baseline: this process's PSS before the runs; goal < 3 GiB`,
-          ),
-        );
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const scenario = parseScenario({
+      name: "bench",
+      miners: 20,
+      tempos: 10,
+      tempo: 10,
+      adversaries: { lazy: 2, corrupting: 1, outsourcer: 1, offline: 1, churning: 1 },
+    });
+    await benchRuns(
+      scenario,
+      ["process", "inprocess"],
+      "_20x10",
+      { seconds: 120, memory: "3 GiB" },
+      report,
+      signal,
+    );
+  },
+};
+
+export const sim256Bench: BenchGroup = {
+  name: "sim-256",
+  description: "whole-network simulator at 256 uids (247 miners, 8 validators, 8 tempos), inprocess",
+  async run(report, signal) {
+    const miners = 247;
+    const scenario = parseScenario({
+      name: "bench-256",
+      miners,
+      validatorStakes: defaultValidatorStakes(8),
+      adversaries: defaultAdversaries(miners),
+    });
+    await benchRuns(scenario, ["inprocess"], "_256", { seconds: 600 }, report, signal);
   },
 };

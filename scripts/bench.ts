@@ -1,11 +1,12 @@
 import "../polyfills.js";
 import { parseArgs } from "node:util";
-import { benchGroups } from "../bench/groups.js";
+import { benchGroups, namedOnlyGroups } from "../bench/groups.js";
 import type { BenchResult } from "../bench/harness.js";
 
 const usage = `Usage: npm run bench [-- [group ...] [--json]]
 
-Groups: ${Object.keys(benchGroups).join(", ")} (all when none is named).
+Groups: ${Object.keys(benchGroups).join(", ")}.
+When none is named, all run but ${[...namedOnlyGroups].join(", ")} (minutes each: name it to run it).
 --json   print one JSON line per figure: {"name","value","unit","baseline","ratio"}`;
 
 function formatNumber(n: number): string {
@@ -35,7 +36,8 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const names = positionals.length > 0 ? positionals : Object.keys(benchGroups);
+  const names =
+    positionals.length > 0 ? positionals : Object.keys(benchGroups).filter((n) => !namedOnlyGroups.has(n));
   const unknown = names.filter((n) => !(n in benchGroups));
   if (unknown.length > 0) {
     console.error(`Unknown benchmark group: ${unknown.join(", ")}\n\n${usage}`);

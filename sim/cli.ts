@@ -9,7 +9,14 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConfigFile } from "./config-file.js";
-import { parseAdversaries, parseScenario, type Scenario, ScenarioError } from "./scenario.js";
+import {
+  defaultAdversaries,
+  defaultValidatorStakes,
+  parseAdversaries,
+  parseScenario,
+  type Scenario,
+  ScenarioError,
+} from "./scenario.js";
 import type { SimTimings } from "./simulator.js";
 
 /**
@@ -59,16 +66,6 @@ function intFlag(name: string, value: string | undefined, min: number, max: numb
 function timestamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-/**
- * Without --adversaries or --scenario, a run shows what the subnet is for: a quarter of the miners
- * cheat in the commonest ways (`--adversaries none` runs everyone honest).
- */
-export function defaultAdversaries(miners: number): Record<string, number> {
-  if (miners < 8) return {};
-  const lazy = Math.max(1, Math.floor(miners / 10));
-  return { lazy, corrupting: 1, outsourcer: 1, offline: 1 };
 }
 
 export type SimMode = "inprocess" | "process";
@@ -134,10 +131,7 @@ export function parseCommandLine(
   };
   set("miners", intFlag("miners", str("miners"), 1, 4096));
   const validators = intFlag("validators", str("validators"), 1, 64);
-  // Halving stakes, but never under 100 TAO: the subnet owner's hotkey (uid 0) accrues the owner
-  // cut as stake and would otherwise outrank the smallest validators for a permit.
-  if (validators !== undefined)
-    merged.validatorStakes = Array.from({ length: validators }, (_, i) => Math.max(100, 1000 / 2 ** i));
+  if (validators !== undefined) merged.validatorStakes = defaultValidatorStakes(validators);
   set("tempos", intFlag("tempos", str("tempos"), 1, 10_000));
   set("tempo", intFlag("tempo", str("tempo"), 2, 1000));
   set("roundsPerTempo", intFlag("rounds", str("rounds"), 1, 100));

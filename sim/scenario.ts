@@ -116,6 +116,26 @@ export const scenarioSchema = z.strictObject({
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 
+/**
+ * The adversaries of a run given neither `--adversaries` nor `--scenario`: a run shows what the
+ * subnet is for, with a tenth of the miners lazy and one each corrupting, outsourcing and going
+ * offline (none under 8 miners; `--adversaries none` runs everyone honest).
+ */
+export function defaultAdversaries(miners: number): Record<string, number> {
+  if (miners < 8) return {};
+  const lazy = Math.max(1, Math.floor(miners / 10));
+  return { lazy, corrupting: 1, outsourcer: 1, offline: 1 };
+}
+
+/**
+ * Stakes (TAO) of `--validators n`: 1000, 500, 250 … halving, but never under 100: the subnet
+ * owner's hotkey (uid 0) accrues the owner cut as stake and would otherwise outrank the smallest
+ * validators for a permit.
+ */
+export function defaultValidatorStakes(validators: number): number[] {
+  return Array.from({ length: validators }, (_, i) => Math.max(100, 1000 / 2 ** i));
+}
+
 /** Validates a scenario object (a parsed file merged with flags); throws {@link ScenarioError}. */
 export function parseScenario(input: unknown): Scenario {
   const parsed = scenarioSchema.safeParse(input);

@@ -128,9 +128,8 @@ export function defaultAdversaries(miners: number): Record<string, number> {
 }
 
 /**
- * Stakes (TAO) of `--validators n`: 1000, 500, 250 … halving, but never under 100: the subnet
- * owner's hotkey (uid 0) accrues the owner cut as stake and would otherwise outrank the smallest
- * validators for a permit.
+ * Stakes (TAO) of `--validators n`: 1000, 500, 250 … halving, but never under 100, far above
+ * what miners accrue from their incentive as stake, so permits stay with the validators.
  */
 export function defaultValidatorStakes(validators: number): number[] {
   return Array.from({ length: validators }, (_, i) => Math.max(100, 1000 / 2 ** i));

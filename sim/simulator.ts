@@ -256,7 +256,10 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       ["sudoSetTempo", scenario.tempo],
       ["sudoSetCommitRevealWeightsEnabled", false],
       ["sudoSetWeightsSetRateLimit", 0],
-      ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length],
+      // One permit per validator, and one for the owner's hotkey: it accrues the owner cut as stake
+      // every block, so over a long run (or a long bootstrap: 256 registrations take ~500 blocks)
+      // it would otherwise take the smallest validator's permit. Miners never get one.
+      ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length + 1],
       ...Object.entries(scenario.hyperparameters),
     ];
     for (const [setter, value] of setters) await client.sudoAdmin(sudo, setter, [netuid, value]);

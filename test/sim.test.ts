@@ -236,3 +236,23 @@ describe("the lazy scenario end to end", () => {
     }
   });
 });
+
+describe("validator permits", () => {
+  it("keeps every validator's permit when the owner's accrued stake passes the smallest validator's", async () => {
+    // The owner's hotkey (uid 0) accrues the owner cut as stake every block; the second validator's
+    // 5 TAO is passed within the first tempos. The owner has a permit slot of its own.
+    const scenario = parseScenario({ miners: 3, validatorStakes: [1000, 5], tempos: 3, adversaries: {} });
+    const dir = mkdtempSync(join(tmpdir(), "sim-permits-"));
+    dirs.push(dir);
+    const result = await runSimulation({ scenario, outDir: dir, writer: createRunWriter(dir, scenario) });
+    expect(result.aborted).toBe(false);
+    const last = result.tempos.at(-1)?.metagraph ?? [];
+    const owner = last.find((r) => r.role === "owner");
+    const validators = last.filter((r) => r.role === "validator");
+    expect(validators).toHaveLength(2);
+    expect(Number(owner?.stake)).toBeGreaterThan(Math.min(...validators.map((v) => Number(v.stake))));
+    for (const t of result.tempos)
+      for (const v of t.metagraph.filter((r) => r.role === "validator"))
+        expect(v.validatorTrust, `uid ${v.uid} in tempo ${t.tempo}`).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -48,7 +48,7 @@ async function bareChainMs(scenario: Scenario, blocks: number): Promise<number> 
 
 /**
  * Runs `scenario` in each of `modes` and reports its figures, named `sim.<figure><suffix><tag>`
- * (`tag` is `_inprocess` for an inprocess run that is not the only mode). Returns false if aborted.
+ * (`tag` is `_inprocess` for an inprocess run that is not the only mode); stops at an aborted run.
  */
 async function benchRuns(
   scenario: Scenario,

@@ -198,9 +198,9 @@ export function nodeHandles(
  */
 export function createInProcessHost(init: { chain: ChainClient; logDir: string }): NodeHost {
   const runtime = createNodeRuntime(async () => init.chain);
-  let nextId = 1;
+  // A direct call needs no id to match its reply.
   const caller: NodeCaller = {
-    call: (op, args) => runtime.handle({ id: nextId++, op, ...args } as NodeRequest) as Promise<never>,
+    call: (op, args) => runtime.handle({ id: 0, op, ...args } as NodeRequest) as Promise<never>,
   };
   return {
     mode: "inprocess",

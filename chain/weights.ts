@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
+import type { ApiPromise } from "@polkadot/api";
 import type { KeyringPair } from "@polkadot/keyring/types";
+import { u8aToHex } from "@polkadot/util";
+import { blake2AsU8a } from "@polkadot/util-crypto";
 import { toU16Weights } from "../protocol/scoring.js";
 import type { ChainClient, PendingReveal, TxResult } from "./client.js";
 
@@ -46,4 +49,30 @@ export async function submitWeights(
   }
   const result = await client.setWeights(hotkey, netuid, uids, weights, hp.weightsVersionKey);
   return { kind: "set", result, uids, weights };
+}
+
+/**
+ * The commit hash subtensor checks on reveal: blake2-256 of the SCALE encoding of
+ * (hotkey account, netuid, uids, values, salt, version key).
+ */
+export function weightsCommitHash(
+  api: ApiPromise,
+  hotkey: string,
+  netuid: number,
+  uids: number[],
+  values: number[],
+  salt: number[],
+  versionKey: bigint,
+): string {
+  const encoded = api.registry
+    .createType("(AccountId32, u16, Vec<u16>, Vec<u16>, Vec<u16>, u64)", [
+      hotkey,
+      netuid,
+      uids,
+      values,
+      salt,
+      versionKey,
+    ])
+    .toU8a();
+  return u8aToHex(blake2AsU8a(encoded, 256));
 }

@@ -16,8 +16,9 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady, decodeAddress, isAddress } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, PolkadotChainClient } from "../chain/client.js";
+import type { ChainClient } from "../chain/client.js";
 import { ChainError, ChainModuleError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 
 const TAO = 1_000_000_000n;
 /** How long to wait for a block on a chain that produces them on its own (finney: 12 s). */

@@ -9,9 +9,9 @@
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain } from "../chain/devchain/chain.js";
 import { ChainError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { chainClientCompliance } from "./chain-client-compliance.js";
 

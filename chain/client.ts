@@ -78,7 +78,8 @@ export interface TxResult {
 }
 
 /**
- * What the miner, validator and simulator need from a subtensor chain. The implementation,
+ * What the miner and validator need from a subtensor chain (the admin calls that set a subnet up
+ * are a separate seam: `ChainAdmin`, chain/admin.ts). The implementation,
  * `PolkadotChainClient` (chain/polkadot-client.ts), runs over @polkadot/api against any endpoint:
  * the embedded dev chain, a localnet, testnet or finney.
  */
@@ -93,14 +94,12 @@ export interface ChainClient {
   uidOf(netuid: number, hotkey: string): Promise<number | undefined>;
   metagraph(netuid: number, options?: { weights?: boolean; bonds?: boolean }): Promise<Metagraph>;
   hyperparameters(netuid: number): Promise<Hyperparameters>;
-  /** Registers a subnet owned by `coldkey`; returns its netuid. */
-  registerNetwork(coldkey: KeyringPair, hotkey: string): Promise<number>;
+  /** Registers `hotkey` paying the burn from `coldkey` (a miner's `--register`); returns its uid. */
   burnedRegister(coldkey: KeyringPair, netuid: number, hotkey: string): Promise<number>;
   serveAxon(hotkey: KeyringPair, netuid: number, axon: Omit<AxonInfo, "block">): Promise<TxResult>;
   setCommitment(hotkey: KeyringPair, netuid: number, data: Uint8Array): Promise<TxResult>;
   /** Raw commitment bytes per hotkey (the first `Raw` field of `CommitmentOf`). */
   commitments(netuid: number): Promise<Map<string, Uint8Array>>;
-  addStake(coldkey: KeyringPair, hotkey: string, netuid: number, amountRao: bigint): Promise<TxResult>;
   /**
    * Sets weights (already u16, as `toU16Weights` produces). Fails with
    * `subtensorModule.CommitRevealEnabled` when the subnet wants commit-reveal: use
@@ -122,8 +121,5 @@ export interface ChainClient {
     salt: number[],
   ): Promise<PendingReveal>;
   revealWeights(hotkey: KeyringPair, pending: PendingReveal): Promise<TxResult>;
-  /** Wraps an `adminUtils` setter in `sudo.sudo` (dev chains and localnets). */
-  sudoAdmin(sudoKey: KeyringPair, setter: string, args: unknown[]): Promise<TxResult>;
-  transfer(from: KeyringPair, to: string, amountRao: bigint): Promise<TxResult>;
   balanceOf(address: string): Promise<bigint>;
 }

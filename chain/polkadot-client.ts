@@ -6,6 +6,7 @@ import type { DispatchError } from "@polkadot/types/interfaces";
 import type { Codec } from "@polkadot/types/types";
 import { u8aToHex } from "@polkadot/util";
 import { decodeAddress, encodeAddress } from "@polkadot/util-crypto";
+import type { ChainAdmin } from "./admin.js";
 import type { AxonInfo, ChainClient, Hyperparameters, Metagraph, PendingReveal, TxResult } from "./client.js";
 import {
   ChainDispatchError,
@@ -63,11 +64,11 @@ function toBigInt(value: { toString(): string }): bigint {
 }
 
 /**
- * The {@link ChainClient} over @polkadot/api. Reconnects by itself (WsProvider retries with a
- * 2.5 s interval); calls made while disconnected wait for the connection, up to
- * `connectTimeoutMs`, then fail with ChainUnavailableError.
+ * The {@link ChainClient} and {@link ChainAdmin} over @polkadot/api. Reconnects by itself
+ * (WsProvider retries with a 2.5 s interval); calls made while disconnected wait for the
+ * connection, up to `connectTimeoutMs`, then fail with ChainUnavailableError.
  */
-export class PolkadotChainClient implements ChainClient {
+export class PolkadotChainClient implements ChainClient, ChainAdmin {
   readonly endpoint: string;
   private apiInstance: ApiPromise | undefined;
   private readonly options: Required<PolkadotChainClientOptions>;

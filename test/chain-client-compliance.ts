@@ -16,6 +16,7 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady, decodeAddress, isAddress } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChainAdmin } from "../chain/admin.js";
 import type { ChainClient } from "../chain/client.js";
 import { ChainError, ChainModuleError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
@@ -75,7 +76,7 @@ async function waitFor(predicate: () => boolean, timeoutMs: number, what: string
 export function chainClientCompliance(name: string, setup: () => Promise<ComplianceTarget>): void {
   describe(`ChainClient compliance: ${name}`, () => {
     let target: ComplianceTarget;
-    let client: ChainClient;
+    let client: ChainClient & ChainAdmin;
 
     /** Moves the chain on by `count` blocks: produced now, or waited for. */
     async function nextBlocks(count: number): Promise<void> {

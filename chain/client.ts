@@ -41,6 +41,12 @@ export interface Metagraph {
   bonds?: [number, number][][];
 }
 
+/** Which sparse matrices a metagraph read also fetches (each is one query per uid). */
+export interface MetagraphOptions extends ReadOptions {
+  weights?: boolean;
+  bonds?: boolean;
+}
+
 /** The hyperparameters nodes act on. */
 export interface Hyperparameters {
   tempo: number;
@@ -77,6 +83,17 @@ export interface TxResult {
   events: { section: string; method: string; data: unknown[] }[];
 }
 
+/** What every read takes. */
+export interface ReadOptions {
+  /**
+   * Stops waiting for the answer: the read rejects with `signal.reason` (a `TimeoutError` for
+   * `AbortSignal.timeout`). The request already sent is not recalled; its answer is dropped.
+   *
+   * @example await client.metagraph(netuid, { signal: AbortSignal.timeout(30_000) })
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * What the miner and validator need from a subtensor chain (the admin calls that set a subnet up
  * are a separate seam: `ChainAdmin`, chain/admin.ts). The implementation,
@@ -87,19 +104,19 @@ export interface ChainClient {
   readonly endpoint: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  currentBlock(): Promise<number>;
+  currentBlock(options?: ReadOptions): Promise<number>;
   /** Calls `onBlock` for every new best block; returns the unsubscribe function. */
   subscribeBlocks(onBlock: (blockNumber: number) => void): Promise<() => void>;
-  subnetExists(netuid: number): Promise<boolean>;
-  uidOf(netuid: number, hotkey: string): Promise<number | undefined>;
-  metagraph(netuid: number, options?: { weights?: boolean; bonds?: boolean }): Promise<Metagraph>;
-  hyperparameters(netuid: number): Promise<Hyperparameters>;
+  subnetExists(netuid: number, options?: ReadOptions): Promise<boolean>;
+  uidOf(netuid: number, hotkey: string, options?: ReadOptions): Promise<number | undefined>;
+  metagraph(netuid: number, options?: MetagraphOptions): Promise<Metagraph>;
+  hyperparameters(netuid: number, options?: ReadOptions): Promise<Hyperparameters>;
   /** Registers `hotkey` paying the burn from `coldkey` (a miner's `--register`); returns its uid. */
   burnedRegister(coldkey: KeyringPair, netuid: number, hotkey: string): Promise<number>;
   serveAxon(hotkey: KeyringPair, netuid: number, axon: Omit<AxonInfo, "block">): Promise<TxResult>;
   setCommitment(hotkey: KeyringPair, netuid: number, data: Uint8Array): Promise<TxResult>;
   /** Raw commitment bytes per hotkey (the first `Raw` field of `CommitmentOf`). */
-  commitments(netuid: number): Promise<Map<string, Uint8Array>>;
+  commitments(netuid: number, options?: ReadOptions): Promise<Map<string, Uint8Array>>;
   /**
    * Sets weights (already u16, as `toU16Weights` produces). Fails with
    * `subtensorModule.CommitRevealEnabled` when the subnet wants commit-reveal: use
@@ -121,5 +138,6 @@ export interface ChainClient {
     salt: number[],
   ): Promise<PendingReveal>;
   revealWeights(hotkey: KeyringPair, pending: PendingReveal): Promise<TxResult>;
-  balanceOf(address: string): Promise<bigint>;
+  /** Free balance of the account, in rao. */
+  balanceOf(address: string, options?: ReadOptions): Promise<bigint>;
 }

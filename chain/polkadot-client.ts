@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { ApiPromise, WsProvider } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { KeyringPair } from "@polkadot/keyring/types";
@@ -7,7 +8,16 @@ import type { Codec } from "@polkadot/types/types";
 import { u8aToHex } from "@polkadot/util";
 import { decodeAddress, encodeAddress } from "@polkadot/util-crypto";
 import type { ChainAdmin } from "./admin.js";
-import type { AxonInfo, ChainClient, Hyperparameters, Metagraph, PendingReveal, TxResult } from "./client.js";
+import type {
+  AxonInfo,
+  ChainClient,
+  Hyperparameters,
+  Metagraph,
+  MetagraphOptions,
+  PendingReveal,
+  ReadOptions,
+  TxResult,
+} from "./client.js";
 import {
   ChainDispatchError,
   ChainError,
@@ -53,6 +63,21 @@ function txOf(
   )[pallet]?.[call];
   if (!fn) throw new ChainError(`the chain has no call ${pallet}.${call}: is this a subtensor endpoint?`);
   return fn;
+}
+
+/** `promise`, or `signal.reason` as soon as `signal` aborts, whichever comes first. */
+async function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  const done = new AbortController();
+  const aborted = once(signal, "abort", { signal: done.signal }).then(() => {
+    throw signal.reason;
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    done.abort();
+  }
 }
 
 function toNumber(value: { toString(): string }): number {
@@ -125,19 +150,25 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
    * once ("WebSocket is not connected"), so a call waits here for the `connected` event, up to
    * `connectTimeoutMs`, and then fails with ChainUnavailableError.
    */
-  private async connected(): Promise<ApiPromise> {
+  private async connected(caller?: AbortSignal): Promise<ApiPromise> {
+    caller?.throwIfAborted();
     const api = this.api;
     if (api.isConnected) return api;
     const timeoutMs = this.options.connectTimeoutMs;
     await new Promise<void>((resolve, reject) => {
-      const signal = AbortSignal.timeout(timeoutMs);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = caller ? AbortSignal.any([timeout, caller]) : timeout;
       const onConnected = () => {
         signal.removeEventListener("abort", onAbort);
         resolve();
       };
       const onAbort = () => {
         api.off("connected", onConnected);
-        reject(new ChainUnavailableError(`lost ${this.endpoint} and not reconnected within ${timeoutMs} ms`));
+        if (caller?.aborted) reject(caller.reason);
+        else
+          reject(
+            new ChainUnavailableError(`lost ${this.endpoint} and not reconnected within ${timeoutMs} ms`),
+          );
       };
       api.once("connected", onConnected);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -145,44 +176,50 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     return api;
   }
 
-  /** Runs a read; a failure caused by the socket dropping mid-call becomes ChainUnavailableError. */
-  private async read<T>(fn: (api: ApiPromise) => Promise<T>): Promise<T> {
-    const api = await this.connected();
+  /**
+   * Runs a read until it answers or `signal` aborts; a failure caused by the socket dropping
+   * mid-call becomes ChainUnavailableError.
+   */
+  private async read<T>(fn: (api: ApiPromise) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const api = await this.connected(signal);
     try {
-      return await fn(api);
+      return await raceSignal(fn(api), signal);
     } catch (cause) {
-      if (cause instanceof ChainError || api.isConnected) throw cause;
+      if (signal?.aborted || cause instanceof ChainError || api.isConnected) throw cause;
       throw new ChainUnavailableError(`lost the connection to ${this.endpoint}`, { cause });
     }
   }
 
-  async currentBlock(): Promise<number> {
-    return this.read(async (api) => (await api.rpc.chain.getHeader()).number.toNumber());
+  async currentBlock(options: ReadOptions = {}): Promise<number> {
+    return this.read(async (api) => (await api.rpc.chain.getHeader()).number.toNumber(), options.signal);
   }
 
   async subscribeBlocks(onBlock: (blockNumber: number) => void): Promise<() => void> {
     return this.read((api) => api.rpc.chain.subscribeNewHeads((header) => onBlock(header.number.toNumber())));
   }
 
-  async subnetExists(netuid: number): Promise<boolean> {
-    const added = await this.read((api) => queryOf(api.query, "subtensorModule", "networksAdded")(netuid));
+  async subnetExists(netuid: number, options: ReadOptions = {}): Promise<boolean> {
+    const added = await this.read(
+      (api) => queryOf(api.query, "subtensorModule", "networksAdded")(netuid),
+      options.signal,
+    );
     return added.toString() === "true";
   }
 
-  async uidOf(netuid: number, hotkey: string): Promise<number | undefined> {
-    const uid = await this.read((api) => queryOf(api.query, "subtensorModule", "uids")(netuid, hotkey));
+  async uidOf(netuid: number, hotkey: string, options: ReadOptions = {}): Promise<number | undefined> {
+    const uid = await this.read(
+      (api) => queryOf(api.query, "subtensorModule", "uids")(netuid, hotkey),
+      options.signal,
+    );
     const option = uid as unknown as { isSome: boolean; unwrap(): { toString(): string } };
     return option.isSome ? toNumber(option.unwrap()) : undefined;
   }
 
-  async metagraph(netuid: number, options: { weights?: boolean; bonds?: boolean } = {}): Promise<Metagraph> {
-    return this.read(() => this.readMetagraph(netuid, options));
+  async metagraph(netuid: number, options: MetagraphOptions = {}): Promise<Metagraph> {
+    return this.read(() => this.readMetagraph(netuid, options), options.signal);
   }
 
-  private async readMetagraph(
-    netuid: number,
-    options: { weights?: boolean; bonds?: boolean },
-  ): Promise<Metagraph> {
+  private async readMetagraph(netuid: number, options: MetagraphOptions): Promise<Metagraph> {
     const header = await this.api.rpc.chain.getHeader();
     const blockHash = header.hash.toHex();
     const at = await this.api.at(blockHash);
@@ -267,8 +304,8 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     return graph;
   }
 
-  async hyperparameters(netuid: number): Promise<Hyperparameters> {
-    return this.read(() => this.readHyperparameters(netuid));
+  async hyperparameters(netuid: number, options: ReadOptions = {}): Promise<Hyperparameters> {
+    return this.read(() => this.readHyperparameters(netuid), options.signal);
   }
 
   private async readHyperparameters(netuid: number): Promise<Hyperparameters> {
@@ -366,9 +403,10 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     return this.submit(hotkey, txOf(this.api, "commitments", "setCommitment")(netuid, info));
   }
 
-  async commitments(netuid: number): Promise<Map<string, Uint8Array>> {
-    const entries = await this.read((api) =>
-      queryOf(api.query, "commitments", "commitmentOf").entries(netuid),
+  async commitments(netuid: number, options: ReadOptions = {}): Promise<Map<string, Uint8Array>> {
+    const entries = await this.read(
+      (api) => queryOf(api.query, "commitments", "commitmentOf").entries(netuid),
+      options.signal,
     );
     const out = new Map<string, Uint8Array>();
     for (const [key, value] of entries) {
@@ -445,9 +483,10 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     return this.submit(from, txOf(this.api, "balances", "transferKeepAlive")(to, amountRao));
   }
 
-  async balanceOf(address: string): Promise<bigint> {
-    const account = (await this.read((api) =>
-      queryOf(api.query, "system", "account")(address),
+  async balanceOf(address: string, options: ReadOptions = {}): Promise<bigint> {
+    const account = (await this.read(
+      (api) => queryOf(api.query, "system", "account")(address),
+      options.signal,
     )) as unknown as {
       data: { free: { toString(): string } };
     };

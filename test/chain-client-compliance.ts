@@ -234,6 +234,26 @@ export function chainClientCompliance(name: string, setup: () => Promise<Complia
         }
       });
 
+      it("every read given an aborted signal rejects with the signal's reason", async () => {
+        const controller = new AbortController();
+        const reason = new Error("caller gave up");
+        controller.abort(reason);
+        const options = { signal: controller.signal };
+        const hotkey = new Keyring({ type: "sr25519", ss58Format: 42 }).addFromUri("//compliance//aborted");
+        for (const read of [
+          () => client.currentBlock(options),
+          () => client.subnetExists(target.netuid, options),
+          () => client.uidOf(target.netuid, hotkey.address, options),
+          () => client.metagraph(target.netuid, options),
+          () => client.hyperparameters(target.netuid, options),
+          () => client.commitments(target.netuid, options),
+          () => client.balanceOf(hotkey.address, options),
+        ])
+          expect(await rejectionOf(read())).toBe(reason);
+        // The client is unharmed.
+        expect(await client.currentBlock()).toBeGreaterThanOrEqual(0);
+      });
+
       it("a storage item the chain lacks gives a named ChainError, and the client keeps working", async () => {
         const bare = new ClientWithoutSubtensorStorage({
           endpoint: target.endpoint,

@@ -82,6 +82,9 @@ describe("reconnecting to a restarted dev chain", () => {
     // While nothing listens, a call waits up to connectTimeoutMs and fails with a named error.
     const err = await impatient.currentBlock().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainUnavailableError);
+    // A caller's signal ends the wait sooner than connectTimeoutMs, with the signal's reason.
+    const timedOut = await client.currentBlock({ signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect(timedOut).toMatchObject({ name: "TimeoutError" });
 
     const second = devChain(port, db);
     await second.start();

@@ -31,6 +31,7 @@ import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
+import { toU16Weights } from "../protocol/scoring.js";
 import {
   type AdversaryName,
   type AdversarySettings,
@@ -446,7 +447,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
           tempo,
           minerUids: miners.map((m) => minerUids.get(m.hotkey.address) ?? -1),
         });
-        await submitWeights(client, v.hotkey, netuid, weights);
+        await submitWeights(client, v.hotkey, netuid, toU16Weights(weights));
       }
       const roundsMs = performance.now() - t;
       await waitForEmptyPool(devChain);

@@ -13,6 +13,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { authReady, createRequestSigner, signRequest } from "../neurons/auth.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createP2PNode, request } from "../neurons/p2p/node.js";
@@ -34,10 +35,14 @@ async function benchChain(
   minerHotkey: KeyringPair,
 ): Promise<{ chain: MemoryChainClient; netuid: number }> {
   const chain = new MemoryChainClient();
-  const netuid = await chain.registerNetwork(validator, validator.address);
-  await chain.burnedRegister(minerHotkey, netuid, minerHotkey.address);
-  await chain.addStake(validator, validator.address, netuid, 1_000n);
-  chain.advance(chain.blocksToEpoch(netuid));
+  const { netuid } = await bootstrapSubnet(chain, {
+    sudo: validator,
+    // The validator owns the subnet (uid 0); the miner is uid 1.
+    ownerHotkey: validator.address,
+    registrations: [{ coldkey: minerHotkey, hotkey: minerHotkey.address }],
+    stakes: [{ coldkey: validator, hotkey: validator.address, amountRao: 1_000n }],
+    firstEpoch: (id) => chain.advance(chain.blocksToEpoch(id)),
+  });
   return { chain, netuid };
 }
 

@@ -4,6 +4,7 @@
  */
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { chainClientCompliance } from "./chain-client-compliance.js";
 import { MemoryChainClient } from "./support/memory-chain-client.js";
 
@@ -13,9 +14,13 @@ chainClientCompliance("in-memory client", async () => {
   const alice = keyring.addFromUri("//Alice");
   const miners = [keyring.addFromUri("//Bob//miner0"), keyring.addFromUri("//Bob//miner1")];
   const chain = new MemoryChainClient();
-  const netuid = await chain.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await chain.sudoAdmin(alice, "sudoSetTempo", [netuid, 5]);
-  for (const miner of miners) await chain.burnedRegister(keyring.addFromUri("//Bob"), netuid, miner.address);
+  const bob = keyring.addFromUri("//Bob");
+  const { netuid } = await bootstrapSubnet(chain, {
+    sudo: alice,
+    ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+    hyperparameters: [["sudoSetTempo", 5]],
+    registrations: miners.map((miner) => ({ coldkey: bob, hotkey: miner.address })),
+  });
   await chain.setCommitment(miners[0] as (typeof miners)[0], netuid, new TextEncoder().encode("miner0"));
   return {
     endpoint: chain.endpoint,

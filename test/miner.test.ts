@@ -15,6 +15,7 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import type { Metagraph } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { ChainUnavailableError } from "../chain/errors.js";
@@ -127,13 +128,18 @@ beforeAll(async () => {
   await chain.start();
   client = new FlakyChainClient({ endpoint: chain.endpoint });
   await client.start();
-  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-  await client.burnedRegister(bob, netuid, validator.address);
-  await client.burnedRegister(bob, netuid, permitless.address);
-  await client.burnedRegister(charlie, netuid, minerHotkey.address);
-  await client.addStake(bob, validator.address, netuid, 1_000n * TAO);
-  chain.newBlock(TEMPO * 2 + 2);
+  ({ netuid } = await bootstrapSubnet(client, {
+    sudo: alice,
+    ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+    hyperparameters: [["sudoSetTempo", TEMPO]],
+    registrations: [
+      { coldkey: bob, hotkey: validator.address },
+      { coldkey: bob, hotkey: permitless.address },
+      { coldkey: charlie, hotkey: minerHotkey.address },
+    ],
+    stakes: [{ coldkey: bob, hotkey: validator.address, amountRao: 1_000n * TAO }],
+    firstEpoch: () => chain.newBlock(TEMPO * 2 + 2),
+  }));
   const graph = await client.metagraph(netuid);
   expect(graph.validatorPermit[graph.hotkeys.indexOf(validator.address)]).toBe(true);
   expect(graph.validatorPermit[graph.hotkeys.indexOf(permitless.address)]).toBe(false);

@@ -11,13 +11,15 @@ import { join } from "node:path";
 import type { Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import type { ChainClient, Metagraph } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { authReady, createRequestSigner, signRequest } from "../neurons/auth.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createP2PNode, request } from "../neurons/p2p/node.js";
 import { CHUNK_SIZE } from "../protocol/constants.js";
 import type { Message } from "../protocol/messages.js";
+import { MemoryChainClient } from "../test/support/memory-chain-client.js";
 import { type BenchGroup, measured, percentile } from "./harness.js";
 
 const MiB = 1 << 20;
@@ -25,28 +27,23 @@ const RAW_PROTOCOL = "/storage-subnet-bench/raw/1.0.0";
 /** Bytes of a one-leaf proof frame (README: ~1.45 KB), for the raw round-trip baseline. */
 const PROOF_FRAME_BYTES = 1450;
 
-/** Just enough chain for a miner that does not publish: a metagraph with one permitted validator. */
-function fakeChain(validatorHotkey: string, minerHotkey: string): ChainClient {
-  const graph: Metagraph = {
-    netuid: 1,
-    block: 1,
-    blockHash: "0x00",
-    n: 2,
-    hotkeys: [validatorHotkey, minerHotkey],
-    coldkeys: [validatorHotkey, minerHotkey],
-    stake: [1_000n, 0n],
-    active: [true, true],
-    validatorPermit: [true, false],
-    incentive: [0, 0],
-    dividends: [0, 0],
-    consensus: [0, 0],
-    validatorTrust: [0, 0],
-    emission: [0n, 0n],
-    lastUpdate: [0, 0],
-    blockAtRegistration: [0, 0],
-    axons: [null, null],
-  };
-  return { endpoint: "bench", metagraph: async () => graph } as unknown as ChainClient;
+/**
+ * Just enough chain for a miner that does not publish: a subnet where the validator holds a permit.
+ */
+async function benchChain(
+  validator: KeyringPair,
+  minerHotkey: KeyringPair,
+): Promise<{ chain: MemoryChainClient; netuid: number }> {
+  const chain = new MemoryChainClient();
+  const { netuid } = await bootstrapSubnet(chain, {
+    sudo: validator,
+    // The validator owns the subnet (uid 0); the miner is uid 1.
+    ownerHotkey: validator.address,
+    registrations: [{ coldkey: minerHotkey, hotkey: minerHotkey.address }],
+    stakes: [{ coldkey: validator, hotkey: validator.address, amountRao: 1_000n }],
+    firstEpoch: (id) => chain.advance(chain.blocksToEpoch(id)),
+  });
+  return { chain, netuid };
 }
 
 /** Reads until `bytes` arrived on the stream. */
@@ -104,8 +101,9 @@ export const minerBench: BenchGroup = {
     const minerHotkey = keyring.addFromUri("//Bench//miner");
     const dir = mkdtempSync(join(tmpdir(), "miner-bench-"));
     const chunks = Array.from({ length: 8 }, () => randomBytes(CHUNK_SIZE));
+    const { chain, netuid } = await benchChain(validator, minerHotkey);
     const settings = {
-      netuid: 1,
+      netuid,
       dbRoot: dir,
       chunkSize: CHUNK_SIZE,
       threshold: 1,
@@ -114,7 +112,6 @@ export const minerBench: BenchGroup = {
       metagraphIntervalMs: 3_600_000,
       limits: { requestsPerSecond: 100_000, burst: 100_000 },
     };
-    const chain = fakeChain(validator.address, minerHotkey.address);
     let miner: Miner | undefined;
     const client = await createP2PNode();
     const rawServer = await createP2PNode();

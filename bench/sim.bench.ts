@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain } from "../chain/devchain/chain.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { processPssBytes } from "../sim/memory.js";
 import { defaultAdversaries, defaultValidatorStakes, parseScenario, type Scenario } from "../sim/scenario.js";
@@ -33,10 +34,15 @@ async function bareChainMs(scenario: Scenario, blocks: number): Promise<number> 
   const client = new PolkadotChainClient({ endpoint: chain.endpoint });
   try {
     await client.start();
-    const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//bench-owner").address);
-    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, scenario.tempo]);
-    for (let i = 0; i < scenario.miners + scenario.validatorStakes.length; i++)
-      await client.burnedRegister(bob, netuid, keyring.addFromUri(`//Bench//n${i}`).address);
+    const { netuid } = await bootstrapSubnet(client, {
+      sudo: alice,
+      ownerHotkey: keyring.addFromUri("//Alice//bench-owner").address,
+      hyperparameters: [["sudoSetTempo", scenario.tempo]],
+      registrations: Array.from({ length: scenario.miners + scenario.validatorStakes.length }, (_, i) => ({
+        coldkey: bob,
+        hotkey: keyring.addFromUri(`//Bench//n${i}`).address,
+      })),
+    });
     for (let i = 0; i < blocks; i++) chain.newBlock(1);
     await client.metagraph(netuid, { weights: true });
     return performance.now() - start;

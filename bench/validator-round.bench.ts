@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain } from "../chain/devchain/chain.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { authReady } from "../neurons/auth.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
@@ -40,24 +41,29 @@ export const validatorRoundBench: BenchGroup = {
       const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
       const alice = keyring.addFromUri("//Alice");
       const bob = keyring.addFromUri("//Bob");
-      const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-      for (const [setter, value] of [
-        ["sudoSetTempo", 1000],
-        ["sudoSetCommitRevealWeightsEnabled", false],
-        ["sudoSetMaxBurn", 200_000_000],
-      ] as const) {
-        await client.sudoAdmin(alice, setter, [netuid, value]);
-      }
       const validatorKey = keyring.addFromUri("//Bob//bench-validator");
-      await client.burnedRegister(bob, netuid, validatorKey.address);
-      await client.addStake(bob, validatorKey.address, netuid, 1_000n * TAO);
       const minerKeys = Array.from({ length: MINERS }, (_, i) => keyring.addFromUri(`//Charlie//bench${i}`));
-      for (const k of minerKeys)
-        await client.burnedRegister(keyring.addFromUri("//Charlie"), netuid, k.address);
-      // An epoch hands the validator its permit.
-      await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 1]);
-      chain.newBlock(2);
-      await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 1000]);
+      const charlie = keyring.addFromUri("//Charlie");
+      const { netuid } = await bootstrapSubnet(client, {
+        sudo: alice,
+        ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+        hyperparameters: [
+          ["sudoSetTempo", 1000],
+          ["sudoSetCommitRevealWeightsEnabled", false],
+          ["sudoSetMaxBurn", 200_000_000],
+        ],
+        registrations: [
+          { coldkey: bob, hotkey: validatorKey.address },
+          ...minerKeys.map((k) => ({ coldkey: charlie, hotkey: k.address })),
+        ],
+        stakes: [{ coldkey: bob, hotkey: validatorKey.address, amountRao: 1_000n * TAO }],
+        // An epoch hands the validator its permit: a tempo of 1 for two blocks.
+        firstEpoch: async (id) => {
+          await client.sudoAdmin(alice, "sudoSetTempo", [id, 1]);
+          chain.newBlock(2);
+          await client.sudoAdmin(alice, "sudoSetTempo", [id, 1000]);
+        },
+      });
       for (const hotkey of minerKeys) {
         const miner = createMiner({
           settings: {

@@ -1,3 +1,5 @@
+import { ChainLayerError } from "./errors.js";
+
 /**
  * Where `--subtensor.network` points, as the bittensor tools resolve it. `local` is the embedded
  * dev chain's default address (`npm run devchain` listens there), or a local subtensor node.
@@ -10,11 +12,17 @@ export const NETWORK_ENDPOINTS = {
 
 export type NetworkName = keyof typeof NETWORK_ENDPOINTS;
 
+/** `--subtensor.network` names no network this client knows. */
+export class UnknownNetworkError extends ChainLayerError {
+  override name = "UnknownNetworkError";
+}
+
 /** `chain_endpoint` wins over `network`, as in bittensor's `--subtensor.chain_endpoint`. */
 export function resolveEndpoint(options: { network?: string; chainEndpoint?: string | undefined }): string {
   if (options.chainEndpoint) return options.chainEndpoint;
   const network = (options.network ?? "local") as NetworkName;
   const endpoint = NETWORK_ENDPOINTS[network];
-  if (!endpoint) throw new Error(`unknown subtensor network "${options.network}" (local, test or finney)`);
+  if (!endpoint)
+    throw new UnknownNetworkError(`unknown subtensor network "${options.network}" (local, test or finney)`);
   return endpoint;
 }

@@ -1,13 +1,51 @@
 /**
- * Errors from the chain, as named classes. A module error carries the pallet and error names
- * from the metadata (`subtensorModule.SettingWeightsTooFast`), so callers match on `error.error`
- * rather than on message text.
+ * The chain layer's errors (chain client, wallets, Yuma) share one base, {@link ChainLayerError},
+ * shaped like viem's `BaseError`: a short message, optional details and the underlying `cause`.
+ * A subclass only names itself (and adds a field where it carries data):
+ *
+ * ```ts
+ * export class ChainUnavailableError extends ChainError {
+ *   override name = "ChainUnavailableError";
+ * }
+ * ```
+ *
+ * Callers tell them apart with `instanceof`, never by message text. A module error carries the
+ * pallet and error names from the metadata (`subtensorModule.SettingWeightsTooFast`), so callers
+ * match on `error.error`.
  */
-export class ChainError extends Error {
-  override name = "ChainError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+
+export interface ChainLayerErrorOptions {
+  /** What a reader needs beyond the short message (shown after it, following ": "). */
+  details?: string | undefined;
+  /** The error this one wraps. */
+  cause?: unknown;
+}
+
+/**
+ * Base of every error the chain layer throws.
+ *
+ * @example
+ * throw new ChainError("cannot read the inclusion block", { cause });
+ */
+export class ChainLayerError extends Error {
+  override name = "ChainLayerError";
+  /** The message without its details. */
+  readonly shortMessage: string;
+  readonly details: string | undefined;
+  constructor(shortMessage: string, options: ChainLayerErrorOptions = {}) {
+    const { details, cause } = options;
+    super(
+      details ? `${shortMessage}: ${details}` : shortMessage,
+      cause === undefined ? undefined : { cause },
+    );
+    this.shortMessage = shortMessage;
+    this.details = details || undefined;
   }
+}
+
+/** An error from the chain or the client talking to it. */
+export class ChainError extends ChainLayerError {
+  override name = "ChainError";
 }
 
 /** A dispatched extrinsic failed with a pallet error (`System.ExtrinsicFailed`). */
@@ -18,9 +56,10 @@ export class ChainModuleError extends ChainError {
     readonly section: string,
     /** Error variant name, e.g. `IncorrectWeightVersionKey`. */
     readonly error: string,
+    /** The error's documentation from the metadata (also its `details`). */
     readonly docs: string,
   ) {
-    super(`${section}.${error}${docs ? `: ${docs}` : ""}`);
+    super(`${section}.${error}`, { details: docs });
   }
 }
 

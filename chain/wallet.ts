@@ -14,6 +14,7 @@
  *   key = libsodium crypto_pwhash Argon2i v1.3, OPSLIMIT_SENSITIVE (8), MEMLIMIT_SENSITIVE (512 MiB),
  *   parallelism 1, over a fixed 16-byte salt. Checked against libsodium itself (see test/wallet.test.ts).
  */
+
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -34,6 +35,7 @@ import {
   sr25519PairFromSeed,
   sr25519Verify,
 } from "@polkadot/util-crypto";
+import { ChainLayerError, type ChainLayerErrorOptions } from "./errors.js";
 
 /** Where btcli keeps wallets. */
 export const DEFAULT_WALLET_PATH = "~/.bittensor/wallets";
@@ -63,17 +65,16 @@ const CREATE_HINT = "npm run wallet -- create --wallet.name <name> --wallet.hotk
 
 // ---------------------------------------------------------------------------------------------- errors
 
-interface WalletErrorOptions {
+interface WalletErrorOptions extends ChainLayerErrorOptions {
   readonly file: string;
-  readonly cause?: unknown;
 }
 
 /** Base class of every wallet error; `file` is the path that could not be used. */
-export class WalletError extends Error {
+export class WalletError extends ChainLayerError {
   override name = "WalletError";
   readonly file: string;
   constructor(message: string, options: WalletErrorOptions) {
-    super(message, { cause: options.cause });
+    super(message, options);
     this.file = options.file;
   }
 }

@@ -1,7 +1,18 @@
 import { randomBytes } from "node:crypto";
+import type { ApiPromise } from "@polkadot/api";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { toU16Weights } from "../protocol/scoring.js";
-import type { ChainClient, PendingReveal, TxResult } from "./client.js";
+import { u8aToHex } from "@polkadot/util";
+import { blake2AsU8a } from "@polkadot/util-crypto";
+import type { ChainClient, PendingReveal, ReadOptions, TxResult } from "./client.js";
+
+/**
+ * A validator's weights as subtensor stores them: parallel lists of uids and u16 weights
+ * (protocol/scoring.ts `toU16Weights` turns scores into this).
+ */
+export interface U16Weights {
+  uids: number[];
+  weights: number[];
+}
 
 /** What {@link submitWeights} did. */
 export type WeightsOutcome =
@@ -11,28 +22,30 @@ export type WeightsOutcome =
   | { kind: "nothing-to-set" };
 
 /**
- * Sets a validator's weights from raw scores per uid the way subtensor wants them: normalised to
- * u16 (largest = 65535), with the subnet's version key, only once the weights rate limit allows,
- * and through commit-reveal when the subnet has it on. The caller keeps the returned pending reveal
- * and calls `client.revealWeights` in the epoch `RevealPeriodEpochs` after the commit's (earlier
- * fails with `subtensorModule.RevealTooEarly`: retry; later with `ExpiredWeightCommit`: drop it).
+ * Sets a validator's u16 weights the way subtensor wants them: with the subnet's version key, only
+ * once the weights rate limit allows, and through commit-reveal when the subnet has it on. How
+ * scores become u16 weights is the caller's (the scoring policy's) business, not the chain's. The
+ * caller keeps the returned pending reveal and calls `client.revealWeights` in the epoch
+ * `RevealPeriodEpochs` after the commit's (earlier fails with `subtensorModule.RevealTooEarly`:
+ * retry; later with `ExpiredWeightCommit`: drop it). `options.signal` bounds the reads before
+ * the transaction.
  *
  * @example
- * const outcome = await submitWeights(client, hotkey, netuid, scores);
+ * const outcome = await submitWeights(client, hotkey, netuid, toU16Weights(scores));
  * if (outcome.kind === "committed") db.savePendingReveal(outcome.pending);
  */
 export async function submitWeights(
   client: ChainClient,
   hotkey: KeyringPair,
   netuid: number,
-  scores: readonly number[],
+  { uids, weights }: U16Weights,
+  options: ReadOptions = {},
 ): Promise<WeightsOutcome> {
-  const { uids, weights } = toU16Weights(scores);
   if (uids.length === 0) return { kind: "nothing-to-set" };
   const [hp, graph, block] = await Promise.all([
-    client.hyperparameters(netuid),
-    client.metagraph(netuid),
-    client.currentBlock(),
+    client.hyperparameters(netuid, options),
+    client.metagraph(netuid, options),
+    client.currentBlock(options),
   ]);
   const uid = graph.hotkeys.indexOf(hotkey.address);
   const last = uid >= 0 ? (graph.lastUpdate[uid] ?? 0) : 0;
@@ -46,4 +59,30 @@ export async function submitWeights(
   }
   const result = await client.setWeights(hotkey, netuid, uids, weights, hp.weightsVersionKey);
   return { kind: "set", result, uids, weights };
+}
+
+/**
+ * The commit hash subtensor checks on reveal: blake2-256 of the SCALE encoding of
+ * (hotkey account, netuid, uids, values, salt, version key).
+ */
+export function weightsCommitHash(
+  api: ApiPromise,
+  hotkey: string,
+  netuid: number,
+  uids: number[],
+  values: number[],
+  salt: number[],
+  versionKey: bigint,
+): string {
+  const encoded = api.registry
+    .createType("(AccountId32, u16, Vec<u16>, Vec<u16>, Vec<u16>, u64)", [
+      hotkey,
+      netuid,
+      uids,
+      values,
+      salt,
+      versionKey,
+    ])
+    .toU8a();
+  return u8aToHex(blake2AsU8a(encoded, 256));
 }

@@ -5,9 +5,9 @@
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
 import WebSocket from "ws";
-import { PolkadotChainClient } from "../chain/client.js";
 import { resolveEndpoint } from "../chain/endpoint.js";
 import { ChainUnavailableError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
 import type { Config } from "./config.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";

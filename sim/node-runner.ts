@@ -13,7 +13,7 @@
  */
 import "../polyfills.js";
 import { isMainThread, parentPort } from "node:worker_threads";
-import { PolkadotChainClient } from "../chain/client.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { type NodeReply, nodeRequestSchema } from "./node-ipc.js";
 import { createNodeRuntime } from "./node-runtime.js";
 

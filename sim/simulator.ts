@@ -25,11 +25,14 @@ import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { type Metagraph, PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
+import type { Metagraph } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
+import { toU16Weights } from "../protocol/scoring.js";
 import {
   type AdversaryName,
   type AdversarySettings,
@@ -251,28 +254,41 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     // --- subnet bootstrap ---
     stage("bootstrapping the subnet");
     t = performance.now();
-    netuid = await client.registerNetwork(sudo, ownerHotkey.address);
-    const setters: [string, number | boolean][] = [
-      ["sudoSetTempo", scenario.tempo],
-      ["sudoSetCommitRevealWeightsEnabled", false],
-      ["sudoSetWeightsSetRateLimit", 0],
-      // One permit per validator, and one for the owner's hotkey: it accrues the owner cut as stake
-      // every block, so over a long run (or a long bootstrap: 256 registrations take ~500 blocks)
-      // it would otherwise take the smallest validator's permit. Miners never get one.
-      ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length + 1],
-      ...Object.entries(scenario.hyperparameters),
-    ];
-    for (const [setter, value] of setters) await client.sudoAdmin(sudo, setter, [netuid, value]);
+    const minerHotkeys = Array.from({ length: scenario.miners }, (_, i) =>
+      keyring.addFromUri(`//Sim//miner${i}`),
+    );
+    const subnet = await bootstrapSubnet(client, {
+      sudo,
+      ownerHotkey: ownerHotkey.address,
+      hyperparameters: [
+        ["sudoSetTempo", scenario.tempo],
+        ["sudoSetCommitRevealWeightsEnabled", false],
+        ["sudoSetWeightsSetRateLimit", 0],
+        // One permit per validator, and one for the owner's hotkey: it accrues the owner cut as stake
+        // every block, so over a long run (or a long bootstrap: 256 registrations take ~500 blocks)
+        // it would otherwise take the smallest validator's permit. Miners never get one.
+        ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length + 1],
+        ...Object.entries(scenario.hyperparameters),
+      ],
+      registrations: [
+        ...validatorKeys.map((v) => ({ coldkey: v.coldkey, hotkey: v.hotkey.address })),
+        ...minerHotkeys.map((hotkey) => ({ coldkey: minerColdkey, hotkey: hotkey.address })),
+      ],
+      stakes: validatorKeys.map((v) => ({
+        coldkey: v.coldkey,
+        hotkey: v.hotkey.address,
+        amountRao: tao(v.stakeTao),
+      })),
+      firstEpoch: (id) => advanceEpoch(devChain, id, 1, scenario.tempo),
+    });
+    netuid = subnet.netuid;
     behaviours.set(0, "owner");
-    for (const v of validatorKeys) {
-      const uid = await client.burnedRegister(v.coldkey, netuid, v.hotkey.address);
-      behaviours.set(uid, v.behaviourName);
-    }
+    for (const [i, v] of validatorKeys.entries()) behaviours.set(subnet.uids[i] as number, v.behaviourName);
     const o = scenario.adversaryOptions;
     for (let i = 0; i < scenario.miners; i++) {
       const hotkeyUri = `//Sim//miner${i}`;
-      const hotkey = keyring.addFromUri(hotkeyUri);
-      const uid = await client.burnedRegister(minerColdkey, netuid, hotkey.address);
+      const hotkey = minerHotkeys[i] as KeyringPair;
+      const uid = subnet.uids[validatorKeys.length + i] as number;
       const behaviourName = behaviourNames[i] ?? "honest";
       behaviours.set(uid, behaviourName);
       const adversary: AdversarySettings = {
@@ -307,9 +323,6 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
         },
       });
     }
-    for (const v of validatorKeys)
-      await client.addStake(v.coldkey, v.hotkey.address, netuid, tao(v.stakeTao));
-    await advanceEpoch(devChain, netuid, 1, scenario.tempo);
     const permits = await client.metagraph(netuid);
     for (const v of validatorKeys) {
       const uid = permits.hotkeys.indexOf(v.hotkey.address);
@@ -445,7 +458,7 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
           tempo,
           minerUids: miners.map((m) => minerUids.get(m.hotkey.address) ?? -1),
         });
-        await submitWeights(client, v.hotkey, netuid, weights);
+        await submitWeights(client, v.hotkey, netuid, toU16Weights(weights));
       }
       const roundsMs = performance.now() - t;
       await waitForEmptyPool(devChain);

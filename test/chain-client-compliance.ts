@@ -16,8 +16,10 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady, decodeAddress, isAddress } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, PolkadotChainClient } from "../chain/client.js";
+import type { ChainAdmin } from "../chain/admin.js";
+import type { ChainClient } from "../chain/client.js";
 import { ChainError, ChainModuleError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 
 const TAO = 1_000_000_000n;
 /** How long to wait for a block on a chain that produces them on its own (finney: 12 s). */
@@ -36,6 +38,11 @@ export interface ComplianceTarget {
   sudoUri?: string;
   /** Called after the client has stopped. */
   teardown?(): Promise<void>;
+  /**
+   * The client under test, for implementations without an endpoint (the in-memory client);
+   * a PolkadotChainClient connected to `endpoint` when omitted.
+   */
+  connect?(): Promise<ChainClient & ChainAdmin>;
 }
 
 /** A client whose chain "lacks" SubtensorModule storage: the view a non-subtensor endpoint gives. */
@@ -69,12 +76,13 @@ async function waitFor(predicate: () => boolean, timeoutMs: number, what: string
 
 /**
  * Registers the compliance tests for one chain. `setup` runs once (in `beforeAll`) and returns
- * the target; the suite connects its own {@link PolkadotChainClient} to it.
+ * the target; the suite connects its own {@link PolkadotChainClient} to it, or uses the client
+ * the target's `connect` gives.
  */
 export function chainClientCompliance(name: string, setup: () => Promise<ComplianceTarget>): void {
   describe(`ChainClient compliance: ${name}`, () => {
     let target: ComplianceTarget;
-    let client: ChainClient;
+    let client: ChainClient & ChainAdmin;
 
     /** Moves the chain on by `count` blocks: produced now, or waited for. */
     async function nextBlocks(count: number): Promise<void> {
@@ -97,7 +105,9 @@ export function chainClientCompliance(name: string, setup: () => Promise<Complia
     beforeAll(async () => {
       await cryptoWaitReady();
       target = await setup();
-      client = new PolkadotChainClient({ endpoint: target.endpoint, connectTimeoutMs: 20_000 });
+      client = target.connect
+        ? await target.connect()
+        : new PolkadotChainClient({ endpoint: target.endpoint, connectTimeoutMs: 20_000 });
       await client.start();
     });
 
@@ -232,7 +242,28 @@ export function chainClientCompliance(name: string, setup: () => Promise<Complia
         }
       });
 
-      it("a storage item the chain lacks gives a named ChainError, and the client keeps working", async () => {
+      it("every read given an aborted signal rejects with the signal's reason", async () => {
+        const controller = new AbortController();
+        const reason = new Error("caller gave up");
+        controller.abort(reason);
+        const options = { signal: controller.signal };
+        const hotkey = new Keyring({ type: "sr25519", ss58Format: 42 }).addFromUri("//compliance//aborted");
+        for (const read of [
+          () => client.currentBlock(options),
+          () => client.subnetExists(target.netuid, options),
+          () => client.uidOf(target.netuid, hotkey.address, options),
+          () => client.metagraph(target.netuid, options),
+          () => client.hyperparameters(target.netuid, options),
+          () => client.commitments(target.netuid, options),
+          () => client.balanceOf(hotkey.address, options),
+        ])
+          expect(await rejectionOf(read())).toBe(reason);
+        // The client is unharmed.
+        expect(await client.currentBlock()).toBeGreaterThanOrEqual(0);
+      });
+
+      it("a storage item the chain lacks gives a named ChainError, and the client keeps working", async (ctx) => {
+        ctx.skip(target.connect !== undefined, "a client of its own has no @polkadot/api storage view");
         const bare = new ClientWithoutSubtensorStorage({
           endpoint: target.endpoint,
           connectTimeoutMs: 20_000,

@@ -9,9 +9,10 @@
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain } from "../chain/devchain/chain.js";
 import { ChainError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { chainClientCompliance } from "./chain-client-compliance.js";
 
@@ -26,10 +27,13 @@ chainClientCompliance("embedded dev chain", async () => {
   const client = new PolkadotChainClient({ endpoint: chain.endpoint });
   try {
     await client.start();
-    const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-    await client.sudoAdmin(alice, "sudoSetTempo", [netuid, 5]);
-    for (const miner of miners)
-      await client.burnedRegister(keyring.addFromUri("//Bob"), netuid, miner.address);
+    const bob = keyring.addFromUri("//Bob");
+    const { netuid } = await bootstrapSubnet(client, {
+      sudo: alice,
+      ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+      hyperparameters: [["sudoSetTempo", 5]],
+      registrations: miners.map((miner) => ({ coldkey: bob, hotkey: miner.address })),
+    });
     await client.setCommitment(miners[0] as (typeof miners)[0], netuid, new TextEncoder().encode("miner0"));
     return {
       endpoint: chain.endpoint,

@@ -9,9 +9,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { ChainUnavailableError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 
 /** WsProvider retries every 2.5 s; the brief allows the client ~20 s to come back. */
@@ -82,6 +82,9 @@ describe("reconnecting to a restarted dev chain", () => {
     // While nothing listens, a call waits up to connectTimeoutMs and fails with a named error.
     const err = await impatient.currentBlock().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainUnavailableError);
+    // A caller's signal ends the wait sooner than connectTimeoutMs, with the signal's reason.
+    const timedOut = await client.currentBlock({ signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
+    expect(timedOut).toMatchObject({ name: "TimeoutError" });
 
     const second = devChain(port, db);
     await second.start();

@@ -15,8 +15,9 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { createWallet } from "../chain/wallet.js";
 import { authReady, signRequest } from "../neurons/auth.js";
@@ -83,11 +84,14 @@ beforeAll(async () => {
   await chain.start();
   client = new PolkadotChainClient({ endpoint: chain.endpoint });
   await client.start();
-  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-  await client.burnedRegister(bob, netuid, validator.address);
-  await client.addStake(bob, validator.address, netuid, 1_000n * TAO);
-  chain.newBlock(TEMPO * 2 + 2);
+  ({ netuid } = await bootstrapSubnet(client, {
+    sudo: alice,
+    ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+    hyperparameters: [["sudoSetTempo", TEMPO]],
+    registrations: [{ coldkey: bob, hotkey: validator.address }],
+    stakes: [{ coldkey: bob, hotkey: validator.address, amountRao: 1_000n * TAO }],
+    firstEpoch: () => chain.newBlock(TEMPO * 2 + 2),
+  }));
 
   walletPath = mkdtempSync(join(tmpdir(), "miner-wallets-"));
   dbRoot = mkdtempSync(join(tmpdir(), "miner-db-"));

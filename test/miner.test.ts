@@ -15,9 +15,11 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainClient, PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
+import type { Metagraph } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { ChainUnavailableError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { authReady, createRequestSigner, createRequestVerifier, signRequest } from "../neurons/auth.js";
 import { createLogger, silentLogger } from "../neurons/logger.js";
@@ -36,7 +38,7 @@ const TEMPO = 5;
 const CHUNK = 64 * 1024;
 
 let chain: DevChain;
-let client: PolkadotChainClient;
+let client: FlakyChainClient;
 let netuid: number;
 let validator: KeyringPair;
 let permitless: KeyringPair;
@@ -49,18 +51,12 @@ const metrics = createMetricsRegistry();
 /** While true, the miner's metagraph reads fail as if the chain were gone. */
 let chainDown = false;
 
-function flaky(target: PolkadotChainClient): ChainClient {
-  return new Proxy(target, {
-    get(t, property) {
-      if (property === "metagraph" && chainDown) {
-        return async () => {
-          throw new ChainUnavailableError("chain unreachable (test)");
-        };
-      }
-      const value = Reflect.get(t, property, t) as unknown;
-      return typeof value === "function" ? value.bind(t) : value;
-    },
-  }) as ChainClient;
+/** The real client, but its metagraph reads fail as if the chain were gone while `chainDown` is set. */
+class FlakyChainClient extends PolkadotChainClient {
+  override async metagraph(...args: Parameters<PolkadotChainClient["metagraph"]>): Promise<Metagraph> {
+    if (chainDown) throw new ChainUnavailableError("chain unreachable (test)");
+    return super.metagraph(...args);
+  }
 }
 
 function settings() {
@@ -130,15 +126,20 @@ beforeAll(async () => {
 
   chain = createDevChain({ port: 0, mode: "instant", pallets: subtensorPallets() });
   await chain.start();
-  client = new PolkadotChainClient({ endpoint: chain.endpoint });
+  client = new FlakyChainClient({ endpoint: chain.endpoint });
   await client.start();
-  netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, TEMPO]);
-  await client.burnedRegister(bob, netuid, validator.address);
-  await client.burnedRegister(bob, netuid, permitless.address);
-  await client.burnedRegister(charlie, netuid, minerHotkey.address);
-  await client.addStake(bob, validator.address, netuid, 1_000n * TAO);
-  chain.newBlock(TEMPO * 2 + 2);
+  ({ netuid } = await bootstrapSubnet(client, {
+    sudo: alice,
+    ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+    hyperparameters: [["sudoSetTempo", TEMPO]],
+    registrations: [
+      { coldkey: bob, hotkey: validator.address },
+      { coldkey: bob, hotkey: permitless.address },
+      { coldkey: charlie, hotkey: minerHotkey.address },
+    ],
+    stakes: [{ coldkey: bob, hotkey: validator.address, amountRao: 1_000n * TAO }],
+    firstEpoch: () => chain.newBlock(TEMPO * 2 + 2),
+  }));
   const graph = await client.metagraph(netuid);
   expect(graph.validatorPermit[graph.hotkeys.indexOf(validator.address)]).toBe(true);
   expect(graph.validatorPermit[graph.hotkeys.indexOf(permitless.address)]).toBe(false);
@@ -146,7 +147,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "miner-test-"));
   miner = createMiner({
     settings: settings(),
-    chain: flaky(client),
+    chain: client,
     hotkey: minerHotkey,
     metrics,
     // A fixed 1 MiB of free space: a 16-chunk budget (plus the miner's own files), split by stake.

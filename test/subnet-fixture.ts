@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { PolkadotChainClient } from "../chain/client.js";
+import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { authReady } from "../neurons/auth.js";
 import type { MetricsRegistry } from "../neurons/metrics.js";
@@ -47,16 +48,22 @@ export async function startDevSubnet(init: DevSubnetInit): Promise<DevSubnet> {
   await chain.start();
   const client = new PolkadotChainClient({ endpoint: chain.endpoint });
   await client.start();
-  const netuid = await client.registerNetwork(alice, keyring.addFromUri("//Alice//owner").address);
-  await client.sudoAdmin(alice, "sudoSetTempo", [netuid, init.tempo]);
-  await client.sudoAdmin(alice, "sudoSetCommitRevealWeightsEnabled", [netuid, false]);
-  await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
-  for (const v of init.validators) await client.burnedRegister(bob, netuid, v);
-  for (const u of init.unstaked ?? []) await client.burnedRegister(bob, netuid, u);
-  for (const m of init.miners) await client.burnedRegister(charlie, netuid, m);
-  for (const v of init.validators) await client.addStake(bob, v, netuid, 1_000n * TAO);
-  // The next epoch hands the staked validators their permits.
-  chain.newBlock(init.tempo + 2);
+  const { netuid } = await bootstrapSubnet(client, {
+    sudo: alice,
+    ownerHotkey: keyring.addFromUri("//Alice//owner").address,
+    hyperparameters: [
+      ["sudoSetTempo", init.tempo],
+      ["sudoSetCommitRevealWeightsEnabled", false],
+      ["sudoSetWeightsSetRateLimit", 0],
+    ],
+    registrations: [
+      ...[...init.validators, ...(init.unstaked ?? [])].map((hotkey) => ({ coldkey: bob, hotkey })),
+      ...init.miners.map((hotkey) => ({ coldkey: charlie, hotkey })),
+    ],
+    stakes: init.validators.map((hotkey) => ({ coldkey: bob, hotkey, amountRao: 1_000n * TAO })),
+    // The next epoch hands the staked validators their permits.
+    firstEpoch: () => chain.newBlock(init.tempo + 2),
+  });
   return { chain, client, netuid, tempo: init.tempo, keyring, alice };
 }
 

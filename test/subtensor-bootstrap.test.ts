@@ -10,11 +10,12 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { ChainModuleError, TransactionRejectedError } from "../chain/errors.js";
+import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
+import { toU16Weights } from "../protocol/scoring.js";
 
 const TAO = 1_000_000_000n;
 const TEMPO = 10;
@@ -168,13 +169,15 @@ describe("submitWeights", () => {
     const scores = new Array<number>(MINERS + 2).fill(0);
     scores[5] = 1;
     scores[6] = 3;
-    const set = await submitWeights(client, validatorHotkey, netuid, scores);
+    const set = await submitWeights(client, validatorHotkey, netuid, toU16Weights(scores));
     expect(set).toMatchObject({ kind: "set", uids: [5, 6], weights: [21845, 65535] });
     await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 1000]);
-    const limited = await submitWeights(client, validatorHotkey, netuid, scores);
+    const limited = await submitWeights(client, validatorHotkey, netuid, toU16Weights(scores));
     expect(limited.kind).toBe("rate-limited");
     await client.sudoAdmin(alice, "sudoSetWeightsSetRateLimit", [netuid, 0]);
-    expect((await submitWeights(client, validatorHotkey, netuid, [0, 0])).kind).toBe("nothing-to-set");
+    expect((await submitWeights(client, validatorHotkey, netuid, toU16Weights([0, 0]))).kind).toBe(
+      "nothing-to-set",
+    );
   });
 });
 
@@ -257,7 +260,7 @@ describe("failure paths return their named errors", () => {
       "subtensorModule",
       "CommitRevealEnabled",
     );
-    const committed = await submitWeights(client, validatorHotkey, netuid, [0, 0, 1, 3]);
+    const committed = await submitWeights(client, validatorHotkey, netuid, toU16Weights([0, 0, 1, 3]));
     expect(committed.kind).toBe("committed");
     const pending = await client.commitWeights(validatorHotkey, netuid, [2, 3], [10, 20], 0n, [1, 2, 3]);
     await expectModuleError(

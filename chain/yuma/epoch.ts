@@ -10,6 +10,7 @@
  * are dense over the rows that can matter (uids holding a validator permit or stored bonds) by all
  * uids, so a 256-uid subnet with 64 validators works on 64 × 256 cells.
  */
+import { ChainLayerError } from "../errors.js";
 import {
   FX_ONE,
   fxDiv,
@@ -157,11 +158,8 @@ export interface EpochOutput {
 }
 
 /** The input does not describe a consistent subnet (lengths, uids, values out of range). */
-export class YumaInputError extends Error {
+export class YumaInputError extends ChainLayerError {
   override name = "YumaInputError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

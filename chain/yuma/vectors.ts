@@ -9,8 +9,10 @@
  * that the reference test asserts. A file in a format it does not understand fails: an unknown
  * expected field is a miss, never a silent pass.
  */
+
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { ChainLayerError } from "../errors.js";
 import {
   activityCutoffBlocks,
   computeBondsYuma3,
@@ -47,11 +49,8 @@ export interface VectorResult {
 }
 
 /** A vector file could not be interpreted. */
-export class VectorFormatError extends Error {
+export class VectorFormatError extends ChainLayerError {
   override name = "VectorFormatError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

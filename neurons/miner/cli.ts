@@ -4,8 +4,9 @@
  * with exit code 2 (runCli).
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
-import type { ChainClient, PolkadotChainClient } from "../../chain/client.js";
+import type { ChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
+import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { type Config, minerOptions } from "../config.js";
 import type { Logger } from "../logger.js";

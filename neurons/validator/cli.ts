@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { PolkadotChainClient } from "../../chain/client.js";
+import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
 import { type Config, expandHome, validatorOptions } from "../config.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runNodeCli } from "../run-cli.js";

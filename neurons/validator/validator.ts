@@ -17,7 +17,7 @@ import { createChallenge, verifyResponse } from "../../protocol/challenge.js";
 import { CHUNK_SIZE, LEAF_SIZE, NONCE_LENGTH } from "../../protocol/constants.js";
 import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import type { Message } from "../../protocol/messages.js";
-import type { ChallengeOutcome } from "../../protocol/scoring.js";
+import { type ChallengeOutcome, toU16Weights } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
@@ -425,7 +425,7 @@ export function createValidator(init: ValidatorInit): Validator {
   async function maybeSetWeights(block: number): Promise<RoundReport["weights"]> {
     const last = db.lastWeightsBlock();
     if (last !== undefined && block - last < settings.weightsIntervalBlocks) return undefined;
-    const outcome = await submitWeights(chain, hotkey, settings.netuid, await computeScores());
+    const outcome = await submitWeights(chain, hotkey, settings.netuid, toU16Weights(await computeScores()));
     if (outcome.kind === "committed") db.savePendingReveal(outcome.pending);
     if (outcome.kind === "set" || outcome.kind === "committed") {
       db.setLastWeightsBlock(block);

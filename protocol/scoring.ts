@@ -87,6 +87,17 @@ export function finalScore(score: MinerScore, provenCapacityShare: number, polic
   return score.reliability * capacity * (1 - policy.latencyWeight + policy.latencyWeight * latencyFactor);
 }
 
+/**
+ * What a miner is paid for: its policy score times the chunks placed on it (proven capacity), not
+ * the score alone. Splitting one disk across several hotkeys then earns nothing extra, and a
+ * bigger offer earns more (up to the validator's cap on chunks per miner).
+ *
+ * @example weighByChunksPlaced(0.5, 32) // 16
+ */
+export function weighByChunksPlaced(score: number, chunksPlaced: number): number {
+  return score * chunksPlaced;
+}
+
 /** Scales non-negative scores to sum to 1 (all zeros stays all zeros). Non-finite or negative entries count as 0. */
 export function normalize(scores: readonly number[]): number[] {
   const clean = scores.map((s) => (Number.isFinite(s) && s > 0 ? s : 0));

@@ -10,6 +10,7 @@ import {
   normalize,
   toU16Weights,
   U16_MAX,
+  weighByChunksPlaced,
 } from "../protocol/scoring.js";
 
 describe("ema", () => {
@@ -66,6 +67,14 @@ describe("finalScore", () => {
     const slow = { ...s, latencyMs: 10_000 };
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeLessThan(1);
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeGreaterThan(0.9 - 1e-12);
+  });
+});
+
+describe("weighByChunksPlaced", () => {
+  it("pays a hotkey split in two no more than the whole disk", () => {
+    const whole = weighByChunksPlaced(0.8, 64);
+    expect(weighByChunksPlaced(0.8, 32) * 2).toBe(whole);
+    expect(weighByChunksPlaced(0.8, 0)).toBe(0);
   });
 });
 

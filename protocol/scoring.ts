@@ -83,8 +83,21 @@ export function applyOutcome(
  */
 export function finalScore(score: MinerScore, provenCapacityShare: number, policy: ScoringPolicy): number {
   const capacity = Math.min(1, Math.max(0, provenCapacityShare));
-  const latencyFactor = policy.latencyHalfMs / (policy.latencyHalfMs + Math.max(0, score.latencyMs));
-  return score.reliability * capacity * (1 - policy.latencyWeight + policy.latencyWeight * latencyFactor);
+  return score.reliability * capacity * latencyFactor(score.latencyMs, policy);
+}
+
+/**
+ * The discount for slow answers, a factor in (1 − latencyWeight, 1]: 1 at no latency,
+ * 1 − latencyWeight / 2 at `latencyHalfMs`, towards 1 − latencyWeight as latency grows.
+ *
+ * @example latencyFactor(2_000, { latencyHalfMs: 2_000, latencyWeight: 0.1 }) // 0.95
+ */
+export function latencyFactor(
+  latencyMs: number,
+  policy: Pick<ScoringPolicy, "latencyHalfMs" | "latencyWeight">,
+): number {
+  const halving = policy.latencyHalfMs / (policy.latencyHalfMs + Math.max(0, latencyMs));
+  return 1 - policy.latencyWeight + policy.latencyWeight * halving;
 }
 
 /**

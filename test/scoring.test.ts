@@ -6,6 +6,7 @@ import {
   ema,
   finalScore,
   initialScore,
+  latencyFactor,
   type MinerScore,
   normalize,
   toU16Weights,
@@ -67,6 +68,16 @@ describe("finalScore", () => {
     const slow = { ...s, latencyMs: 10_000 };
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeLessThan(1);
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeGreaterThan(0.9 - 1e-12);
+  });
+});
+
+describe("latencyFactor", () => {
+  it("is 1 at no latency and loses half its weight at latencyHalfMs", () => {
+    const policy = { latencyHalfMs: 2_000, latencyWeight: 0.1 };
+    expect(latencyFactor(0, policy)).toBe(1);
+    expect(latencyFactor(-5, policy)).toBe(1);
+    expect(latencyFactor(2_000, policy)).toBeCloseTo(0.95, 12);
+    expect(latencyFactor(1e9, policy)).toBeGreaterThan(0.9);
   });
 });
 

@@ -30,6 +30,7 @@ import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
+import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
 import {
   type AdversaryName,
   type AdversarySettings,
@@ -41,7 +42,7 @@ import {
 } from "./adversaries.js";
 import { type MemorySampler, sampleMemory } from "./memory.js";
 import { createInProcessHost } from "./node-runtime.js";
-import type { ChallengeCounts, MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
+import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
 import { createProcessHost, createThreadHost } from "./remote-host.js";
 import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";

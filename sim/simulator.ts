@@ -40,6 +40,7 @@ import {
   type ValidatorAdversary,
   type ValidatorAdversaryName,
 } from "./adversaries.js";
+import { SimError } from "./errors.js";
 import { type MemorySampler, sampleMemory } from "./memory.js";
 import { createInProcessHost } from "./node-runtime.js";
 import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
@@ -51,11 +52,8 @@ const TAO = 1_000_000_000n;
 const U16 = 65_535;
 
 /** The run could not be set up or driven; `cause` has the underlying error. */
-export class SimulationError extends Error {
+export class SimulationError extends SimError {
   override readonly name = "SimulationError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Wall times in milliseconds (machine-dependent: written to timings.json only). */

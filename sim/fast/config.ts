@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { activityCutoffBlocks, type YumaHyperparameters } from "../../chain/yuma/epoch.js";
+import { SimError } from "../errors.js";
 
 /** Miner behaviours the fast mode turns into challenge outcomes (see outcomes.ts). */
 export const MINER_BEHAVIOURS = [
@@ -125,11 +126,8 @@ export type MinerGroup = z.output<typeof minerGroupSchema>;
 export type ValidatorGroup = z.output<typeof validatorGroupSchema>;
 
 /** A fast-mode configuration failed validation; `cause` is the zod error. */
-export class FastConfigError extends Error {
+export class FastConfigError extends SimError {
   override name = "FastConfigError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

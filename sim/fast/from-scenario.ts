@@ -20,15 +20,13 @@
  * has no knob for (those throw).
  */
 import { ADVERSARY_NAMES } from "../adversaries.js";
+import { SimError } from "../errors.js";
 import { assignBehaviours, type Scenario } from "../scenario.js";
 import type { FastConfigInput } from "./config.js";
 
 /** The scenario uses something the fast mode cannot express; the message names it. */
-export class ScenarioMappingError extends Error {
+export class ScenarioMappingError extends SimError {
   override readonly name = "ScenarioMappingError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 type Hyperparameters = NonNullable<FastConfigInput["hyperparameters"]>;

@@ -31,6 +31,7 @@ import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
 import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
+import { U16_MAX } from "../protocol/scoring.js";
 import {
   type AdversaryName,
   type AdversarySettings,
@@ -49,7 +50,6 @@ import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } fro
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
 
 const TAO = 1_000_000_000n;
-const U16 = 65_535;
 
 /** The run could not be set up or driven; `cause` has the underlying error. */
 export class SimulationError extends SimError {
@@ -788,12 +788,12 @@ function metagraphRows(
       role: uid === 0 ? "owner" : validatorHotkeys.has(hotkey) ? "validator" : "miner",
       behaviour,
       stake: graph.stake[uid] ?? 0n,
-      incentive: (graph.incentive[uid] ?? 0) / U16,
+      incentive: (graph.incentive[uid] ?? 0) / U16_MAX,
       emission: graph.emission[uid] ?? 0n,
-      dividends: (graph.dividends[uid] ?? 0) / U16,
-      trust: trust && uid < trust.length ? (trust[uid] as number) / U16 : null,
-      consensus: (graph.consensus[uid] ?? 0) / U16,
-      validatorTrust: (graph.validatorTrust[uid] ?? 0) / U16,
+      dividends: (graph.dividends[uid] ?? 0) / U16_MAX,
+      trust: trust && uid < trust.length ? (trust[uid] as number) / U16_MAX : null,
+      consensus: (graph.consensus[uid] ?? 0) / U16_MAX,
+      validatorTrust: (graph.validatorTrust[uid] ?? 0) / U16_MAX,
     });
   }
   return rows;

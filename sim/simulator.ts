@@ -46,7 +46,14 @@ import { type MemorySampler, sampleMemory } from "./memory.js";
 import { createInProcessHost } from "./node-runtime.js";
 import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
 import { createProcessHost, createThreadHost } from "./remote-host.js";
-import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
+import type {
+  ChallengeRow,
+  MetagraphRow,
+  RunWriter,
+  ScoreRow,
+  TempoRecord,
+  ValidatorMinerRow,
+} from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
 
 const TAO = 1_000_000_000n;
@@ -677,7 +684,12 @@ async function collectReports(
     const report = await v.node.report(minerHotkeys);
     for (const m of net.miners) {
       const mUid = uidOf(m.hotkey);
-      const row = { tempo, validatorUid: vUid, minerUid: mUid, behaviour: m.behaviourName };
+      const row: ValidatorMinerRow = {
+        tempo,
+        validatorUid: vUid,
+        minerUid: mUid,
+        behaviour: m.behaviourName,
+      };
       scores.push({ ...row, score: report.scores[mUid] ?? 0 });
       const now = report.counts[m.index] ?? none;
       const key = `${v.index}/${m.index}`;

@@ -210,7 +210,10 @@ function tao(x: number): bigint {
 }
 
 /**
- * Runs a scenario end to end and returns every tempo's records.
+ * Runs a scenario end to end and returns every tempo's records. The steps, in order:
+ * {@link startChain}, {@link bootstrapSimSubnet}, {@link startNodes}, then per tempo
+ * {@link runTempos} ({@link setMinersOnline}, {@link runRounds}, {@link collectReports}, the epoch,
+ * {@link tempoRecord}, handed to the writer), and {@link stopRunning} whatever happened.
  *
  * @example
  * const result = await runSimulation({ scenario: parseScenario({ miners: 8 }), outDir: "runs/x" });

@@ -83,8 +83,32 @@ export function applyOutcome(
  */
 export function finalScore(score: MinerScore, provenCapacityShare: number, policy: ScoringPolicy): number {
   const capacity = Math.min(1, Math.max(0, provenCapacityShare));
-  const latencyFactor = policy.latencyHalfMs / (policy.latencyHalfMs + Math.max(0, score.latencyMs));
-  return score.reliability * capacity * (1 - policy.latencyWeight + policy.latencyWeight * latencyFactor);
+  return score.reliability * capacity * latencyFactor(score.latencyMs, policy);
+}
+
+/**
+ * The discount for slow answers, a factor in (1 − latencyWeight, 1]: 1 at no latency,
+ * 1 − latencyWeight / 2 at `latencyHalfMs`, towards 1 − latencyWeight as latency grows.
+ *
+ * @example latencyFactor(2_000, { latencyHalfMs: 2_000, latencyWeight: 0.1 }) // 0.95
+ */
+export function latencyFactor(
+  latencyMs: number,
+  policy: Pick<ScoringPolicy, "latencyHalfMs" | "latencyWeight">,
+): number {
+  const halving = policy.latencyHalfMs / (policy.latencyHalfMs + Math.max(0, latencyMs));
+  return 1 - policy.latencyWeight + policy.latencyWeight * halving;
+}
+
+/**
+ * What a miner is paid for: its policy score times the chunks placed on it (proven capacity), not
+ * the score alone. Splitting one disk across several hotkeys then earns nothing extra, and a
+ * bigger offer earns more (up to the validator's cap on chunks per miner).
+ *
+ * @example weighByChunksPlaced(0.5, 32) // 16
+ */
+export function weighByChunksPlaced(score: number, chunksPlaced: number): number {
+  return score * chunksPlaced;
 }
 
 /** Scales non-negative scores to sum to 1 (all zeros stays all zeros). Non-finite or negative entries count as 0. */

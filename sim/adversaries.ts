@@ -16,6 +16,7 @@ import type { MinerBehaviour } from "../neurons/miner/miner.js";
 import type { StoreManager } from "../neurons/miner/partition.js";
 import { request } from "../neurons/p2p/node.js";
 import { createEnvelope, type Envelope, ErrorCode } from "../protocol/messages.js";
+import { U16_MAX } from "../protocol/scoring.js";
 
 /** A deterministic coin from (seed, index): experiments are reproducible. */
 function coin(seed: number, index: number): number {
@@ -233,7 +234,7 @@ export function weightCopier(): ValidatorAdversary {
     name: "copier",
     weights({ graph, self, minerUids }) {
       const out = new Array<number>(graph.n).fill(0);
-      for (const uid of minerUids) if (uid !== self) out[uid] = (graph.consensus[uid] ?? 0) / 65_535;
+      for (const uid of minerUids) if (uid !== self) out[uid] = (graph.consensus[uid] ?? 0) / U16_MAX;
       return out;
     },
   };

@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConfigFile } from "./config-file.js";
+import { SimError } from "./errors.js";
 import {
   defaultAdversaries,
   defaultValidatorStakes,
@@ -48,11 +49,8 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
   --help              this text`;
 
 /** A flag is wrong; the message is the one line shown. */
-export class UsageError extends Error {
+export class UsageError extends SimError {
   override readonly name = "UsageError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 function intFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {

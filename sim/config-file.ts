@@ -1,13 +1,11 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { SimError } from "./errors.js";
 
 /** A scenario or sweep file that cannot be read or parsed; the message names the file and why. */
-export class ConfigFileError extends Error {
+export class ConfigFileError extends SimError {
   override name = "ConfigFileError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

@@ -3,16 +3,13 @@
  * with one chart per metric against the first swept parameter, one line per combination of the
  * other parameters, each point the mean over seeds with a min–max bar, and a table of the means.
  */
+import { escapeHtml } from "./escape-html.js";
 import type { Sweep } from "./experiment.js";
 
 const WIDTH = 560;
 const HEIGHT = 300;
 const MARGIN = { left: 64, right: 16, top: 28, bottom: 44 };
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return "–";

@@ -24,6 +24,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { readConfigFile } from "./config-file.js";
+import { SimError } from "./errors.js";
 import { renderReport } from "./experiment-report.js";
 import { parseFastConfig } from "./fast/config.js";
 import { computeMetrics, type FastMetrics, metricNames } from "./fast/metrics.js";
@@ -71,19 +72,13 @@ export interface SweepPoint {
 }
 
 /** A sweep file is malformed, or names a config, parameter or metric that does not exist. */
-export class ExperimentError extends Error {
+export class ExperimentError extends SimError {
   override name = "ExperimentError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** An existing results.csv does not belong to this sweep (its columns differ). */
-export class ExperimentResumeError extends Error {
+export class ExperimentResumeError extends SimError {
   override name = "ExperimentResumeError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Sets `value` at a dotted path in a JSON value, creating objects on the way; numeric segments index arrays. */

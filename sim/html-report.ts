@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escapeHtml } from "./escape-html.js";
 import type { Summary, TempoRecord } from "./report.js";
 import type { Scenario } from "./scenario.js";
 
@@ -20,9 +21,6 @@ const PALETTE: Record<string, string> = {
   "lazy-validator": "#862e9c",
 };
 const colorOf = (behaviour: string) => PALETTE[behaviour] ?? "#868e96";
-
-const esc = (s: string) =>
-  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
 interface Series {
   name: string;
@@ -64,19 +62,19 @@ function lineChart(
   for (let x = xMin; x <= xMax; x += step)
     parts.push(`<text x="${sx(x)}" y="${H - PAD.b + 16}" text-anchor="middle">${x}</text>`);
   parts.push(
-    `<text x="${(PAD.l + W - PAD.r) / 2}" y="${H - 2}" text-anchor="middle">${esc(opts.xLabel)}</text>`,
+    `<text x="${(PAD.l + W - PAD.r) / 2}" y="${H - 2}" text-anchor="middle">${escapeHtml(opts.xLabel)}</text>`,
   );
   for (const s of series) {
     const d = s.points
       .map((p, j) => `${j === 0 ? "M" : "L"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`)
       .join("");
     parts.push(
-      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ""}><title>${esc(s.name)}</title></path>`,
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ""}><title>${escapeHtml(s.name)}</title></path>`,
     );
   }
   (opts.legend ?? series).slice(0, 14).forEach((l, i) => {
     parts.push(
-      `<rect x="${W - PAD.r + 8}" y="${PAD.t + i * 16}" width="10" height="10" fill="${l.color}"/><text x="${W - PAD.r + 22}" y="${PAD.t + i * 16 + 9}">${esc(l.name)}</text>`,
+      `<rect x="${W - PAD.r + 8}" y="${PAD.t + i * 16}" width="10" height="10" fill="${l.color}"/><text x="${W - PAD.r + 22}" y="${PAD.t + i * 16 + 9}">${escapeHtml(l.name)}</text>`,
     );
   });
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${parts.join("")}</svg>`;
@@ -87,7 +85,7 @@ function barChart(bars: { label: string; value: number; color: string; text: str
   const left = 160;
   const parts = bars.map((b, i) => {
     const w = yMax > 0 ? (b.value / yMax) * (W - left - 120) : 0;
-    return `<text x="${left - 6}" y="${i * 18 + 14}" text-anchor="end">${esc(b.label)}</text><rect x="${left}" y="${i * 18 + 3}" width="${Math.max(0, w).toFixed(1)}" height="13" fill="${b.color}"/><text x="${left + Math.max(0, w) + 4}" y="${i * 18 + 14}">${esc(b.text)}</text>`;
+    return `<text x="${left - 6}" y="${i * 18 + 14}" text-anchor="end">${escapeHtml(b.label)}</text><rect x="${left}" y="${i * 18 + 3}" width="${Math.max(0, w).toFixed(1)}" height="13" fill="${b.color}"/><text x="${left + Math.max(0, w) + 4}" y="${i * 18 + 14}">${escapeHtml(b.text)}</text>`;
   });
   return `<svg viewBox="0 0 ${W} ${h}" width="${W}" height="${h}">${parts.join("")}</svg>`;
 }
@@ -148,17 +146,17 @@ export function renderHtmlReport(
   const shareRows = Object.entries(summary.emissionShare)
     .map(
       ([b, s]) =>
-        `<tr><td><span class="sw" style="background:${colorOf(b)}"></span>${esc(b)}</td><td>${s.miners}</td><td>${(s.total * 100).toFixed(1)}%</td><td>${(s.last * 100).toFixed(1)}%</td><td>${(s.perMinerVsHonest * 100).toFixed(1)}%</td></tr>`,
+        `<tr><td><span class="sw" style="background:${colorOf(b)}"></span>${escapeHtml(b)}</td><td>${s.miners}</td><td>${(s.total * 100).toFixed(1)}%</td><td>${(s.last * 100).toFixed(1)}%</td><td>${(s.perMinerVsHonest * 100).toFixed(1)}%</td></tr>`,
     )
     .join("");
   const validatorTable = `<h2>Validators</h2><table><tr><th>uid</th><th>behaviour</th><th>stake share</th><th>dividend share</th></tr>${summary.validators
     .map(
       (v) =>
-        `<tr><td>${v.uid}</td><td><span class="sw" style="background:${colorOf(v.behaviour)}"></span>${esc(v.behaviour)}</td><td>${(v.stakeShare * 100).toFixed(1)}%</td><td>${(v.dividendShare * 100).toFixed(1)}%</td></tr>`,
+        `<tr><td>${v.uid}</td><td><span class="sw" style="background:${colorOf(v.behaviour)}"></span>${escapeHtml(v.behaviour)}</td><td>${(v.stakeShare * 100).toFixed(1)}%</td><td>${(v.dividendShare * 100).toFixed(1)}%</td></tr>`,
     )
     .join("")}</table>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>storage-subnet simulation: ${esc(scenario.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>storage-subnet simulation: ${escapeHtml(scenario.name)}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px auto;max-width:760px;color:#212529}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}svg text{font-size:11px;fill:#495057}
@@ -166,8 +164,8 @@ table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #d
 td:first-child,th:first-child{text-align:left}.sw{display:inline-block;width:10px;height:10px;margin-right:6px}
 pre{background:#f8f9fa;padding:8px;overflow:auto;font-size:12px}
 </style></head><body>
-<h1>Simulation: ${esc(scenario.name)}</h1>
-<p>${scenario.miners} miners, ${scenario.validatorStakes.length} validators (stakes ${scenario.validatorStakes.join(" / ")} TAO), ${summary.tempos} tempos of ${scenario.tempo} blocks, seed ${scenario.seed}, scoring policy <code>${esc(scenario.policy.name)}</code>.${summary.aborted ? " <strong>Interrupted.</strong>" : ""}</p>
+<h1>Simulation: ${escapeHtml(scenario.name)}</h1>
+<p>${scenario.miners} miners, ${scenario.validatorStakes.length} validators (stakes ${scenario.validatorStakes.join(" / ")} TAO), ${summary.tempos} tempos of ${scenario.tempo} blocks, seed ${scenario.seed}, scoring policy <code>${escapeHtml(scenario.policy.name)}</code>.${summary.aborted ? " <strong>Interrupted.</strong>" : ""}</p>
 <h2>Emission share by behaviour</h2>
 <table><tr><th>behaviour</th><th>miners</th><th>run</th><th>last tempo</th><th>per miner vs honest</th></tr>${shareRows}</table>
 <p>Honest miners' share of miner emission: ${(summary.honestShareOfMinerEmission.total * 100).toFixed(1)}% over the run, ${(summary.honestShareOfMinerEmission.last * 100).toFixed(1)}% in the last tempo.</p>
@@ -178,7 +176,7 @@ ${validatorTable}
 <p>First tempo from which the adversary's incentive stayed below ${(summary.detectionThreshold * 100).toFixed(1)}% of the honest miners' mean.</p>${detection}
 <h2>Validator agreement</h2>
 <p>Mean pairwise Pearson correlation of the validators' on-chain weight rows, per tempo.</p>${agreement}
-<h2>Scenario</h2><pre>${esc(JSON.stringify(scenario, null, 2))}</pre>
+<h2>Scenario</h2><pre>${escapeHtml(JSON.stringify(scenario, null, 2))}</pre>
 </body></html>
 `;
 }

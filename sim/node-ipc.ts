@@ -7,8 +7,9 @@
  * request against {@link nodeRequestSchema} and answers a bad one with an error reply.
  */
 import { z } from "zod";
+import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
 import { ADVERSARY_NAMES } from "./adversaries.js";
-import type { ChallengeCounts, MinerSpec, ValidatorSpec } from "./nodes.js";
+import type { MinerSpec, ValidatorSpec } from "./nodes.js";
 
 const adversarySettings = z.strictObject({
   seed: z.number(),

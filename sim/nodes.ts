@@ -19,7 +19,7 @@ import type { Logger } from "../neurons/logger.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { folderUsedBytes } from "../neurons/miner/partition.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
-import { type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
+import { type ChallengeCounts, type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
 import { type AdversaryName, type AdversarySettings, createAdversary } from "./adversaries.js";
 
 /** One simulated miner, as data. */
@@ -53,12 +53,6 @@ export interface ValidatorSpec {
   challengeTimeoutMs: number;
   fillPerRound: number;
   policy: { name: string; params?: Record<string, unknown> };
-}
-
-export interface ChallengeCounts {
-  pass: number;
-  fail: number;
-  timeout: number;
 }
 
 /** What a validator reports after a tempo's rounds. */

@@ -14,16 +14,14 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { SimError } from "./errors.js";
 import type { NodeReply, NodeRequest, NodeResults } from "./node-ipc.js";
 import { type NodeArgs, type NodeCaller, nodeHandles } from "./node-runtime.js";
 import type { NodeHost } from "./nodes.js";
 
 /** A runner failed, or answered a request with an error; the message names the node and its log. */
-export class NodeHostError extends Error {
+export class NodeHostError extends SimError {
   override readonly name = "NodeHostError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** How long a runner may take to close its nodes before it is killed. */

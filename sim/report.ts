@@ -41,21 +41,22 @@ export interface MetagraphRow {
   validatorTrust: number;
 }
 
-export interface ScoreRow {
+/** What a score or challenge row is about: one validator's view of one miner in one tempo. */
+export interface ValidatorMinerRow {
   tempo: number;
   validatorUid: number;
   minerUid: number;
+  /** The miner's behaviour. */
   behaviour: string;
+}
+
+export interface ScoreRow extends ValidatorMinerRow {
   score: number;
   /** The validator's weight for the miner on chain after this tempo's epoch (u16, max-normalised). */
   weight?: number;
 }
 
-export interface ChallengeRow {
-  tempo: number;
-  validatorUid: number;
-  minerUid: number;
-  behaviour: string;
+export interface ChallengeRow extends ValidatorMinerRow {
   pass: number;
   fail: number;
   timeout: number;
@@ -99,23 +100,72 @@ export interface Summary {
   validators: { uid: number; behaviour: string; stakeShare: number; dividendShare: number }[];
 }
 
-const METAGRAPH_COLUMNS = [
-  "tempo",
-  "block",
-  "uid",
-  "hotkey",
-  "role",
-  "behaviour",
-  "stake",
-  "incentive",
-  "emission",
-  "dividends",
-  "trust",
-  "consensus",
-  "validator_trust",
-];
+/** A CSV column: its header and how a row's cell is written. */
+type Column<R> = readonly [header: string, cell: (row: R) => string | number | bigint];
 
 const f6 = (x: number) => x.toFixed(6);
+const fraction = (x: number | null) => (x === null ? "" : f6(x));
+
+/**
+ * The metagraph files' columns. metagraph.jsonl has the same keys in the same order, with
+ * unrounded fractions and rao as decimal strings.
+ */
+const METAGRAPH_FIELDS: readonly [header: string, field: keyof MetagraphRow, fraction?: "fraction"][] = [
+  ["tempo", "tempo"],
+  ["block", "block"],
+  ["uid", "uid"],
+  ["hotkey", "hotkey"],
+  ["role", "role"],
+  ["behaviour", "behaviour"],
+  ["stake", "stake"],
+  ["incentive", "incentive", "fraction"],
+  ["emission", "emission"],
+  ["dividends", "dividends", "fraction"],
+  ["trust", "trust", "fraction"],
+  ["consensus", "consensus", "fraction"],
+  ["validator_trust", "validatorTrust", "fraction"],
+];
+
+const METAGRAPH_COLUMNS: readonly Column<MetagraphRow>[] = METAGRAPH_FIELDS.map(([header, field, kind]) => [
+  header,
+  (r) => (kind === "fraction" ? fraction(r[field] as number | null) : (r[field] as string | number | bigint)),
+]);
+
+const VALIDATOR_MINER_COLUMNS: readonly Column<ValidatorMinerRow>[] = [
+  ["tempo", (r) => r.tempo],
+  ["validator_uid", (r) => r.validatorUid],
+  ["miner_uid", (r) => r.minerUid],
+  ["behaviour", (r) => r.behaviour],
+];
+
+const SCORE_COLUMNS: readonly Column<ScoreRow>[] = [
+  ...VALIDATOR_MINER_COLUMNS,
+  ["score", (s) => f6(s.score)],
+  ["weight", (s) => s.weight ?? 0],
+];
+
+const CHALLENGE_COLUMNS: readonly Column<ChallengeRow>[] = [
+  ...VALIDATOR_MINER_COLUMNS,
+  ["pass", (c) => c.pass],
+  ["fail", (c) => c.fail],
+  ["timeout", (c) => c.timeout],
+];
+
+function csvHeader<R>(columns: readonly Column<R>[]): string {
+  return `${columns.map(([header]) => header).join(",")}\n`;
+}
+
+function csvLines<R>(columns: readonly Column<R>[], rows: readonly R[]): string {
+  return rows.map((row) => `${columns.map(([, cell]) => cell(row)).join(",")}\n`).join("");
+}
+
+function metagraphJson(r: MetagraphRow): string {
+  const entries = METAGRAPH_FIELDS.map(([header, field]) => {
+    const value = r[field];
+    return [header, typeof value === "bigint" ? value.toString() : value];
+  });
+  return JSON.stringify(Object.fromEntries(entries));
+}
 
 /** Appends each tempo's rows to the run's CSV and JSONL files. */
 export interface RunWriter {
@@ -125,73 +175,19 @@ export interface RunWriter {
 /** Creates the files (with headers) and returns the writer. An unknown `trust` is left empty. */
 export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
   writeFileSync(join(outDir, "scenario.json"), `${JSON.stringify(scenario, null, 2)}\n`);
-  writeFileSync(join(outDir, "metagraph.csv"), `${METAGRAPH_COLUMNS.join(",")}\n`);
+  writeFileSync(join(outDir, "metagraph.csv"), csvHeader(METAGRAPH_COLUMNS));
   writeFileSync(join(outDir, "metagraph.jsonl"), "");
-  writeFileSync(join(outDir, "scores.csv"), "tempo,validator_uid,miner_uid,behaviour,score,weight\n");
-  writeFileSync(
-    join(outDir, "challenges.csv"),
-    "tempo,validator_uid,miner_uid,behaviour,pass,fail,timeout\n",
-  );
+  writeFileSync(join(outDir, "scores.csv"), csvHeader(SCORE_COLUMNS));
+  writeFileSync(join(outDir, "challenges.csv"), csvHeader(CHALLENGE_COLUMNS));
   return {
     appendTempo(record) {
-      const csv: string[] = [];
-      const jsonl: string[] = [];
-      for (const r of record.metagraph) {
-        csv.push(
-          [
-            r.tempo,
-            r.block,
-            r.uid,
-            r.hotkey,
-            r.role,
-            r.behaviour,
-            r.stake,
-            f6(r.incentive),
-            r.emission,
-            f6(r.dividends),
-            r.trust === null ? "" : f6(r.trust),
-            f6(r.consensus),
-            f6(r.validatorTrust),
-          ].join(","),
-        );
-        jsonl.push(
-          JSON.stringify({
-            tempo: r.tempo,
-            block: r.block,
-            uid: r.uid,
-            hotkey: r.hotkey,
-            role: r.role,
-            behaviour: r.behaviour,
-            stake: r.stake.toString(),
-            incentive: r.incentive,
-            emission: r.emission.toString(),
-            dividends: r.dividends,
-            trust: r.trust,
-            consensus: r.consensus,
-            validator_trust: r.validatorTrust,
-          }),
-        );
-      }
-      appendFileSync(join(outDir, "metagraph.csv"), `${csv.join("\n")}\n`);
-      appendFileSync(join(outDir, "metagraph.jsonl"), `${jsonl.join("\n")}\n`);
+      appendFileSync(join(outDir, "metagraph.csv"), csvLines(METAGRAPH_COLUMNS, record.metagraph));
       appendFileSync(
-        join(outDir, "scores.csv"),
-        record.scores
-          .map(
-            (s) =>
-              `${s.tempo},${s.validatorUid},${s.minerUid},${s.behaviour},${f6(s.score)},${s.weight ?? 0}\n`,
-          )
-          .join(""),
+        join(outDir, "metagraph.jsonl"),
+        record.metagraph.map((r) => `${metagraphJson(r)}\n`).join(""),
       );
-      appendFileSync(
-        join(outDir, "challenges.csv"),
-        record.challenges
-          .map(
-            (c) =>
-              `${c.tempo},${c.validatorUid},${c.minerUid},${c.behaviour},${c.pass},${c.fail},${c.timeout}\n`,
-          )
-          .join(""),
-      );
+      appendFileSync(join(outDir, "scores.csv"), csvLines(SCORE_COLUMNS, record.scores));
+      appendFileSync(join(outDir, "challenges.csv"), csvLines(CHALLENGE_COLUMNS, record.challenges));
     },
   };
 }

@@ -10,13 +10,11 @@ import {
   VALIDATOR_ADVERSARY_NAMES,
   type ValidatorAdversaryName,
 } from "./adversaries.js";
+import { SimError } from "./errors.js";
 
 /** A scenario failed validation; the message names the field. */
-export class ScenarioError extends Error {
+export class ScenarioError extends SimError {
   override readonly name = "ScenarioError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 type AnyAdversary = AdversaryName | ValidatorAdversaryName;

@@ -32,7 +32,8 @@ import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
-import { toU16Weights } from "../protocol/scoring.js";
+import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
+import { toU16Weights, U16_MAX } from "../protocol/scoring.js";
 import {
   type AdversaryName,
   type AdversarySettings,
@@ -42,22 +43,26 @@ import {
   type ValidatorAdversary,
   type ValidatorAdversaryName,
 } from "./adversaries.js";
-import { sampleMemory } from "./memory.js";
+import { SimError } from "./errors.js";
+import { type MemorySampler, sampleMemory } from "./memory.js";
 import { createInProcessHost } from "./node-runtime.js";
 import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
 import { createProcessHost, createThreadHost } from "./remote-host.js";
-import type { ChallengeRow, MetagraphRow, RunWriter, ScoreRow, TempoRecord } from "./report.js";
+import type {
+  ChallengeRow,
+  MetagraphRow,
+  RunWriter,
+  ScoreRow,
+  TempoRecord,
+  ValidatorMinerRow,
+} from "./report.js";
 import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
 
 const TAO = 1_000_000_000n;
-const U16 = 65_535;
 
 /** The run could not be set up or driven; `cause` has the underlying error. */
-export class SimulationError extends Error {
+export class SimulationError extends SimError {
   override readonly name = "SimulationError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Wall times in milliseconds (machine-dependent: written to timings.json only). */
@@ -124,6 +129,23 @@ export interface SimulatorInit {
   threads?: number;
 }
 
+/** A validator's keys and role, fixed before the chain starts. */
+interface ValidatorKeys {
+  stakeTao: number;
+  behaviourName: ValidatorAdversaryName | "honest";
+  hotkey: KeyringPair;
+  coldkey: KeyringPair;
+}
+
+/** Every key of the run, derived from fixed URIs (so a seed gives the same accounts). */
+interface SimKeys {
+  keyring: Keyring;
+  sudo: KeyringPair;
+  ownerHotkey: KeyringPair;
+  minerColdkey: KeyringPair;
+  validatorKeys: ValidatorKeys[];
+}
+
 interface SimMiner {
   index: number;
   hotkey: KeyringPair;
@@ -137,15 +159,40 @@ interface SimMiner {
   forwardsTo?: string;
 }
 
-interface SimValidator {
+interface SimValidator extends ValidatorKeys {
   index: number;
-  hotkey: KeyringPair;
-  coldkey: KeyringPair;
-  stakeTao: number;
-  behaviourName: ValidatorAdversaryName | "honest";
   /** An honest validator node, or the adversary that sets weights in its place. */
   node?: SimValidatorNode;
   adversary?: ValidatorAdversary;
+}
+
+/** What is running and must be stopped, filled in as each part starts. */
+interface Running {
+  chain?: DevChain;
+  client?: PolkadotChainClient;
+  /** The inclusion pump's timer. */
+  pump?: NodeJS.Timeout;
+  host?: NodeHost;
+}
+
+/** The dev chain as the simulator drives it. */
+interface SimChain {
+  chain: DevChain;
+  client: PolkadotChainClient;
+  /** Each subnet's last epoch: its block and per-uid trust (u16), from the chain's epoch hook. */
+  epochTrust: Map<number, { block: number; trust: Uint16Array }>;
+}
+
+/** The bootstrapped subnet and its nodes, as every step after the bootstrap sees them. */
+interface SimNetwork {
+  scenario: Scenario;
+  chain: DevChain;
+  client: PolkadotChainClient;
+  netuid: number;
+  host: NodeHost;
+  miners: SimMiner[];
+  validators: SimValidator[];
+  timings: SimTimings;
 }
 
 const noHook = (): never => {
@@ -160,8 +207,15 @@ function aborted(signal?: AbortSignal): boolean {
   return signal?.aborted === true;
 }
 
+function tao(x: number): bigint {
+  return BigInt(Math.round(x * 1e9));
+}
+
 /**
- * Runs a scenario end to end and returns every tempo's records.
+ * Runs a scenario end to end and returns every tempo's records. The steps, in order:
+ * {@link startChain}, {@link bootstrapSimSubnet}, {@link startNodes}, then per tempo
+ * {@link runTempos} ({@link setMinersOnline}, {@link runRounds}, {@link collectReports}, the epoch,
+ * {@link tempoRecord}, handed to the writer), and {@link stopRunning} whatever happened.
  *
  * @example
  * const result = await runSimulation({ scenario: parseScenario({ miners: 8 }), outDir: "runs/x" });
@@ -170,7 +224,74 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
   const { scenario, outDir, signal } = init;
   const stage = init.onStage ?? (() => undefined);
   const t0 = performance.now();
-  const timings: SimTimings = {
+  const timings = emptyTimings(init.mode ?? "inprocess");
+  const nodesDir = join(outDir, "nodes");
+  mkdirSync(nodesDir, { recursive: true });
+
+  await cryptoWaitReady();
+  await authReady();
+  const keys = deriveKeys(scenario);
+  const running: Running = {};
+  // In process the kernel's peak RSS is exact and free; node processes need sampling.
+  const memory =
+    timings.mode === "process"
+      ? sampleMemory(() => [process.pid, ...(running.host?.pids() ?? [])], 1_000)
+      : undefined;
+  const finish = (
+    netuid: number,
+    behaviours: Map<number, string>,
+    tempos: TempoRecord[],
+    wasAborted: boolean,
+  ): SimResult => {
+    finishTimings(timings, t0, memory);
+    return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted };
+  };
+
+  try {
+    stage("starting the dev chain");
+    let t = performance.now();
+    const { chain, client, epochTrust } = await startChain(keys, running);
+    timings.chainStartMs = performance.now() - t;
+
+    stage("bootstrapping the subnet");
+    t = performance.now();
+    const { netuid, behaviours, miners } = await bootstrapSimSubnet({
+      chain,
+      client,
+      scenario,
+      keys,
+      nodesDir,
+    });
+    timings.bootstrapMs = performance.now() - t;
+    if (aborted(signal)) return finish(netuid, behaviours, [], true);
+
+    stage(`starting ${scenario.miners} miners and ${keys.validatorKeys.length} validators`);
+    t = performance.now();
+    running.host = createHost(chain, client, join(nodesDir, "logs"), timings.mode, init.threads);
+    const net: SimNetwork = {
+      scenario,
+      chain,
+      client,
+      netuid,
+      host: running.host,
+      miners,
+      validators: [],
+      timings,
+    };
+    await startNodes(net, keys.validatorKeys, nodesDir, stage);
+    timings.nodesStartMs = performance.now() - t;
+
+    const tempos: TempoRecord[] = [];
+    const stopped = await runTempos(net, { behaviours, epochTrust, tempos, init, t0 });
+    return finish(netuid, behaviours, tempos, stopped);
+  } finally {
+    memory?.stop();
+    await stopRunning(running);
+  }
+}
+
+function emptyTimings(mode: "inprocess" | "process"): SimTimings {
+  return {
     chainStartMs: 0,
     bootstrapMs: 0,
     nodesStartMs: 0,
@@ -184,386 +305,484 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     peakMemoryBytes: 0,
     peakMemoryMethod: "rss",
     nodeProcesses: 0,
-    mode: init.mode ?? "inprocess",
+    mode,
     epochsCrossedDuringRounds: 0,
   };
-  const nodesDir = join(outDir, "nodes");
-  mkdirSync(nodesDir, { recursive: true });
+}
 
-  await cryptoWaitReady();
-  await authReady();
+/** The sudo key, the subnet owner's hotkey, the miners' coldkey and each validator's keys and role. */
+function deriveKeys(scenario: Scenario): SimKeys {
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  const sudo = keyring.addFromUri("//Alice");
-  const ownerHotkey = keyring.addFromUri("//Alice//sim-owner");
-  const minerColdkey = keyring.addFromUri("//Sim//miners");
-  const behaviourNames = assignBehaviours(scenario);
   const validatorBehaviours = assignValidatorBehaviours(scenario);
-  const validatorKeys = scenario.validatorStakes.map((stakeTao, i) => ({
-    stakeTao,
-    behaviourName: validatorBehaviours[i] ?? "honest",
-    hotkey: keyring.addFromUri(validatorUri(i)),
-    coldkey: keyring.addFromUri(`//Sim//validator${i}//coldkey`),
-  }));
+  return {
+    keyring,
+    sudo: keyring.addFromUri("//Alice"),
+    ownerHotkey: keyring.addFromUri("//Alice//sim-owner"),
+    minerColdkey: keyring.addFromUri("//Sim//miners"),
+    validatorKeys: scenario.validatorStakes.map((stakeTao, i) => ({
+      stakeTao,
+      behaviourName: validatorBehaviours[i] ?? "honest",
+      hotkey: keyring.addFromUri(validatorUri(i)),
+      coldkey: keyring.addFromUri(`//Sim//validator${i}//coldkey`),
+    })),
+  };
+}
 
-  let chain: DevChain | undefined;
-  let client: PolkadotChainClient | undefined;
-  let pump: NodeJS.Timeout | undefined;
-  let host: NodeHost | undefined;
-  // In process the kernel's peak RSS is exact and free; node processes need sampling.
-  const memory =
-    timings.mode === "process"
-      ? sampleMemory(() => [process.pid, ...(host?.pids() ?? [])], 1_000)
-      : undefined;
-  const miners: SimMiner[] = [];
-  const validators: SimValidator[] = [];
-  const tempos: TempoRecord[] = [];
-  const behaviours = new Map<number, string>();
-  let netuid = -1;
-  /** Each subnet's last epoch: its block and per-uid trust (u16), from the chain's epoch hook. */
-  const epochTrust = new Map<number, { block: number; trust: Uint16Array }>();
-
-  try {
-    // --- chain ---
-    stage("starting the dev chain");
-    let t = performance.now();
-    const tao = (x: number) => BigInt(Math.round(x * 1e9));
-    chain = createDevChain({
-      port: 0,
-      mode: "manual",
-      pallets: subtensorPallets({
-        onEpoch: (id, block, out) => {
-          epochTrust.set(id, { block, trust: out.trust });
-        },
-      }),
-      accounts: [
-        // Registration burn rises with registrations; a large balance keeps big runs clear of it.
-        { address: minerColdkey.address, balance: 1_000_000n * TAO },
-        ...validatorKeys.map((v) => ({ address: v.coldkey.address, balance: tao(v.stakeTao) + 100n * TAO })),
-      ],
-    });
-    await chain.start();
-    const devChain = chain;
-    // The inclusion pump: transactions land in the next block; epochs are driven below.
-    pump = setInterval(() => {
-      if (devChain.pendingExtrinsics.length > 0) devChain.newBlock(1);
-    }, 2);
-    client = new PolkadotChainClient({ endpoint: chain.endpoint });
-    await client.start();
-    timings.chainStartMs = performance.now() - t;
-
-    // --- subnet bootstrap ---
-    stage("bootstrapping the subnet");
-    t = performance.now();
-    const minerHotkeys = Array.from({ length: scenario.miners }, (_, i) =>
-      keyring.addFromUri(`//Sim//miner${i}`),
-    );
-    const subnet = await bootstrapSubnet(client, {
-      sudo,
-      ownerHotkey: ownerHotkey.address,
-      hyperparameters: [
-        ["sudoSetTempo", scenario.tempo],
-        ["sudoSetCommitRevealWeightsEnabled", false],
-        ["sudoSetWeightsSetRateLimit", 0],
-        // One permit per validator, and one for the owner's hotkey: it accrues the owner cut as stake
-        // every block, so over a long run (or a long bootstrap: 256 registrations take ~500 blocks)
-        // it would otherwise take the smallest validator's permit. Miners never get one.
-        ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length + 1],
-        ...Object.entries(scenario.hyperparameters),
-      ],
-      registrations: [
-        ...validatorKeys.map((v) => ({ coldkey: v.coldkey, hotkey: v.hotkey.address })),
-        ...minerHotkeys.map((hotkey) => ({ coldkey: minerColdkey, hotkey: hotkey.address })),
-      ],
-      stakes: validatorKeys.map((v) => ({
-        coldkey: v.coldkey,
-        hotkey: v.hotkey.address,
-        amountRao: tao(v.stakeTao),
+/**
+ * Starts the dev chain in `manual` mode with the miners' and validators' funds, the inclusion pump
+ * and a chain client; each part goes into `running` as it starts, so a failure still stops it.
+ */
+async function startChain(keys: SimKeys, running: Running): Promise<SimChain> {
+  const epochTrust: SimChain["epochTrust"] = new Map();
+  const chain = createDevChain({
+    port: 0,
+    mode: "manual",
+    pallets: subtensorPallets({
+      onEpoch: (id, block, out) => {
+        epochTrust.set(id, { block, trust: out.trust });
+      },
+    }),
+    accounts: [
+      // Registration burn rises with registrations; a large balance keeps big runs clear of it.
+      { address: keys.minerColdkey.address, balance: 1_000_000n * TAO },
+      ...keys.validatorKeys.map((v) => ({
+        address: v.coldkey.address,
+        balance: tao(v.stakeTao) + 100n * TAO,
       })),
-      firstEpoch: (id) => advanceEpoch(devChain, id, 1, scenario.tempo),
-    });
-    netuid = subnet.netuid;
-    behaviours.set(0, "owner");
-    for (const [i, v] of validatorKeys.entries()) behaviours.set(subnet.uids[i] as number, v.behaviourName);
-    const o = scenario.adversaryOptions;
-    for (let i = 0; i < scenario.miners; i++) {
-      const hotkeyUri = `//Sim//miner${i}`;
-      const hotkey = minerHotkeys[i] as KeyringPair;
-      const uid = subnet.uids[validatorKeys.length + i] as number;
-      const behaviourName = behaviourNames[i] ?? "honest";
-      behaviours.set(uid, behaviourName);
-      const adversary: AdversarySettings = {
-        seed: scenario.seed * 7919 + i,
-        lazyKeep: o.lazyKeep,
-        corruptRate: o.corruptRate,
-        slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
-        offlineFromTempo: o.offlineFromTempo,
-        churnPeriod: o.churnPeriod,
-        sybilGroup: o.sybilGroup,
-      };
-      // The schedule and disk share are the simulator's to carry out; the answering behaviour is
-      // built where the node runs (sim/nodes.ts).
-      const { online, diskShare } =
-        behaviourName === "honest"
-          ? { online: () => true, diskShare: 1 }
-          : createAdversary(behaviourName, { ...adversary, node: noHook, target: noHook });
-      miners.push({
+    ],
+  });
+  running.chain = chain;
+  await chain.start();
+  // The inclusion pump: transactions land in the next block; epochs are driven by the simulator.
+  running.pump = setInterval(() => {
+    if (chain.pendingExtrinsics.length > 0) chain.newBlock(1);
+  }, 2);
+  const client = new PolkadotChainClient({ endpoint: chain.endpoint });
+  running.client = client;
+  await client.start();
+  return { chain, client, epochTrust };
+}
+
+/**
+ * Registers the subnet with the scenario's hyperparameters, the validators and the miners (whose
+ * specs it builds), stakes the validators and runs the first epoch, which gives them their permits.
+ */
+async function bootstrapSimSubnet(init: {
+  chain: DevChain;
+  client: PolkadotChainClient;
+  scenario: Scenario;
+  keys: SimKeys;
+  nodesDir: string;
+}): Promise<{ netuid: number; behaviours: Map<number, string>; miners: SimMiner[] }> {
+  const { chain: devChain, client, scenario, nodesDir } = init;
+  const { keyring, sudo, ownerHotkey, minerColdkey, validatorKeys } = init.keys;
+  const behaviourNames = assignBehaviours(scenario);
+  const behaviours = new Map<number, string>();
+  const miners: SimMiner[] = [];
+  const minerHotkeys = Array.from({ length: scenario.miners }, (_, i) =>
+    keyring.addFromUri(`//Sim//miner${i}`),
+  );
+  const subnet = await bootstrapSubnet(client, {
+    sudo,
+    ownerHotkey: ownerHotkey.address,
+    hyperparameters: [
+      ["sudoSetTempo", scenario.tempo],
+      ["sudoSetCommitRevealWeightsEnabled", false],
+      ["sudoSetWeightsSetRateLimit", 0],
+      // One permit per validator, and one for the owner's hotkey: it accrues the owner cut as stake
+      // every block, so over a long run (or a long bootstrap: 256 registrations take ~500 blocks)
+      // it would otherwise take the smallest validator's permit. Miners never get one.
+      ["sudoSetMaxAllowedValidators", scenario.validatorStakes.length + 1],
+      ...Object.entries(scenario.hyperparameters),
+    ],
+    registrations: [
+      ...validatorKeys.map((v) => ({ coldkey: v.coldkey, hotkey: v.hotkey.address })),
+      ...minerHotkeys.map((hotkey) => ({ coldkey: minerColdkey, hotkey: hotkey.address })),
+    ],
+    stakes: validatorKeys.map((v) => ({
+      coldkey: v.coldkey,
+      hotkey: v.hotkey.address,
+      amountRao: tao(v.stakeTao),
+    })),
+    firstEpoch: (id) => advanceEpoch(devChain, id, 1, scenario.tempo),
+  });
+  const netuid = subnet.netuid;
+  behaviours.set(0, "owner");
+  for (const [i, v] of validatorKeys.entries()) behaviours.set(subnet.uids[i] as number, v.behaviourName);
+  const o = scenario.adversaryOptions;
+  for (let i = 0; i < scenario.miners; i++) {
+    const hotkeyUri = `//Sim//miner${i}`;
+    const hotkey = minerHotkeys[i] as KeyringPair;
+    const uid = subnet.uids[validatorKeys.length + i] as number;
+    const behaviourName = behaviourNames[i] ?? "honest";
+    behaviours.set(uid, behaviourName);
+    const adversary: AdversarySettings = {
+      seed: scenario.seed * 7919 + i,
+      lazyKeep: o.lazyKeep,
+      corruptRate: o.corruptRate,
+      slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
+      offlineFromTempo: o.offlineFromTempo,
+      churnPeriod: o.churnPeriod,
+      sybilGroup: o.sybilGroup,
+    };
+    // The schedule and disk share are the simulator's to carry out; the answering behaviour is
+    // built where the node runs (sim/nodes.ts).
+    const { online, diskShare } =
+      behaviourName === "honest"
+        ? { online: () => true, diskShare: 1 }
+        : createAdversary(behaviourName, { ...adversary, node: noHook, target: noHook });
+    miners.push({
+      index: i,
+      hotkey,
+      behaviourName,
+      online,
+      spec: {
         index: i,
-        hotkey,
-        behaviourName,
-        online,
-        spec: {
-          index: i,
-          hotkeyUri,
-          behaviour: behaviourName,
-          adversary,
-          netuid,
-          dbRoot: join(nodesDir, "miners"),
-          chunkSize: scenario.miner.chunkSize,
-          diskBytes: Math.floor(scenario.miner.freeChunks * diskShare) * scenario.miner.chunkSize,
-        },
-      });
-    }
-    const permits = await client.metagraph(netuid);
-    for (const v of validatorKeys) {
-      const uid = permits.hotkeys.indexOf(v.hotkey.address);
-      if (permits.validatorPermit[uid] !== true)
-        throw new SimulationError(
-          `validator ${v.hotkey.address} (uid ${uid}) did not get a validator permit`,
-        );
-    }
-    timings.bootstrapMs = performance.now() - t;
-    if (aborted(signal)) return await finish(true);
-
-    // --- nodes ---
-    stage(`starting ${scenario.miners} miners and ${validatorKeys.length} validators`);
-    t = performance.now();
-    const logDir = join(nodesDir, "logs");
-    host =
-      timings.mode === "process"
-        ? createProcessHost({ endpoint: chain.endpoint, logDir })
-        : init.threads === 0
-          ? createInProcessHost({ chain: client, logDir })
-          : createThreadHost({
-              endpoint: chain.endpoint,
-              logDir,
-              ...(init.threads ? { threads: init.threads } : {}),
-            });
-    const nodeHost = host;
-    const honestTarget = miners.find((m) => m.behaviourName === "honest");
-    const startMiner = async (m: SimMiner) => {
-      m.node = await nodeHost.startMiner(m.spec);
-      if (nodeHost.mode === "process") timings.nodeProcesses++;
-    };
-    // Miners start concurrently but announce one by one: one transaction per block, so the block
-    // count (and with it every epoch's emission) does not depend on how transactions were batched.
-    const announce = async (m: SimMiner) => {
-      if (!m.node) return;
-      await (client as PolkadotChainClient).setCommitment(
-        m.hotkey,
+        hotkeyUri,
+        behaviour: behaviourName,
+        adversary,
         netuid,
-        new TextEncoder().encode(m.node.announcedAddress),
-      );
-    };
-    // Outsourcers forward to the first honest miner, at whatever address it has now.
-    const retargetOutsourcers = async () => {
-      const address = honestTarget?.node?.announcedAddress ?? "";
-      for (const m of miners) {
-        if (m.behaviourName !== "outsourcer" || !m.node || m.forwardsTo === address) continue;
-        await m.node.retarget(address);
-        m.forwardsTo = address;
-      }
-    };
-    const startAll = async (list: SimMiner[], onBatch?: (started: number) => void) => {
-      await inBatches(list, 8, startMiner, onBatch);
-      for (const m of list) await announce(m);
-      await retargetOutsourcers();
-    };
-    // Starting takes a while (about a second of CPU per node process): say how far it got.
-    let said = performance.now();
-    await startAll(miners, (started) => {
-      if (performance.now() - said < 5_000 || started === miners.length) return;
-      said = performance.now();
-      stage(`${started}/${miners.length} miners started`);
+        dbRoot: join(nodesDir, "miners"),
+        chunkSize: scenario.miner.chunkSize,
+        diskBytes: Math.floor(scenario.miner.freeChunks * diskShare) * scenario.miner.chunkSize,
+      },
     });
-    // Validators start concurrently (a start only reads the chain); the list keeps their order.
-    const started = await Promise.all(
-      validatorKeys.map(async (v, i): Promise<SimValidator> => {
-        if (v.behaviourName !== "honest")
-          return {
-            index: i,
-            ...v,
-            adversary: createValidatorAdversary(v.behaviourName, scenario.seed * 104_729 + i),
-          };
-        const node = await nodeHost.startValidator({
+  }
+  const permits = await client.metagraph(netuid);
+  for (const v of validatorKeys) {
+    const uid = permits.hotkeys.indexOf(v.hotkey.address);
+    if (permits.validatorPermit[uid] !== true)
+      throw new SimulationError(`validator ${v.hotkey.address} (uid ${uid}) did not get a validator permit`);
+  }
+  return { netuid, behaviours, miners };
+}
+
+function createHost(
+  chain: DevChain,
+  client: PolkadotChainClient,
+  logDir: string,
+  mode: "inprocess" | "process",
+  threads: number | undefined,
+): NodeHost {
+  if (mode === "process") return createProcessHost({ endpoint: chain.endpoint, logDir });
+  if (threads === 0) return createInProcessHost({ chain: client, logDir });
+  return createThreadHost({ endpoint: chain.endpoint, logDir, ...(threads ? { threads } : {}) });
+}
+
+/**
+ * Starts every miner (publishing its address) and every honest validator, then runs an epoch so
+ * tempo 1 starts right after one.
+ */
+async function startNodes(
+  net: SimNetwork,
+  validatorKeys: readonly ValidatorKeys[],
+  nodesDir: string,
+  stage: (stage: string) => void,
+): Promise<void> {
+  // Starting takes a while (about a second of CPU per node process): say how far it got.
+  let said = performance.now();
+  await startMiners(net, net.miners, (started) => {
+    if (performance.now() - said < 5_000 || started === net.miners.length) return;
+    said = performance.now();
+    stage(`${started}/${net.miners.length} miners started`);
+  });
+  net.validators.push(...(await startValidators(net, validatorKeys, nodesDir)));
+  await advanceEpoch(net.chain, net.netuid, 1, net.scenario.tempo);
+}
+
+/** Starts `list`, publishes each one's address and points the outsourcers at their target. */
+async function startMiners(
+  net: SimNetwork,
+  list: readonly SimMiner[],
+  onBatch?: (started: number) => void,
+): Promise<void> {
+  await inBatches(
+    list,
+    8,
+    async (m) => {
+      m.node = await net.host.startMiner(m.spec);
+      if (net.host.mode === "process") net.timings.nodeProcesses++;
+    },
+    onBatch,
+  );
+  // Miners start concurrently but announce one by one: one transaction per block, so the block
+  // count (and with it every epoch's emission) does not depend on how transactions were batched.
+  for (const m of list) {
+    if (!m.node) continue;
+    await net.client.setCommitment(m.hotkey, net.netuid, new TextEncoder().encode(m.node.announcedAddress));
+  }
+  await retargetOutsourcers(net.miners);
+}
+
+/** Outsourcers forward to the first honest miner, at whatever address it has now. */
+async function retargetOutsourcers(miners: readonly SimMiner[]): Promise<void> {
+  const address = miners.find((m) => m.behaviourName === "honest")?.node?.announcedAddress ?? "";
+  for (const m of miners) {
+    if (m.behaviourName !== "outsourcer" || !m.node || m.forwardsTo === address) continue;
+    await m.node.retarget(address);
+    m.forwardsTo = address;
+  }
+}
+
+/**
+ * Starts the honest validators' nodes and makes the adversarial ones' stand-ins. They start
+ * concurrently (a start only reads the chain); the list keeps their order.
+ */
+function startValidators(
+  net: SimNetwork,
+  validatorKeys: readonly ValidatorKeys[],
+  nodesDir: string,
+): Promise<SimValidator[]> {
+  const { scenario } = net;
+  return Promise.all(
+    validatorKeys.map(async (v, i): Promise<SimValidator> => {
+      if (v.behaviourName !== "honest")
+        return {
           index: i,
-          hotkeyUri: validatorUri(i),
-          netuid,
-          dir: join(nodesDir, `validator${i}`),
-          seed: scenario.seed,
-          chunkSize: scenario.miner.chunkSize,
-          chunksPerChallenge: scenario.validator.chunksPerChallenge,
-          leavesPerChunk: scenario.validator.leavesPerChunk,
-          challengeTimeoutMs: scenario.validator.challengeTimeoutMs,
-          fillPerRound: scenario.validator.fillPerRound,
-          policy: scenario.policy,
-        });
-        if (nodeHost.mode === "process") timings.nodeProcesses++;
-        return { index: i, ...v, node };
-      }),
-    );
-    validators.push(...started);
-    // Tempo 1 starts right after an epoch.
-    await advanceEpoch(devChain, netuid, 1, scenario.tempo);
-    timings.nodesStartMs = performance.now() - t;
+          ...v,
+          adversary: createValidatorAdversary(v.behaviourName, scenario.seed * 104_729 + i),
+        };
+      const node = await net.host.startValidator({
+        index: i,
+        hotkeyUri: validatorUri(i),
+        netuid: net.netuid,
+        dir: join(nodesDir, `validator${i}`),
+        seed: scenario.seed,
+        chunkSize: scenario.miner.chunkSize,
+        chunksPerChallenge: scenario.validator.chunksPerChallenge,
+        leavesPerChunk: scenario.validator.leavesPerChunk,
+        challengeTimeoutMs: scenario.validator.challengeTimeoutMs,
+        fillPerRound: scenario.validator.fillPerRound,
+        policy: scenario.policy,
+      });
+      if (net.host.mode === "process") net.timings.nodeProcesses++;
+      return { index: i, ...v, node };
+    }),
+  );
+}
 
-    // --- tempos ---
-    const minerUids = new Map<string, number>();
-    const graph0 = await client.metagraph(netuid);
-    graph0.hotkeys.forEach((h, uid) => {
-      minerUids.set(h, uid);
+/** What the tempo loop reads and where its records go. */
+interface TempoLoop {
+  behaviours: Map<number, string>;
+  epochTrust: SimChain["epochTrust"];
+  /** Every finished tempo's record is appended here. */
+  tempos: TempoRecord[];
+  init: SimulatorInit;
+  /** When the run started (for progress). */
+  t0: number;
+}
+
+/**
+ * Runs the scenario's tempos: miners on and off line, the validators' rounds, the epoch, and each
+ * tempo's record handed to the writer as soon as it exists. Returns whether it was aborted.
+ */
+async function runTempos(net: SimNetwork, loop: TempoLoop): Promise<boolean> {
+  const { scenario, timings } = net;
+  const uidOf = await readUids(net);
+  // Each (validator, miner) pair's challenge counts at the end of the previous tempo.
+  const lastCounts = new Map<string, ChallengeCounts>();
+  for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
+    if (aborted(loop.init.signal)) return true;
+    const epochBefore = epochIndex(net.chain, net.netuid);
+    let t = performance.now();
+    await setMinersOnline(net, tempo);
+    timings.lifecycleMs += performance.now() - t;
+
+    t = performance.now();
+    await runRounds(net, tempo, uidOf);
+    const roundsMs = performance.now() - t;
+    await waitForEmptyPool(net.chain);
+    if (epochIndex(net.chain, net.netuid) !== epochBefore) timings.epochsCrossedDuringRounds++;
+
+    // Scores and challenge counts, before the epoch.
+    const { scores, challenges } = await collectReports(net, tempo, uidOf, lastCounts);
+
+    t = performance.now();
+    await advanceEpoch(net.chain, net.netuid, 1, scenario.tempo);
+    const blocksMs = performance.now() - t;
+    t = performance.now();
+    const graph = await net.client.metagraph(net.netuid, { weights: true });
+    const metagraphMs = performance.now() - t;
+    const record = tempoRecord(net, tempo, graph, uidOf, {
+      behaviours: loop.behaviours,
+      trust: loop.epochTrust.get(net.netuid)?.trust,
+      scores,
+      challenges,
     });
-    const lastCounts = new Map<string, { pass: number; fail: number; timeout: number }>();
-    for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
-      if (aborted(signal)) return await finish(true);
-      // Lifecycle: schedules and events.
-      const epochBefore = epochIndex(devChain, netuid);
-      t = performance.now();
-      for (const e of scenario.events) {
-        const m = miners[e.miner];
-        if (e.tempo === tempo && m) m.forced = e.action === "online";
-      }
-      const restart: SimMiner[] = [];
-      for (const m of miners) {
-        const want = m.forced ?? m.online(tempo);
-        if (want && !m.node) restart.push(m);
-        else if (!want && m.node) {
-          await m.node.stop();
-          delete m.node;
-          delete m.forwardsTo;
-        }
-      }
-      await startAll(restart);
-      timings.lifecycleMs += performance.now() - t;
+    loop.tempos.push(record);
+    loop.init.writer?.appendTempo(record);
+    timings.roundsMs += roundsMs;
+    timings.blocksMs += blocksMs;
+    timings.metagraphMs += metagraphMs;
+    timings.perTempo.push({ tempo, roundsMs, blocksMs, metagraphMs });
+    loop.init.onProgress?.({
+      tempo,
+      of: scenario.tempos,
+      block: graph.block,
+      elapsedMs: performance.now() - loop.t0,
+      honestShare: honestMinerShare(record),
+    });
+  }
+  return false;
+}
 
-      t = performance.now();
-      const lastEpoch = await client.metagraph(netuid);
-      for (let r = 0; r < scenario.roundsPerTempo; r++)
-        await Promise.all(validators.map(async (v) => v.node?.runRound(r === scenario.roundsPerTempo - 1)));
-      // Adversarial validators set their weights once per tempo, one after the other.
-      for (const v of validators) {
-        if (!v.adversary) continue;
-        const weights = v.adversary.weights({
-          graph: lastEpoch,
-          self: minerUids.get(v.hotkey.address) ?? -1,
-          tempo,
-          minerUids: miners.map((m) => minerUids.get(m.hotkey.address) ?? -1),
-        });
-        await submitWeights(client, v.hotkey, netuid, toU16Weights(weights));
-      }
-      const roundsMs = performance.now() - t;
-      await waitForEmptyPool(devChain);
-      if (epochIndex(devChain, netuid) !== epochBefore) timings.epochsCrossedDuringRounds++;
+/** Each neuron's uid, read once all are registered (uids never change: nothing is pruned). */
+async function readUids(net: SimNetwork): Promise<(hotkey: KeyringPair) => number> {
+  const uids = new Map<string, number>();
+  const graph = await net.client.metagraph(net.netuid);
+  graph.hotkeys.forEach((h, uid) => {
+    uids.set(h, uid);
+  });
+  return (hotkey) => uids.get(hotkey.address) ?? -1;
+}
 
-      // Scores and challenge counts, before the epoch.
-      const scores: ScoreRow[] = [];
-      const challenges: ChallengeRow[] = [];
-      const minerHotkeys = miners.map((m) => m.hotkey.address);
-      for (const v of validators) {
-        if (!v.node) continue;
-        const vUid = minerUids.get(v.hotkey.address) ?? -1;
-        const report = await v.node.report(minerHotkeys);
-        const s = report.scores;
-        for (const m of miners) {
-          const mUid = minerUids.get(m.hotkey.address) ?? -1;
-          scores.push({
-            tempo,
-            validatorUid: vUid,
-            minerUid: mUid,
-            behaviour: m.behaviourName,
-            score: s[mUid] ?? 0,
-          });
-          const now = report.counts[m.index] ?? { pass: 0, fail: 0, timeout: 0 };
-          const key = `${v.index}/${m.index}`;
-          const before = lastCounts.get(key) ?? { pass: 0, fail: 0, timeout: 0 };
-          lastCounts.set(key, { pass: now.pass, fail: now.fail, timeout: now.timeout });
-          challenges.push({
-            tempo,
-            validatorUid: vUid,
-            minerUid: mUid,
-            behaviour: m.behaviourName,
-            pass: now.pass - before.pass,
-            fail: now.fail - before.fail,
-            timeout: now.timeout - before.timeout,
-          });
-        }
-      }
+/** Applies this tempo's scenario events and online schedules: stops and restarts miners. */
+async function setMinersOnline(net: SimNetwork, tempo: number): Promise<void> {
+  for (const e of net.scenario.events) {
+    const m = net.miners[e.miner];
+    if (e.tempo === tempo && m) m.forced = e.action === "online";
+  }
+  const restart: SimMiner[] = [];
+  for (const m of net.miners) {
+    const want = m.forced ?? m.online(tempo);
+    if (want && !m.node) restart.push(m);
+    else if (!want && m.node) {
+      await m.node.stop();
+      delete m.node;
+      delete m.forwardsTo;
+    }
+  }
+  await startMiners(net, restart);
+}
 
-      t = performance.now();
-      await advanceEpoch(devChain, netuid, 1, scenario.tempo);
-      const blocksMs = performance.now() - t;
-      t = performance.now();
-      const graph = await client.metagraph(netuid, { weights: true });
-      const metagraphMs = performance.now() - t;
-      const record: TempoRecord = {
+/**
+ * The honest validators' rounds (all validators concurrently, round after round; weights in the
+ * last), then the adversarial validators' weights, once per tempo, one after the other.
+ */
+async function runRounds(
+  net: SimNetwork,
+  tempo: number,
+  uidOf: (hotkey: KeyringPair) => number,
+): Promise<void> {
+  const { scenario, validators } = net;
+  const lastEpoch = await net.client.metagraph(net.netuid);
+  for (let r = 0; r < scenario.roundsPerTempo; r++)
+    await Promise.all(validators.map(async (v) => v.node?.runRound(r === scenario.roundsPerTempo - 1)));
+  for (const v of validators) {
+    if (!v.adversary) continue;
+    const weights = v.adversary.weights({
+      graph: lastEpoch,
+      self: uidOf(v.hotkey),
+      tempo,
+      minerUids: net.miners.map((m) => uidOf(m.hotkey)),
+    });
+    await submitWeights(net.client, v.hotkey, net.netuid, toU16Weights(weights));
+  }
+}
+
+/**
+ * Each honest validator's score of every miner and the challenges it sent each one this tempo
+ * (the difference of its cumulative counts from `lastCounts`, which it updates).
+ */
+async function collectReports(
+  net: SimNetwork,
+  tempo: number,
+  uidOf: (hotkey: KeyringPair) => number,
+  lastCounts: Map<string, ChallengeCounts>,
+): Promise<{ scores: ScoreRow[]; challenges: ChallengeRow[] }> {
+  const scores: ScoreRow[] = [];
+  const challenges: ChallengeRow[] = [];
+  const minerHotkeys = net.miners.map((m) => m.hotkey.address);
+  const none: ChallengeCounts = { pass: 0, fail: 0, timeout: 0 };
+  for (const v of net.validators) {
+    if (!v.node) continue;
+    const vUid = uidOf(v.hotkey);
+    const report = await v.node.report(minerHotkeys);
+    for (const m of net.miners) {
+      const mUid = uidOf(m.hotkey);
+      const row: ValidatorMinerRow = {
         tempo,
-        block: graph.block,
-        metagraph: metagraphRows(
-          graph,
-          tempo,
-          behaviours,
-          new Set(validatorKeys.map((v) => v.hotkey.address)),
-          epochTrust.get(netuid)?.trust,
-        ),
-        scores,
-        challenges,
-        weights: validators.map((v) => {
-          const uid = graph.hotkeys.indexOf(v.hotkey.address);
-          const row = new Map(graph.weights?.[uid] ?? []);
-          return miners.map((m) => row.get(minerUids.get(m.hotkey.address) ?? -1) ?? 0);
-        }),
-        minerUids: miners.map((m) => minerUids.get(m.hotkey.address) ?? -1),
-        validatorUids: validators.map((v) => minerUids.get(v.hotkey.address) ?? -1),
+        validatorUid: vUid,
+        minerUid: mUid,
+        behaviour: m.behaviourName,
       };
-      for (const s of record.scores) {
-        const vi = record.validatorUids.indexOf(s.validatorUid);
-        const mi = record.minerUids.indexOf(s.minerUid);
-        s.weight = record.weights[vi]?.[mi] ?? 0;
-      }
-      tempos.push(record);
-      init.writer?.appendTempo(record);
-      timings.roundsMs += roundsMs;
-      timings.blocksMs += blocksMs;
-      timings.metagraphMs += metagraphMs;
-      timings.perTempo.push({ tempo, roundsMs, blocksMs, metagraphMs });
-      init.onProgress?.({
-        tempo,
-        of: scenario.tempos,
-        block: graph.block,
-        elapsedMs: performance.now() - t0,
-        honestShare: honestMinerShare(record),
+      scores.push({ ...row, score: report.scores[mUid] ?? 0 });
+      const now = report.counts[m.index] ?? none;
+      const key = `${v.index}/${m.index}`;
+      const before = lastCounts.get(key) ?? none;
+      lastCounts.set(key, { pass: now.pass, fail: now.fail, timeout: now.timeout });
+      challenges.push({
+        ...row,
+        pass: now.pass - before.pass,
+        fail: now.fail - before.fail,
+        timeout: now.timeout - before.timeout,
       });
     }
-    return await finish(false);
-  } finally {
-    memory?.stop();
-    if (pump) clearInterval(pump);
-    // Let the chain's finality notifications of the last transactions arrive before disconnecting.
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await host?.stop().catch(() => undefined);
-    await client?.stop().catch(() => undefined);
-    await chain?.stop().catch(() => undefined);
   }
+  return { scores, challenges };
+}
 
-  async function finish(wasAborted: boolean): Promise<SimResult> {
-    timings.totalMs = performance.now() - t0;
-    timings.peakRssBytes = process.resourceUsage().maxRSS * 1024;
-    memory?.sample();
-    const pss = memory?.peakBytes() ?? null;
-    timings.peakMemoryBytes = pss ?? timings.peakRssBytes;
-    timings.peakMemoryMethod =
-      timings.mode === "inprocess" ? "rss" : pss === null ? "rss-this-process-only" : "pss-sampled";
-    return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted };
+/** The tempo's record from the metagraph read after its epoch; each score row gets its weight. */
+function tempoRecord(
+  net: SimNetwork,
+  tempo: number,
+  graph: Metagraph,
+  uidOf: (hotkey: KeyringPair) => number,
+  rows: {
+    behaviours: Map<number, string>;
+    trust: Uint16Array | undefined;
+    scores: ScoreRow[];
+    challenges: ChallengeRow[];
+  },
+): TempoRecord {
+  const { miners, validators } = net;
+  const record: TempoRecord = {
+    tempo,
+    block: graph.block,
+    metagraph: metagraphRows(
+      graph,
+      tempo,
+      rows.behaviours,
+      new Set(validators.map((v) => v.hotkey.address)),
+      rows.trust,
+    ),
+    scores: rows.scores,
+    challenges: rows.challenges,
+    weights: validators.map((v) => {
+      const uid = graph.hotkeys.indexOf(v.hotkey.address);
+      const row = new Map(graph.weights?.[uid] ?? []);
+      return miners.map((m) => row.get(uidOf(m.hotkey)) ?? 0);
+    }),
+    minerUids: miners.map((m) => uidOf(m.hotkey)),
+    validatorUids: validators.map((v) => uidOf(v.hotkey)),
+  };
+  for (const s of record.scores) {
+    const vi = record.validatorUids.indexOf(s.validatorUid);
+    const mi = record.minerUids.indexOf(s.minerUid);
+    s.weight = record.weights[vi]?.[mi] ?? 0;
   }
+  return record;
+}
+
+/** Total time and peak memory, once the run is over. */
+function finishTimings(timings: SimTimings, t0: number, memory: MemorySampler | undefined): void {
+  timings.totalMs = performance.now() - t0;
+  timings.peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  memory?.sample();
+  const pss = memory?.peakBytes() ?? null;
+  timings.peakMemoryBytes = pss ?? timings.peakRssBytes;
+  timings.peakMemoryMethod =
+    timings.mode === "inprocess" ? "rss" : pss === null ? "rss-this-process-only" : "pss-sampled";
+}
+
+/** Stops whatever `running` holds: the nodes, then the client, then the chain. */
+async function stopRunning(running: Running): Promise<void> {
+  if (running.pump) clearInterval(running.pump);
+  // Let the chain's finality notifications of the last transactions arrive before disconnecting.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await running.host?.stop().catch(() => undefined);
+  await running.client?.stop().catch(() => undefined);
+  await running.chain?.stop().catch(() => undefined);
 }
 
 /** Share of this tempo's miner emission that went to honest miners. */
@@ -597,12 +816,12 @@ function metagraphRows(
       role: uid === 0 ? "owner" : validatorHotkeys.has(hotkey) ? "validator" : "miner",
       behaviour,
       stake: graph.stake[uid] ?? 0n,
-      incentive: (graph.incentive[uid] ?? 0) / U16,
+      incentive: (graph.incentive[uid] ?? 0) / U16_MAX,
       emission: graph.emission[uid] ?? 0n,
-      dividends: (graph.dividends[uid] ?? 0) / U16,
-      trust: trust && uid < trust.length ? (trust[uid] as number) / U16 : null,
-      consensus: (graph.consensus[uid] ?? 0) / U16,
-      validatorTrust: (graph.validatorTrust[uid] ?? 0) / U16,
+      dividends: (graph.dividends[uid] ?? 0) / U16_MAX,
+      trust: trust && uid < trust.length ? (trust[uid] as number) / U16_MAX : null,
+      consensus: (graph.consensus[uid] ?? 0) / U16_MAX,
+      validatorTrust: (graph.validatorTrust[uid] ?? 0) / U16_MAX,
     });
   }
   return rows;

@@ -6,10 +6,12 @@ import {
   ema,
   finalScore,
   initialScore,
+  latencyFactor,
   type MinerScore,
   normalize,
   toU16Weights,
   U16_MAX,
+  weighByChunksPlaced,
 } from "../protocol/scoring.js";
 
 describe("ema", () => {
@@ -66,6 +68,24 @@ describe("finalScore", () => {
     const slow = { ...s, latencyMs: 10_000 };
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeLessThan(1);
     expect(finalScore(slow, 1, defaultScoringPolicy)).toBeGreaterThan(0.9 - 1e-12);
+  });
+});
+
+describe("latencyFactor", () => {
+  it("is 1 at no latency and loses half its weight at latencyHalfMs", () => {
+    const policy = { latencyHalfMs: 2_000, latencyWeight: 0.1 };
+    expect(latencyFactor(0, policy)).toBe(1);
+    expect(latencyFactor(-5, policy)).toBe(1);
+    expect(latencyFactor(2_000, policy)).toBeCloseTo(0.95, 12);
+    expect(latencyFactor(1e9, policy)).toBeGreaterThan(0.9);
+  });
+});
+
+describe("weighByChunksPlaced", () => {
+  it("pays a hotkey split in two no more than the whole disk", () => {
+    const whole = weighByChunksPlaced(0.8, 64);
+    expect(weighByChunksPlaced(0.8, 32) * 2).toBe(whole);
+    expect(weighByChunksPlaced(0.8, 0)).toBe(0);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   defaultScoringPolicy,
   finalScore,
   initialScore,
+  latencyFactor,
   type MinerScore,
   type ScoringPolicy,
 } from "../../protocol/scoring.js";
@@ -192,7 +193,7 @@ type WindowedState = z.infer<typeof windowedStateSchema>;
 function createWindowedPolicy(
   params: z.infer<typeof windowedParamsSchema>,
 ): ScoringPolicyImpl<WindowedState> {
-  const { window, failurePenalty, latencyHalfMs, latencyWeight } = params;
+  const { window, failurePenalty } = params;
   return {
     name: "windowed",
     initial: () => ({ recent: [] }),
@@ -213,9 +214,8 @@ function createWindowedPolicy(
       }
       const rate = Math.max(0, (passes - failurePenalty * failures) / window);
       const latency = passes > 0 ? latencyTotal / passes : 0;
-      const latencyFactor = latencyHalfMs / (latencyHalfMs + latency);
       const capacity = Math.min(1, Math.max(0, Number.isFinite(provenShare) ? provenShare : 0));
-      return rate * capacity * (1 - latencyWeight + latencyWeight * latencyFactor);
+      return rate * capacity * latencyFactor(latency, params);
     },
     decode: (value) => decodeWith(windowedStateSchema, "windowed", value),
   };

@@ -17,7 +17,7 @@ import { createChallenge, verifyResponse } from "../../protocol/challenge.js";
 import { CHUNK_SIZE, LEAF_SIZE, NONCE_LENGTH } from "../../protocol/constants.js";
 import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import type { Message } from "../../protocol/messages.js";
-import { type ChallengeOutcome, toU16Weights } from "../../protocol/scoring.js";
+import { type ChallengeOutcome, toU16Weights, weighByChunksPlaced } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
@@ -398,9 +398,7 @@ export function createValidator(init: ValidatorInit): Validator {
       if (placed === 0) continue;
       const provenShare = liveChunks(m.record.id).length / placed;
       const state = db.scoreState(m.record.id, policy);
-      // Paid per chunk placed (proven capacity), not as a fraction: splitting one disk across
-      // several hotkeys earns nothing extra, and a bigger offer (up to maxChunksPerMiner) earns more.
-      scores[m.uid] = policy.score(state, { provenShare }) * placed;
+      scores[m.uid] = weighByChunksPlaced(policy.score(state, { provenShare }), placed);
     }
     return scores;
   }

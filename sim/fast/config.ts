@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { activityCutoffBlocks, type YumaHyperparameters } from "../../chain/yuma/epoch.js";
+import { SimError } from "../errors.js";
 
 /** Miner behaviours the fast mode turns into challenge outcomes (see outcomes.ts). */
 export const MINER_BEHAVIOURS = [
@@ -24,13 +25,15 @@ export type MinerBehaviourName = (typeof MINER_BEHAVIOURS)[number];
 export const VALIDATOR_BEHAVIOURS = ["honest", "copier", "lazy"] as const;
 export type ValidatorBehaviourName = (typeof VALIDATOR_BEHAVIOURS)[number];
 
+/** A group's name in the metrics (`share.<label>`); default the behaviour, suffixed when repeated. */
+const groupLabelSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/)
+  .optional();
+
 const minerGroupSchema = z.strictObject({
   behaviour: z.enum(MINER_BEHAVIOURS),
-  /** Name in the metrics (`share.<label>`); default the behaviour, suffixed when repeated. */
-  label: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .optional(),
+  label: groupLabelSchema,
   count: z.number().int().gte(0),
   /** Median answer latency of a pass (ms) and its log-normal spread. */
   latencyMs: z.number().gte(0).default(200),
@@ -63,10 +66,7 @@ const minerGroupSchema = z.strictObject({
 
 const validatorGroupSchema = z.strictObject({
   behaviour: z.enum(VALIDATOR_BEHAVIOURS),
-  label: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .optional(),
+  label: groupLabelSchema,
   count: z.number().int().gte(0),
   /** Stake per validator, in TAO (10^9 rao). */
   stake: z.number().gt(0),
@@ -125,11 +125,8 @@ export type MinerGroup = z.output<typeof minerGroupSchema>;
 export type ValidatorGroup = z.output<typeof validatorGroupSchema>;
 
 /** A fast-mode configuration failed validation; `cause` is the zod error. */
-export class FastConfigError extends Error {
+export class FastConfigError extends SimError {
   override name = "FastConfigError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

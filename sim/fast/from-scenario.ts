@@ -19,19 +19,24 @@
  * phase (0 in the simulator, random in the fast mode), scenario events, and setters the fast mode
  * has no knob for (those throw).
  */
-import { ADVERSARY_NAMES } from "../adversaries.js";
-import { assignBehaviours, type Scenario } from "../scenario.js";
-import type { FastConfigInput } from "./config.js";
+import { ADVERSARY_NAMES, type ValidatorAdversaryName } from "../adversaries.js";
+import { SimError } from "../errors.js";
+import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "../scenario.js";
+import type { FastConfigInput, ValidatorBehaviourName } from "./config.js";
 
 /** The scenario uses something the fast mode cannot express; the message names it. */
-export class ScenarioMappingError extends Error {
+export class ScenarioMappingError extends SimError {
   override readonly name = "ScenarioMappingError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 type Hyperparameters = NonNullable<FastConfigInput["hyperparameters"]>;
+
+/** The fast-mode validator behaviour that stands for each of the simulator's. */
+const FAST_VALIDATOR_BEHAVIOUR = {
+  honest: "honest",
+  copier: "copier",
+  "lazy-validator": "lazy",
+} as const satisfies Record<ValidatorAdversaryName | "honest", ValidatorBehaviourName>;
 
 /** Setters the simulator may apply that change the epoch, and the fast-mode knob each sets. */
 const EPOCH_SETTERS: Record<string, keyof Hyperparameters> = {
@@ -106,7 +111,6 @@ function offlineTemposByMiner(scenario: Scenario): Map<number, number[]> {
  */
 export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
   const o = scenario.adversaryOptions;
-  const adversaries = ADVERSARY_NAMES.reduce((a, name) => a + (scenario.adversaries[name] ?? 0), 0);
   const miners: NonNullable<FastConfigInput["miners"]> = [];
   const behaviourOf: BehaviourOfLabel = {};
   const add = (group: (typeof miners)[number], behaviour: string) => {
@@ -117,12 +121,10 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
   // Honest miners switched off and on by scenario events get a group of their own (fast tempos
   // count from 0, the simulator's from 1).
   const behaviours = assignBehaviours(scenario);
+  const honest = behaviours.filter((b) => b === "honest").length;
   const evented = offlineTemposByMiner(scenario);
   const honestEvented = [...evented.keys()].filter((m) => behaviours[m] === "honest");
-  add(
-    { behaviour: "honest", label: "honest", count: scenario.miners - adversaries - honestEvented.length },
-    "honest",
-  );
+  add({ behaviour: "honest", label: "honest", count: honest - honestEvented.length }, "honest");
   for (const m of honestEvented) {
     add(
       { behaviour: "honest", label: `honest-m${m}`, count: 1, offlineTempos: evented.get(m) ?? [] },
@@ -177,15 +179,9 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
     }
   }
 
-  const validatorBehaviour = (index: number): "honest" | "copier" | "lazy" => {
-    const copiers = scenario.adversaries.copier ?? 0;
-    const lazies = scenario.adversaries["lazy-validator"] ?? 0;
-    const firstAdversary = scenario.validatorStakes.length - copiers - lazies;
-    if (index < firstAdversary) return "honest";
-    return index < firstAdversary + copiers ? "copier" : "lazy";
-  };
+  const validatorBehaviours = assignValidatorBehaviours(scenario);
   const validators = scenario.validatorStakes.map((stake, i) => ({
-    behaviour: validatorBehaviour(i),
+    behaviour: FAST_VALIDATOR_BEHAVIOUR[validatorBehaviours[i] ?? "honest"],
     label: `v${i}`,
     count: 1,
     stake,

@@ -16,6 +16,7 @@
  * | detect.<label> | tempos after the group's `from` until its mean incentive stays below detectionThreshold × the honest mean |
  * | divPerStake.<label> | a validator group's share of validator emission over its share of validator stake (1: fair) |
  */
+import { U16_MAX } from "../../protocol/scoring.js";
 import type { FastConfig } from "./config.js";
 import { groupLabels } from "./config.js";
 import type { FastResult } from "./run-fast.js";
@@ -158,7 +159,7 @@ export function computeMetrics(result: FastResult): FastMetrics {
     const prev = rows[t - 1] as (typeof rows)[number];
     let a = 0;
     validatorUids.forEach((u, k) => {
-      a += ((stakeOf[k] as number) / stakeTotal) * ((row.validatorTrust[u.uid] as number) / 65535);
+      a += ((stakeOf[k] as number) / stakeTotal) * ((row.validatorTrust[u.uid] as number) / U16_MAX);
       const w = row.weights[u.uid];
       const p = prev.weights[u.uid];
       if (w !== undefined && p !== undefined) {

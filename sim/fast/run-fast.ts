@@ -11,7 +11,7 @@
  */
 import { type EpochInput, type EpochOutput, type PackedRow, runEpoch } from "../../chain/yuma/epoch.js";
 import { createPolicy } from "../../neurons/validator/policy.js";
-import { toU16Weights } from "../../protocol/scoring.js";
+import { toU16Weights, weighByChunksPlaced } from "../../protocol/scoring.js";
 import { type FastConfig, groupLabels, parseFastConfig, yumaHyperparameters } from "./config.js";
 import { createMinerModel, type MinerModel } from "./outcomes.js";
 import { createPrng } from "./prng.js";
@@ -146,7 +146,10 @@ export function runFast(input: unknown, options: RunFastOptions = {}): FastResul
           let state = row[j];
           for (let c = 0; c < config.challengesPerTempo; c++) state = policy.apply(state, model.challenge(t));
           row[j] = state;
-          scores[v + j] = policy.score(state, { provenShare: model.provenShare }) * model.capacity;
+          scores[v + j] = weighByChunksPlaced(
+            policy.score(state, { provenShare: model.provenShare }),
+            model.capacity,
+          );
         }
       } else if (behaviour === "copier") {
         if (lastConsensus === undefined) continue;

@@ -15,7 +15,7 @@ import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { processPssBytes } from "../sim/memory.js";
 import { defaultAdversaries, defaultValidatorStakes, parseScenario, type Scenario } from "../sim/scenario.js";
 import { runSimulation } from "../sim/simulator.js";

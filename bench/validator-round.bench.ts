@@ -11,7 +11,7 @@ import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { authReady } from "../neurons/auth.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createValidator } from "../neurons/validator/validator.js";

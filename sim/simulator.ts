@@ -27,7 +27,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { type Metagraph, PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
 import {

@@ -11,8 +11,8 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { describe, expect, it } from "vitest";
 import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainError } from "../chain/errors.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { chainClientCompliance } from "./chain-client-compliance.js";
 
 chainClientCompliance("embedded dev chain", async () => {

@@ -17,7 +17,7 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { createWallet } from "../chain/wallet.js";
 import { authReady, signRequest } from "../neurons/auth.js";
 import { createP2PNode, request } from "../neurons/p2p/node.js";

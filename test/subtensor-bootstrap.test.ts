@@ -12,8 +12,8 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolkadotChainClient } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainModuleError, TransactionRejectedError } from "../chain/errors.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 
 const TAO = 1_000_000_000n;

@@ -11,7 +11,15 @@
 
 import { u8aEq } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
-import { isViewStorageHandle } from "../devchain/executive.js";
+import {
+  activityCutoffBlocks,
+  type EpochOutput,
+  type Row,
+  runEpoch,
+  type SparseRow,
+  unpackRow,
+} from "../../../yuma/epoch.js";
+import { isViewStorageHandle } from "../../executive.js";
 import {
   type CallDef,
   type DispatchContext,
@@ -22,17 +30,9 @@ import {
   InvalidTransaction,
   type PalletDef,
   type RuntimeContext,
-} from "../devchain/pallet.js";
-import { deposit, freeBalance, withdraw } from "../devchain/pallets/balances.js";
-import { ACCOUNT_ID, encode, H256, t } from "../devchain/scale.js";
-import {
-  activityCutoffBlocks,
-  type EpochOutput,
-  type Row,
-  runEpoch,
-  type SparseRow,
-  unpackRow,
-} from "../yuma/epoch.js";
+} from "../../pallet.js";
+import { ACCOUNT_ID, encode, H256, t } from "../../scale.js";
+import { deposit, freeBalance, withdraw } from "../balances.js";
 import { decodePackedRow, encodePackedRow } from "./packed-row.js";
 import { creditStake, debitStake, payToHotkey, stakeOf } from "./stake.js";
 import { DEFAULTS, subtensorStorage } from "./storage.js";

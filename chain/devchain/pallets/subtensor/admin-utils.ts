@@ -9,8 +9,8 @@ import {
   DispatchError,
   ModuleError,
   type PalletDef,
-} from "../devchain/pallet.js";
-import { type Type, t } from "../devchain/scale.js";
+} from "../../pallet.js";
+import { type Type, t } from "../../scale.js";
 import { SUBTENSOR } from "./subtensor-module.js";
 import { NETUID } from "./types.js";
 

@@ -4,7 +4,7 @@
  * control stake exactly.
  */
 import { u8aEq } from "@polkadot/util";
-import type { RuntimeContext } from "../devchain/pallet.js";
+import type { RuntimeContext } from "../../pallet.js";
 
 const PALLET = "SubtensorModule";
 const ONE = 1n << 64n;

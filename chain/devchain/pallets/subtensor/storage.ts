@@ -3,8 +3,8 @@
  * (../shared/reference/subtensor-api.md, section 2). The dev chain's defaults are the
  * `fast-runtime` values a subtensor localnet uses where the two differ.
  */
-import type { StorageDef, StorageKeyDef } from "../devchain/pallet.js";
-import { ACCOUNT_ID, type Type, t } from "../devchain/scale.js";
+import type { StorageDef, StorageKeyDef } from "../../pallet.js";
+import { ACCOUNT_ID, type Type, t } from "../../scale.js";
 import { AXON_INFO, NETUID, SPARSE_ROW, U64F64, WEIGHT_COMMIT } from "./types.js";
 
 const id = (type: Type): StorageKeyDef => ({ hasher: "Identity", type });

@@ -11,7 +11,7 @@ import {
   type PalletDef,
 } from "../../pallet.js";
 import { type Type, t } from "../../scale.js";
-import { SUBTENSOR } from "./subtensor-module.js";
+import { SUBTENSOR } from "./storage.js";
 import { NETUID } from "./types.js";
 
 type Origin = "root" | "rootOrOwner";

@@ -5,7 +5,7 @@
  */
 import { ensureSigned, type PalletDef } from "../../pallet.js";
 import { ACCOUNT_ID, t } from "../../scale.js";
-import { SUBTENSOR } from "./subtensor-module.js";
+import { SUBTENSOR } from "./storage.js";
 import { COMMITMENT_INFO, NETUID, REGISTRATION, USAGE_TRACKER } from "./types.js";
 
 const MAX_FIELDS = 3;

@@ -15,6 +15,8 @@
 import { u8aToHex } from "@polkadot/util";
 import { cryptoWaitReady, decodeAddress } from "@polkadot/util-crypto";
 import { type Block, computeExtrinsicsRoot, makeBlock } from "./block.js";
+import type { ChainEvent } from "./chain-events.js";
+import { DevChainError, TransactionRejectedError } from "./errors.js";
 import { BlockExecutor, type ChainView, type Logger } from "./executive.js";
 import {
   type DecodedExtrinsic,
@@ -78,42 +80,9 @@ export interface DevChainOptions {
   finalityNotificationDelayMs?: number;
 }
 
-export type TxStatus =
-  | "ready"
-  | "future"
-  | { inBlock: string }
-  | { finalized: string }
-  | "invalid"
-  | "dropped";
-
-/** What the chain tells its listeners (the RPC server's subscriptions). */
-export type ChainEvent =
-  | { type: "block"; block: Block; changes: ReadonlyMap<string, Uint8Array | null> }
-  | { type: "tx"; hash: string; status: TxStatus };
-
 interface PoolEntry {
   xt: DecodedExtrinsic;
   verifiedBirth?: Uint8Array;
-}
-
-export class DevChainError extends Error {
-  override name = "DevChainError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-/** A submitted transaction the pool refused; `code` is the JSON-RPC error code a node would send. */
-export class TransactionRejectedError extends Error {
-  override name = "TransactionRejectedError";
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Most transactions one block takes from the pool. */

@@ -7,7 +7,7 @@ import { hexToU8a, isHex, u8aToHex } from "@polkadot/util";
 import { blake2AsHex, decodeAddress } from "@polkadot/util-crypto";
 import { type Block, headerToJson } from "./block.js";
 import type { ChainEvent } from "./chain-events.js";
-import { TransactionRejectedError } from "./errors.js";
+import { PoolRejectionError } from "./errors.js";
 import type { DecodedExtrinsic } from "./extrinsic.js";
 import { DEFAULT_FEES, type FeeConfig } from "./pallets/transaction-payment.js";
 import { INVALID_PARAMS, RpcError, type RpcMethods, Subscription } from "./rpc-server.js";
@@ -49,7 +49,7 @@ export interface RpcChain {
   blockByHash(hash: string): Block | undefined;
   onEvent(listener: (e: ChainEvent) => void): () => void;
   read<V = unknown>(pallet: string, item: string, keys?: readonly unknown[], at?: number): V;
-  /** Throws {@link TransactionRejectedError} when the pool refuses the transaction. */
+  /** Throws {@link PoolRejectionError} when the pool refuses the transaction. */
   submit(bytes: Uint8Array): { hash: string; future: boolean };
   newBlock(count?: number): Block[];
   setStorage(entries: ReadonlyArray<[string, Uint8Array | null]>): Block;
@@ -119,7 +119,7 @@ export function createRpcMethods(chain: RpcChain): RpcMethods {
     try {
       return chain.submit(bytes);
     } catch (e) {
-      if (e instanceof TransactionRejectedError) throw new RpcError(e.code, e.message, e.data);
+      if (e instanceof PoolRejectionError) throw new RpcError(e.code, e.message, e.details);
       throw e;
     }
   };

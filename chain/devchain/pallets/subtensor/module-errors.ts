@@ -3,6 +3,7 @@
  * its transaction extension rejects with, and the wrapper that turns a {@link ModuleFail} thrown
  * deep in a helper into the call's module error.
  */
+import { DevChainError } from "../../errors.js";
 import { type DispatchContext, type ErrorDef, InvalidTransaction } from "../../pallet.js";
 
 const errorIndices: Record<string, number> = {
@@ -90,7 +91,7 @@ const CUSTOM_CODES: Record<string, number> = {
 };
 
 /** A module error raised outside a dispatch context; turned into `ctx.fail` by the call wrapper. */
-export class ModuleFail extends Error {
+export class ModuleFail extends DevChainError {
   override name = "ModuleFail";
   constructor(readonly error: string) {
     super(error);

@@ -3,6 +3,7 @@
  * the burn price decays, emission accrues into the subnet's pending buckets, and the epochs that
  * are due run.
  */
+import { splitBlockEmission } from "../../../yuma/payout.js";
 import type { RuntimeContext } from "../../pallet.js";
 import { type EpochListener, runSubnetEpoch } from "./epoch.js";
 import { clampBurn } from "./registration.js";
@@ -22,13 +23,12 @@ function emitsThisBlock(ctx: RuntimeContext, netuid: number): boolean {
 /** Per-block emission into the pending buckets (reference 6.2): owner cut, then 50/50 miners/validators. */
 function accrueEmission(ctx: RuntimeContext, netuid: number, blockEmission: bigint): void {
   const ownerCut = item<boolean>(ctx, "OwnerCutEnabled").get(netuid)
-    ? (blockEmission * BigInt(item<number>(ctx, "SubnetOwnerCut").get())) / 65535n
-    : 0n;
-  const rest = blockEmission - ownerCut;
-  const server = rest / 2n;
-  item<bigint>(ctx, "PendingOwnerCut").mutate([netuid], (v) => v + ownerCut);
-  item<bigint>(ctx, "PendingServerEmission").mutate([netuid], (v) => v + server);
-  item<bigint>(ctx, "PendingValidatorEmission").mutate([netuid], (v) => v + (rest - server));
+    ? item<number>(ctx, "SubnetOwnerCut").get()
+    : 0;
+  const split = splitBlockEmission(blockEmission, ownerCut);
+  item<bigint>(ctx, "PendingOwnerCut").mutate([netuid], (v) => v + split.ownerCut);
+  item<bigint>(ctx, "PendingServerEmission").mutate([netuid], (v) => v + split.server);
+  item<bigint>(ctx, "PendingValidatorEmission").mutate([netuid], (v) => v + split.validator);
   item<bigint>(ctx, "SubnetAlphaOut").mutate([netuid], (v) => v + blockEmission);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The subnet epoch (subtensor's `epoch/run_epoch.rs` and the payout of `coinbase/run_coinbase.rs`):
- * reads the subnet into Yuma's inputs, runs `runEpoch`, pays the pending buckets out and stores
- * the epoch's outputs.
+ * reads the subnet into Yuma's inputs, runs `runEpoch`, pays the pending buckets out with
+ * `payEpoch` (chain/yuma/payout.ts, shared with the fast mode) and stores the epoch's outputs.
  */
 import { u8aEq } from "@polkadot/util";
 import {
@@ -12,6 +12,7 @@ import {
   type SparseRow,
   unpackRow,
 } from "../../../yuma/epoch.js";
+import { payEpoch } from "../../../yuma/payout.js";
 import { isViewStorageHandle } from "../../executive.js";
 import type { RuntimeContext } from "../../pallet.js";
 import { decodePackedRow, encodePackedRow } from "./packed-row.js";
@@ -94,32 +95,23 @@ export function runSubnetEpoch(ctx: RuntimeContext, netuid: number, onEpoch?: Ep
     },
   });
 
-  // Miners are paid from the server bucket by incentive; with no incentive at all, validators take it.
-  const incentiveTotal = out.incentive.reduce((a, b) => a + b, 0);
-  const dividendTotal = out.dividends.reduce((a, b) => a + b, 0);
-  const minerPay = new Array<bigint>(n).fill(0n);
-  const validatorPay = new Array<bigint>(n).fill(0n);
-  const validatorPool = incentiveTotal === 0 ? server + validator : validator;
-  for (let uid = 0; uid < n; uid++) {
-    if (incentiveTotal > 0)
-      minerPay[uid] = (server * BigInt(out.incentive[uid] ?? 0)) / BigInt(incentiveTotal);
-    if (dividendTotal > 0) {
-      validatorPay[uid] = (validatorPool * BigInt(out.dividends[uid] ?? 0)) / BigInt(dividendTotal);
-    }
-  }
-  const emission: bigint[] = new Array(n).fill(0n);
   const owners = item<Uint8Array>(ctx, "Owner");
+  const ownerOf = (uid: number) => owners.get(hotkeys[uid] as Uint8Array);
+  const pay = payEpoch({
+    server,
+    validator,
+    incentive: out.incentive,
+    dividends: out.dividends,
+    // The subnet owner's own hotkeys: its hotkey, and any hotkey its coldkey owns.
+    isOwnerUid: (uid) => u8aEq(hotkeys[uid] as Uint8Array, ownerHotkey) || u8aEq(ownerOf(uid), ownerColdkey),
+  });
+  const emission: bigint[] = new Array(n).fill(0n);
   const dividendsItem = item<bigint>(ctx, "AlphaDividendsPerSubnet");
   for (let uid = 0; uid < n; uid++) {
     const hotkey = hotkeys[uid] as Uint8Array;
-    let miner = minerPay[uid] as bigint;
-    // Incentive to the subnet owner's own hotkeys is withheld (burned), as subtensor does.
-    if (miner > 0n) {
-      const owner = owners.get(hotkey);
-      if (u8aEq(hotkey, ownerHotkey) || u8aEq(owner, ownerColdkey)) miner = 0n;
-      else creditStake(ctx, hotkey, owner, netuid, miner);
-    }
-    const dividends = validatorPay[uid] as bigint;
+    const miner = pay.minerIncentive[uid] as bigint;
+    if (miner > 0n) creditStake(ctx, hotkey, ownerOf(uid), netuid, miner);
+    const dividends = pay.validatorDividends[uid] as bigint;
     if (dividends > 0n) payToHotkey(ctx, hotkey, netuid, dividends);
     // Written only where there is something to record (most uids are miners with none).
     if (dividends > 0n) dividendsItem.set([netuid, hotkey], dividends);
@@ -143,6 +135,6 @@ export function runSubnetEpoch(ctx: RuntimeContext, netuid: number, onEpoch?: Ep
       bonds.setEncoded([netuid, uid], encodePackedRow(packed), decodePackedRow, packed);
     else bonds.set([netuid, uid], unpackRow(packed));
   }
-  ctx.emit(SUBTENSOR, "IncentiveAlphaEmittedToMiners", { netuid, emissions: minerPay });
+  ctx.emit(SUBTENSOR, "IncentiveAlphaEmittedToMiners", { netuid, emissions: pay.incentiveShare });
   onEpoch?.(netuid, block, out);
 }

@@ -9,7 +9,7 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { signExtrinsic } from "../chain/devchain/extrinsic.js";
 import type { RuntimeCallValue } from "../chain/devchain/pallet.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { type BenchGroup, measured, percentile, timeIt } from "./harness.js";
 
 const UIDS = 256;

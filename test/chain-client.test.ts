@@ -11,9 +11,9 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { describe, expect, it } from "vitest";
 import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { createDevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { chainClientCompliance } from "./chain-client-compliance.js";
 
 chainClientCompliance("embedded dev chain", async () => {

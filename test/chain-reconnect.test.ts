@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainUnavailableError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
 
 /** WsProvider retries every 2.5 s; the brief allows the client ~20 s to come back. */
 const RECONNECT_DEADLINE_MS = 20_000;

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decodePackedRow, encodePackedRow } from "../chain/devchain/pallets/subtensor/packed-row.js";
+import { SPARSE_ROW } from "../chain/devchain/pallets/subtensor/types.js";
 import { decode, encode, ScaleError } from "../chain/devchain/scale.js";
-import { decodePackedRow, encodePackedRow } from "../chain/subtensor/packed-row.js";
-import { SPARSE_ROW } from "../chain/subtensor/types.js";
 import { unpackRow } from "../chain/yuma/epoch.js";
 
 const u16 = fc.integer({ min: 0, max: 65535 });

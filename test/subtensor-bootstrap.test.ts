@@ -11,9 +11,9 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainModuleError, TransactionRejectedError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
-import { subtensorPallets } from "../chain/subtensor/pallets.js";
 import { submitWeights } from "../chain/weights.js";
 import { toU16Weights } from "../protocol/scoring.js";
 

@@ -15,6 +15,8 @@
 import { u8aToHex } from "@polkadot/util";
 import { cryptoWaitReady, decodeAddress } from "@polkadot/util-crypto";
 import { type Block, computeExtrinsicsRoot, makeBlock } from "./block.js";
+import type { ChainEvent } from "./chain-events.js";
+import { DevChainError, PoolRejectionError } from "./errors.js";
 import { BlockExecutor, type ChainView, type Logger } from "./executive.js";
 import {
   type DecodedExtrinsic,
@@ -78,42 +80,9 @@ export interface DevChainOptions {
   finalityNotificationDelayMs?: number;
 }
 
-export type TxStatus =
-  | "ready"
-  | "future"
-  | { inBlock: string }
-  | { finalized: string }
-  | "invalid"
-  | "dropped";
-
-/** What the chain tells its listeners (the RPC server's subscriptions). */
-export type ChainEvent =
-  | { type: "block"; block: Block; changes: ReadonlyMap<string, Uint8Array | null> }
-  | { type: "tx"; hash: string; status: TxStatus };
-
 interface PoolEntry {
   xt: DecodedExtrinsic;
   verifiedBirth?: Uint8Array;
-}
-
-export class DevChainError extends Error {
-  override name = "DevChainError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-/** A submitted transaction the pool refused; `code` is the JSON-RPC error code a node would send. */
-export class TransactionRejectedError extends Error {
-  override name = "TransactionRejectedError";
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly data: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** Most transactions one block takes from the pool. */
@@ -311,7 +280,7 @@ export class DevChain {
 
   /**
    * Validates and queues a transaction (full encoding with length prefix). Returns its hash and
-   * whether it waits for an earlier nonce. Throws {@link TransactionRejectedError} with the
+   * whether it waits for an earlier nonce. Throws {@link PoolRejectionError} with the
    * node's RPC error code (1010 invalid, 1013 already imported).
    */
   submit(bytes: Uint8Array): { hash: string; future: boolean } {
@@ -320,17 +289,16 @@ export class DevChain {
       xt = decodeExtrinsic(this.runtime, bytes);
     } catch (e) {
       if (e instanceof MalformedExtrinsicError)
-        throw new TransactionRejectedError(1010, "Invalid Transaction", `Could not decode: ${e.message}`, {
+        throw new PoolRejectionError(1010, "Invalid Transaction", {
+          details: `Could not decode: ${e.message}`,
           cause: e,
         });
       throw e;
     }
     if (this.#pool.some((p) => p.xt.hash === xt.hash))
-      throw new TransactionRejectedError(
-        1013,
-        "Transaction Already Imported",
-        "Transaction Already Imported",
-      );
+      throw new PoolRejectionError(1013, "Transaction Already Imported", {
+        details: "Transaction Already Imported",
+      });
     const state = this.#state;
     state.begin();
     let entry: PoolEntry;
@@ -342,8 +310,8 @@ export class DevChain {
       future = checked.future;
     } catch (e) {
       if (e instanceof InvalidTransaction)
-        throw new TransactionRejectedError(1010, "Invalid Transaction", e.message, { cause: e });
-      throw new TransactionRejectedError(1010, "Invalid Transaction", (e as Error).message, { cause: e });
+        throw new PoolRejectionError(1010, "Invalid Transaction", { details: e.message, cause: e });
+      throw new PoolRejectionError(1010, "Invalid Transaction", { details: (e as Error).message, cause: e });
     } finally {
       state.rollback();
     }

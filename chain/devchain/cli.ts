@@ -6,8 +6,8 @@
 import "../../polyfills.js";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { subtensorPallets } from "../subtensor/pallets.js";
 import { createDevChain } from "./chain.js";
+import { subtensorPallets } from "./pallets/subtensor/pallets.js";
 
 /** One schema for the flags, with their defaults. */
 export const DevChainCliSchema = z.object({

@@ -286,9 +286,9 @@ export class BlockExecutor implements RuntimeContext {
     const verifiedBirth = options.verifiedBirth;
     const s = xt.signed;
     if (!s)
-      throw new InvalidTransaction("Call", undefined, { detail: "unsigned transactions are not accepted" });
+      throw new InvalidTransaction("Call", undefined, { details: "unsigned transactions are not accepted" });
     if (s.metadataHashEnabled)
-      throw new InvalidTransaction("BadProof", undefined, { detail: "metadata hash mode" });
+      throw new InvalidTransaction("BadProof", undefined, { details: "metadata hash mode" });
     let birth = view.genesisHash;
     if (s.era) {
       const n = eraBirth(s.era, this.blockNumber);

@@ -3,9 +3,11 @@
  * The signature covers `call ++ extra ++ additionalSigned`, blake2-256 hashed when longer than 256 bytes.
  * Spec: https://docs.polkadot.com/polkadot-protocol/parachain-basics/blocks-transactions-fees/transactions/
  */
+
 import { u8aConcat, u8aToHex } from "@polkadot/util";
 import { ed25519Verify, signatureVerify, sr25519Verify } from "@polkadot/util-crypto";
 import { isReady as wasmReady, sr25519Verify as wasmSr25519Verify } from "@polkadot/wasm-crypto";
+import { DevChainError } from "./errors.js";
 import { blake2_256 } from "./hashing.js";
 import type { RuntimeCallValue } from "./pallet.js";
 import type { Runtime } from "./runtime.js";
@@ -13,11 +15,8 @@ import { decodeFrom, defaultValue, encode, Reader, ScaleError, type VariantValue
 import { MULTI_ADDRESS, MULTI_SIGNATURE } from "./types.js";
 
 /** Bytes that are not a well-formed extrinsic for this runtime. */
-export class MalformedExtrinsicError extends Error {
+export class MalformedExtrinsicError extends DevChainError {
   override name = "MalformedExtrinsicError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface MortalEra {

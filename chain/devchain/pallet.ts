@@ -21,6 +21,7 @@
  *   }],
  * };
  */
+import { DevChainError, type DevChainErrorOptions } from "./errors.js";
 import type { Hasher } from "./hashing.js";
 import type { Field, Type, VariantValue } from "./scale.js";
 
@@ -198,11 +199,11 @@ export type DispatchResult = { ok: true } | { ok: false; error: VariantValue };
  * A dispatch failure. `value` is the `sp_runtime::DispatchError` variant, except for module errors,
  * which carry pallet and error names and are resolved to `Module { index, error }` by the runtime.
  */
-export class DispatchError extends Error {
+export class DispatchError extends DevChainError {
   override name = "DispatchError";
   constructor(
     readonly value: VariantValue,
-    options?: { cause?: unknown },
+    options?: DevChainErrorOptions,
   ) {
     super(`dispatch error ${value.tag}`, options);
   }
@@ -236,7 +237,7 @@ export class ModuleError extends DispatchError {
   constructor(
     readonly pallet: string,
     readonly error: string,
-    options?: { cause?: unknown },
+    options?: DevChainErrorOptions,
   ) {
     super({ tag: "Module" }, options);
     this.message = `${pallet}.${error}`;
@@ -274,18 +275,18 @@ const INVALID_MESSAGES: Record<InvalidTransactionKind, string> = {
  * A transaction rejected before inclusion (`InvalidTransaction`). Travels as JSON-RPC error 1010
  * with `data` like "Custom error: 6", as a Substrate node reports it.
  */
-export class InvalidTransaction extends Error {
+export class InvalidTransaction extends DevChainError {
   override name = "InvalidTransaction";
   constructor(
     readonly kind: InvalidTransactionKind,
     readonly code?: number,
-    options?: { cause?: unknown; detail?: string },
+    options?: DevChainErrorOptions,
   ) {
     super(
       kind === "Custom"
         ? `Custom error: ${code ?? 0}`
-        : options?.detail
-          ? `${INVALID_MESSAGES[kind]}: ${options.detail}`
+        : options?.details
+          ? `${INVALID_MESSAGES[kind]}: ${options.details}`
           : INVALID_MESSAGES[kind],
       options,
     );

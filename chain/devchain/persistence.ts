@@ -3,15 +3,14 @@
  * in one SQLite transaction per block, so a restarted chain resumes at its last block.
  * Historical state before the restart is not kept (queries at older blocks report it discarded).
  */
+
 import { u8aToHex } from "@polkadot/util";
 import { type Block, type Header, makeBlock } from "./block.js";
+import { DevChainError } from "./errors.js";
 import { Reader, Writer } from "./scale.js";
 
-export class ChainStoreError extends Error {
+export class ChainStoreError extends DevChainError {
   override name = "ChainStoreError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface StoredChain {

@@ -6,12 +6,14 @@
 import { hexToU8a, isHex, u8aToHex } from "@polkadot/util";
 import { blake2AsHex, decodeAddress } from "@polkadot/util-crypto";
 import { type Block, headerToJson } from "./block.js";
-import type { DevChain } from "./chain.js";
-import { TransactionRejectedError } from "./chain.js";
-import { DEFAULT_FEES } from "./pallets/transaction-payment.js";
+import type { ChainEvent } from "./chain-events.js";
+import { PoolRejectionError } from "./errors.js";
+import type { DecodedExtrinsic } from "./extrinsic.js";
+import { DEFAULT_FEES, type FeeConfig } from "./pallets/transaction-payment.js";
 import { INVALID_PARAMS, RpcError, type RpcMethods, Subscription } from "./rpc-server.js";
+import type { Runtime } from "./runtime.js";
 import { callRuntimeApi, RuntimeApiError } from "./runtime-api.js";
-import { StateDiscardedError } from "./state.js";
+import { type State, StateDiscardedError } from "./state.js";
 import type { AccountInfo } from "./types.js";
 
 /** Substrate's code for a failed state query or runtime call ("Client error"). */
@@ -33,11 +35,31 @@ function optionalCount(v: unknown, name: string): number | undefined {
   throw new RpcError(INVALID_PARAMS, `Invalid params: ${name} must be a non-negative integer`);
 }
 
-function runtimeVersionJson(chain: DevChain) {
+/**
+ * What the RPC methods use of the chain. `DevChain` satisfies it; the methods take this seam
+ * rather than the class so chain.ts and this file do not import each other.
+ */
+export interface RpcChain {
+  readonly options: Readonly<{ fees?: FeeConfig; chainName?: string }>;
+  readonly runtime: Runtime;
+  readonly head: Block;
+  readonly state: State;
+  readonly pendingExtrinsics: readonly DecodedExtrinsic[];
+  blockByNumber(n: number): Block | undefined;
+  blockByHash(hash: string): Block | undefined;
+  onEvent(listener: (e: ChainEvent) => void): () => void;
+  read<V = unknown>(pallet: string, item: string, keys?: readonly unknown[], at?: number): V;
+  /** Throws {@link PoolRejectionError} when the pool refuses the transaction. */
+  submit(bytes: Uint8Array): { hash: string; future: boolean };
+  newBlock(count?: number): Block[];
+  setStorage(entries: ReadonlyArray<[string, Uint8Array | null]>): Block;
+}
+
+function runtimeVersionJson(chain: RpcChain) {
   return { ...chain.runtime.version };
 }
 
-export function createRpcMethods(chain: DevChain): RpcMethods {
+export function createRpcMethods(chain: RpcChain): RpcMethods {
   const blockAt = (at: unknown): Block => {
     if (at === undefined || at === null) return chain.head;
     if (typeof at !== "string" || !isHex(at))
@@ -97,7 +119,7 @@ export function createRpcMethods(chain: DevChain): RpcMethods {
     try {
       return chain.submit(bytes);
     } catch (e) {
-      if (e instanceof TransactionRejectedError) throw new RpcError(e.code, e.message, e.data);
+      if (e instanceof PoolRejectionError) throw new RpcError(e.code, e.message, e.details);
       throw e;
     }
   };

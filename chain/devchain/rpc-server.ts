@@ -4,20 +4,22 @@
  * `{ method: <notification>, params: { subscription, result } }`.
  * Spec: https://www.jsonrpc.org/specification
  */
+
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
+import { DevChainError, type DevChainErrorOptions } from "./errors.js";
 import type { Logger } from "./executive.js";
 
 /** An error that travels on the wire with a JSON-RPC code. */
-export class RpcError extends Error {
+export class RpcError extends DevChainError {
   override name = "RpcError";
   constructor(
     readonly code: number,
     message: string,
     readonly data?: unknown,
-    options?: { cause?: unknown },
+    options?: DevChainErrorOptions,
   ) {
     super(message, options);
   }

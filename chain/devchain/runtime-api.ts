@@ -4,17 +4,15 @@
  * Response layouts follow the runtime API definitions in @polkadot/types (RuntimeDispatchInfoV2,
  * FeeDetails, RuntimeVersion); balances there are u128.
  */
+import { DevChainError } from "./errors.js";
 import { decodeExtrinsic } from "./extrinsic.js";
 import { callDispatchInfo, computeFee, type FeeConfig, feeBreakdown } from "./pallets/transaction-payment.js";
 import type { Runtime } from "./runtime.js";
 import { decode, encode, Reader, t, Writer } from "./scale.js";
 import { ACCOUNT_INFO, type AccountInfo, DISPATCH_CLASS, WEIGHT } from "./types.js";
 
-export class RuntimeApiError extends Error {
+export class RuntimeApiError extends DevChainError {
   override name = "RuntimeApiError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 const RUNTIME_VERSION = t.struct([], {

@@ -3,8 +3,10 @@
  * extensions and the generated metadata. It holds no chain state (only caches of hashed key parts
  * and of stored rows read through views); {@link BlockExecutor} runs it.
  */
+
 import { hexToU8a, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
+import { DevChainError } from "./errors.js";
 import { type Hasher, hashKey, twox128 } from "./hashing.js";
 import { encodeMetadataV14, LookupBuilder, type PalletMeta, type StorageEntryMeta } from "./metadata.js";
 import type {
@@ -34,11 +36,11 @@ import {
 } from "./scale.js";
 import { ERA, METADATA_HASH_MODE, MULTI_ADDRESS, MULTI_SIGNATURE } from "./types.js";
 
-export class UnknownRuntimeItemError extends Error {
+export class UnknownRuntimeItemError extends DevChainError {
   override name = "UnknownRuntimeItemError";
 }
 
-export class RuntimeDefinitionError extends Error {
+export class RuntimeDefinitionError extends DevChainError {
   override name = "RuntimeDefinitionError";
 }
 

@@ -13,7 +13,9 @@
  *
  * Spec: https://docs.substrate.io/reference/scale-codec/
  */
+
 import { hexToU8a, isHex } from "@polkadot/util";
+import { DevChainError } from "./errors.js";
 
 export type PrimitiveName =
   | "bool"
@@ -90,11 +92,8 @@ export interface VariantValue {
 }
 
 /** Thrown when bytes do not decode or a value does not fit its type. */
-export class ScaleError extends Error {
+export class ScaleError extends DevChainError {
   override name = "ScaleError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 const prim = (p: PrimitiveName): Type => ({ kind: "primitive", prim: p });

@@ -6,20 +6,22 @@
  * entries. It commits to the whole state like a trie root does (not trie-compatible; no proofs),
  * and updates in O(changes) per block instead of re-hashing everything.
  */
+
 import { hexToU8a } from "@polkadot/util";
+import { DevChainError, type DevChainErrorOptions } from "./errors.js";
 import { blake2_256 } from "./hashing.js";
 
-export class StateDiscardedError extends Error {
+export class StateDiscardedError extends DevChainError {
   override name = "StateDiscardedError";
   constructor(
     readonly blockNumber: number,
-    options?: { cause?: unknown },
+    options?: DevChainErrorOptions,
   ) {
     super(`State already discarded for block ${blockNumber}`, options);
   }
 }
 
-export class StateLayerError extends Error {
+export class StateLayerError extends DevChainError {
   override name = "StateLayerError";
 }
 

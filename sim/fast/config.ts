@@ -1,7 +1,8 @@
 /**
  * The fast mode's configuration: one zod schema with the defaults, so a sweep file, a test and
  * the CLI all describe a run the same way. Defaults mirror a new subnet on the dev chain
- * (chain/subtensor/subtensor-module.ts `createSubnet`, chain/subtensor/storage.ts DEFAULTS) and
+ * (chain/devchain/pallets/subtensor/subtensor-module.ts `createSubnet`,
+ * chain/devchain/pallets/subtensor/storage.ts DEFAULTS) and
  * the validator's default scoring (neurons/validator/policy.ts).
  */
 import { z } from "zod";

@@ -3,13 +3,15 @@
  * (outcomes.ts), honest validators fold those outcomes into the validator's own scoring policies
  * (neurons/validator/policy.ts) and set u16 weights as the validator does (protocol/scoring.ts
  * `toU16Weights`), and every tempo settles with the chain's epoch, `runEpoch` (chain/yuma/epoch.ts),
- * paid out as the dev chain's `runSubnetEpoch` pays: per block the owner cut, the rest half to the
- * server bucket (miners by incentive) and half to the validator bucket (validators by dividends).
+ * paid out by the dev chain's own functions (chain/yuma/payout.ts): per block the owner cut, the
+ * rest half to the server bucket (miners by incentive) and half to the validator bucket
+ * (validators by dividends).
  *
  * What it leaves out: registration and pruning (the population is fixed), commit-reveal, stake
  * changes (dividends are not restaked), chunk placement (a miner's provenShare is a constant).
  */
 import { type EpochInput, type EpochOutput, type PackedRow, runEpoch } from "../../chain/yuma/epoch.js";
+import { payEpoch, splitBlockEmission } from "../../chain/yuma/payout.js";
 import { createPolicy } from "../../neurons/validator/policy.js";
 import { toU16Weights, weighByChunksPlaced } from "../../protocol/scoring.js";
 import { type FastConfig, groupLabels, parseFastConfig, yumaHyperparameters } from "./config.js";
@@ -115,14 +117,11 @@ export function runFast(input: unknown, options: RunFastOptions = {}): FastResul
     b === "honest" ? Array.from({ length: m }, () => policy.initial()) : [],
   );
 
-  // Emission per tempo, split per block as the dev chain's accrueEmission does.
-  const perBlock = BigInt(config.blockEmission);
-  const ownerPerBlock = (perBlock * BigInt(config.ownerCut)) / 65535n;
-  const restPerBlock = perBlock - ownerPerBlock;
-  const serverPerBlock = restPerBlock / 2n;
+  // Emission per tempo, split per block by the dev chain's own function.
+  const split = splitBlockEmission(BigInt(config.blockEmission), config.ownerCut);
   const tempoBlocks = BigInt(config.tempo);
-  const serverBucket = serverPerBlock * tempoBlocks;
-  const validatorBucket = (restPerBlock - serverPerBlock) * tempoBlocks;
+  const serverBucket = split.server * tempoBlocks;
+  const validatorBucket = split.validator * tempoBlocks;
 
   let bonds: ReadonlyArray<PackedRow | undefined> = new Array(n).fill(undefined);
   let permits: ArrayLike<boolean> = new Array<boolean>(n).fill(false);
@@ -178,22 +177,17 @@ export function runFast(input: unknown, options: RunFastOptions = {}): FastResul
     permits = out.validatorPermits;
     lastConsensus = out.consensus;
 
-    // Payout as runSubnetEpoch: miners from the server bucket by incentive share, validators from
-    // the validator bucket by dividend share (all of it when no miner has incentive).
-    let incentiveTotal = 0n;
-    let dividendTotal = 0n;
-    for (let i = 0; i < n; i++) {
-      incentiveTotal += BigInt(out.incentive[i] as number);
-      dividendTotal += BigInt(out.dividends[i] as number);
-    }
-    const validatorPool = incentiveTotal === 0n ? serverBucket + validatorBucket : validatorBucket;
+    // Paid as the dev chain pays (chain/yuma/payout.ts). The population holds no owner hotkey (the
+    // owner cut is counted apart, as ownerEmission), so no uid's incentive is withheld.
+    const pay = payEpoch({
+      server: serverBucket,
+      validator: validatorBucket,
+      incentive: out.incentive,
+      dividends: out.dividends,
+    });
     const emission = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let pay = 0n;
-      if (incentiveTotal > 0n) pay += (serverBucket * BigInt(out.incentive[i] as number)) / incentiveTotal;
-      if (dividendTotal > 0n) pay += (validatorPool * BigInt(out.dividends[i] as number)) / dividendTotal;
-      emission[i] = Number(pay);
-    }
+    for (let i = 0; i < n; i++)
+      emission[i] = Number((pay.minerIncentive[i] as bigint) + (pay.validatorDividends[i] as bigint));
     rows.push({
       tempo: t,
       block,
@@ -209,6 +203,6 @@ export function runFast(input: unknown, options: RunFastOptions = {}): FastResul
     config,
     uids,
     rows,
-    ownerEmission: Number(ownerPerBlock * tempoBlocks) * rows.length,
+    ownerEmission: Number(split.ownerCut * tempoBlocks) * rows.length,
   };
 }

@@ -1,4 +1,4 @@
-import type { PalletDef } from "../devchain/pallet.js";
+import type { PalletDef } from "../../pallet.js";
 import { adminUtilsPallet } from "./admin-utils.js";
 import { commitmentsPallet } from "./commitments.js";
 import { type SubtensorModuleOptions, subtensorModulePallet } from "./subtensor-module.js";

@@ -9,9 +9,9 @@ import {
   DispatchError,
   ModuleError,
   type PalletDef,
-} from "../devchain/pallet.js";
-import { type Type, t } from "../devchain/scale.js";
-import { SUBTENSOR } from "./subtensor-module.js";
+} from "../../pallet.js";
+import { type Type, t } from "../../scale.js";
+import { SUBTENSOR } from "./storage.js";
 import { NETUID } from "./types.js";
 
 type Origin = "root" | "rootOrOwner";
@@ -426,7 +426,8 @@ function setterCall(setter: Setter): CallDef {
       if (setter.item === "Tempo" && netuid !== undefined) {
         storage<bigint>(ctx, "LastEpochBlock").set([netuid], BigInt(ctx.blockNumber));
       }
-      if (setter.event) ctx.emit(SUBTENSOR, setter.event, netuid === undefined ? [value] : [netuid, value]);
+      // A one-field event (a global setter's) takes its value bare, not in a one-element tuple.
+      if (setter.event) ctx.emit(SUBTENSOR, setter.event, netuid === undefined ? value : [netuid, value]);
       if (setter.item === "Yuma3On") ctx.emit("AdminUtils", "Yuma3EnableToggled", { netuid, enabled: value });
     },
   };

@@ -3,9 +3,9 @@
  * `Data` fields per subnet — our miners publish their libp2p multiaddr there
  * (../shared/reference/subtensor-api.md, section 4).
  */
-import { ensureSigned, type PalletDef } from "../devchain/pallet.js";
-import { ACCOUNT_ID, t } from "../devchain/scale.js";
-import { SUBTENSOR } from "./subtensor-module.js";
+import { ensureSigned, type PalletDef } from "../../pallet.js";
+import { ACCOUNT_ID, t } from "../../scale.js";
+import { SUBTENSOR } from "./storage.js";
 import { COMMITMENT_INFO, NETUID, REGISTRATION, USAGE_TRACKER } from "./types.js";
 
 const MAX_FIELDS = 3;

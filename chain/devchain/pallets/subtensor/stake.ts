@@ -4,16 +4,12 @@
  * control stake exactly.
  */
 import { u8aEq } from "@polkadot/util";
-import type { RuntimeContext } from "../devchain/pallet.js";
+import type { RuntimeContext } from "../../pallet.js";
+import { item } from "./storage.js";
 
-const PALLET = "SubtensorModule";
 const ONE = 1n << 64n;
 
 type Fixed = { bits: bigint };
-
-function item<V>(ctx: RuntimeContext, name: string) {
-  return ctx.storage<V>(PALLET, name);
-}
 
 /** Stake of one coldkey on (hotkey, netuid), in rao. */
 export function stakeOf(

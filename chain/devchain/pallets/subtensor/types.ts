@@ -2,7 +2,7 @@
  * SCALE types of subtensor's public API (../shared/reference/subtensor-api.md, sections 4 and 5),
  * described for the dev chain's metadata generator.
  */
-import { type Type, t } from "../devchain/scale.js";
+import { type Type, t } from "../../scale.js";
 
 export const NETUID: Type = t.u16;
 

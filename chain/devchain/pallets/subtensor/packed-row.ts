@@ -3,8 +3,9 @@
  * bytes and the packed form the Yuma epoch reads and returns, so an epoch over a full subnet does
  * not build and decode tens of thousands of `[uid, value]` pairs.
  */
-import { Reader, ScaleError, Writer } from "../devchain/scale.js";
-import type { PackedRow } from "../yuma/epoch.js";
+
+import type { PackedRow } from "../../../yuma/epoch.js";
+import { Reader, ScaleError, Writer } from "../../scale.js";
 
 /**
  * Reads a stored `Vec<(u16, u16)>` row into parallel arrays. A {@link StorageView}, so the chain

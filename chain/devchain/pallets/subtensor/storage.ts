@@ -3,9 +3,25 @@
  * (../shared/reference/subtensor-api.md, section 2). The dev chain's defaults are the
  * `fast-runtime` values a subtensor localnet uses where the two differ.
  */
-import type { StorageDef, StorageKeyDef } from "../devchain/pallet.js";
-import { ACCOUNT_ID, type Type, t } from "../devchain/scale.js";
+import type { RuntimeContext, StorageDef, StorageKeyDef } from "../../pallet.js";
+import { ACCOUNT_ID, type Type, t } from "../../scale.js";
 import { AXON_INFO, NETUID, SPARSE_ROW, U64F64, WEIGHT_COMMIT } from "./types.js";
+
+export const SUBTENSOR = "SubtensorModule";
+
+/** A SubtensorModule storage item, read and written through the block's context. */
+export const item = <V>(ctx: RuntimeContext, name: string) => ctx.storage<V>(SUBTENSOR, name);
+
+/** The account id `Owner` and friends default to: no owner yet. */
+export const ZERO_ACCOUNT = new Uint8Array(32);
+
+/** Call arguments most calls share. */
+export const ACCOUNT_ARG = { type: ACCOUNT_ID, typeName: "T::AccountId" };
+export const NETUID_ARG = { name: "netuid", type: NETUID, typeName: "NetUid" };
+
+export function subnetExists(ctx: RuntimeContext, netuid: number): boolean {
+  return item<boolean>(ctx, "NetworksAdded").get(netuid);
+}
 
 const id = (type: Type): StorageKeyDef => ({ hasher: "Identity", type });
 const b2 = (type: Type): StorageKeyDef => ({ hasher: "Blake2_128Concat", type });

@@ -1,0 +1,45 @@
+/** Registration (subtensor's `subnets/registration.rs`): `burned_register` and the burn price. */
+import { u8aEq } from "@polkadot/util";
+import { type CallDef, ensureSigned, type RuntimeContext } from "../../pallet.js";
+import { freeBalance, withdraw } from "../balances.js";
+import { withFail } from "./module-errors.js";
+import { ACCOUNT_ARG, item, NETUID_ARG, SUBTENSOR, subnetExists, ZERO_ACCOUNT } from "./storage.js";
+import { appendOrReplaceNeuron, uidOf } from "./uids.js";
+
+/** The burn price within the subnet's MinBurn..MaxBurn. */
+export function clampBurn(ctx: RuntimeContext, netuid: number, value: bigint): bigint {
+  const min = item<bigint>(ctx, "MinBurn").get(netuid);
+  const max = item<bigint>(ctx, "MaxBurn").get(netuid);
+  return value < min ? min : value > max ? max : value;
+}
+
+/** The registration call. */
+export const registrationCalls: CallDef[] = [
+  {
+    name: "burned_register",
+    index: 7,
+    args: [NETUID_ARG, { name: "hotkey", ...ACCOUNT_ARG }],
+    handler: withFail((ctx, a) => {
+      const coldkey = ensureSigned(ctx.origin);
+      const netuid = a.netuid as number;
+      const hotkey = a.hotkey as Uint8Array;
+      if (netuid === 0) return ctx.fail("RegistrationNotPermittedOnRootSubnet");
+      if (!subnetExists(ctx, netuid)) return ctx.fail("SubnetNotExists");
+      if (!item<boolean>(ctx, "NetworkRegistrationAllowed").get(netuid))
+        return ctx.fail("SubNetRegistrationDisabled");
+      if (uidOf(ctx, netuid, hotkey) !== undefined) return ctx.fail("HotKeyAlreadyRegisteredInSubNet");
+      const burn = item<bigint>(ctx, "Burn").get(netuid);
+      if (freeBalance(ctx, coldkey) < burn) return ctx.fail("NotEnoughBalanceToStake");
+      const owner = item<Uint8Array>(ctx, "Owner").get(hotkey);
+      if (!u8aEq(owner, ZERO_ACCOUNT) && !u8aEq(owner, coldkey)) return ctx.fail("NonAssociatedColdKey");
+      if (item<number>(ctx, "MaxAllowedUids").get(netuid) === 0) return ctx.fail("NoNeuronIdAvailable");
+      withdraw(ctx, coldkey, burn);
+      if (u8aEq(owner, ZERO_ACCOUNT)) item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
+      const uid = appendOrReplaceNeuron(ctx, netuid, hotkey);
+      // Each registration makes the next one dearer; the price decays back every block.
+      const next = (burn * 126n) / 100n;
+      item<bigint>(ctx, "Burn").set([netuid], clampBurn(ctx, netuid, next));
+      ctx.emit(SUBTENSOR, "NeuronRegistered", [netuid, uid, hotkey]);
+    }),
+  },
+];

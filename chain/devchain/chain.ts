@@ -33,7 +33,7 @@ import { DEFAULT_FEES, type FeeConfig, transactionPaymentPallet } from "./pallet
 import { utilityPallet } from "./pallets/utility.js";
 import { type ChainStore, ChainStoreError, openSqliteStore } from "./persistence.js";
 import { createRpcMethods } from "./rpc-methods.js";
-import { RpcServer } from "./rpc-server.js";
+import { type RpcLimits, RpcServer } from "./rpc-server.js";
 import { Runtime, type RuntimeConfig } from "./runtime.js";
 import { decode } from "./scale.js";
 import { State } from "./state.js";
@@ -76,6 +76,8 @@ export interface DevChainOptions {
    * Default 100 ms. (chain_getFinalizedHead itself is the head at once.)
    */
   finalityNotificationDelayMs?: number;
+  /** Caps on what one RPC client may cost; see {@link DEFAULT_RPC_LIMITS}. */
+  rpcLimits?: Partial<RpcLimits>;
 }
 
 export type TxStatus =
@@ -249,6 +251,7 @@ export class DevChain {
       port: this.options.port ?? 9944,
       methods: createRpcMethods(this),
       log: this.#log,
+      ...(this.options.rpcLimits ? { limits: this.options.rpcLimits } : {}),
     });
     try {
       await this.#server.start();

@@ -2,9 +2,13 @@
  * The dev chain's JSON-RPC server under hostile clients (issue 14): each attack that once crashed,
  * froze or bloated the chain, run against a real dev chain on loopback, bounded in count and time.
  */
+import { ApiPromise, WsProvider } from "@polkadot/api";
+import { Keyring } from "@polkadot/keyring";
+import { hexToU8a } from "@polkadot/util";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { createDevChain, DEFAULT_POOL_LIMITS, type DevChain } from "../chain/devchain/chain.js";
 import {
   DEFAULT_RPC_LIMITS,
   INVALID_REQUEST,
@@ -288,5 +292,65 @@ describe("dev chain RPC limits (small caps)", () => {
     // The chain still serves others.
     const { json } = await post(chain.endpoint, '{"jsonrpc":"2.0","id":1,"method":"system_health"}');
     expect(json).toMatchObject({ id: 1, result: expect.any(Object) });
+  });
+});
+
+describe("dev chain transaction pool limits", () => {
+  let chain: DevChain;
+  let api: ApiPromise;
+
+  beforeAll(async () => {
+    await cryptoWaitReady();
+    chain = createDevChain({
+      port: 0,
+      mode: "manual",
+      log: () => {},
+      poolLimits: { futureLifetimeBlocks: 5 },
+    });
+    await chain.start();
+    api = await ApiPromise.create({ provider: new WsProvider(chain.endpoint), noInitWarn: true });
+  });
+
+  afterAll(async () => {
+    await api?.disconnect();
+    await chain?.stop();
+  });
+
+  it("holds at most its cap of future-nonce transactions and drops them once they outlive their lifetime", async () => {
+    const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+    const alice = keyring.addFromUri("//Alice");
+    const bob = keyring.addFromUri("//Bob");
+    const transfer = api.tx.balances?.transferKeepAlive;
+    if (!transfer) throw new Error("no balances.transferKeepAlive");
+    const attempts = DEFAULT_POOL_LIMITS.maxFutureTransactions + 100;
+    let accepted = 0;
+    let dropped = 0;
+    for (let i = 0; i < attempts; i++) {
+      // Nonces far ahead of Alice's (0): every one waits for an earlier nonce.
+      const signed = await transfer(bob.address, 1n).signAsync(alice, { nonce: 1000 + i, era: 0 });
+      try {
+        chain.submit(hexToU8a(signed.toHex()));
+        accepted++;
+      } catch (e) {
+        expect(e).toMatchObject({ code: 1016 });
+        dropped++;
+      }
+    }
+    expect(accepted).toBe(DEFAULT_POOL_LIMITS.maxFutureTransactions);
+    expect(dropped).toBe(100);
+    // The refusal travels as Substrate's RPC error 1016.
+    const extra = await transfer(bob.address, 1n).signAsync(alice, { nonce: 5000, era: 0 });
+    const { json } = await post(
+      chain.endpoint,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "author_submitExtrinsic", params: [extra.toHex()] }),
+    );
+    expect(json).toMatchObject({ id: 1, error: { code: 1016 } });
+    // A ready transaction still gets in while the future queue is full.
+    const ready = await transfer(bob.address, 1n).signAsync(alice, { nonce: 0, era: 0 });
+    chain.submit(hexToU8a(ready.toHex()));
+    chain.newBlock(1);
+    expect(chain.pendingExtrinsics).toHaveLength(DEFAULT_POOL_LIMITS.maxFutureTransactions);
+    chain.newBlock(6);
+    expect(chain.pendingExtrinsics).toHaveLength(0);
   });
 });

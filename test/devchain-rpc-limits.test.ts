@@ -15,7 +15,6 @@ import {
   METHOD_NOT_FOUND,
   OVERSIZED_REQUEST,
   OVERSIZED_RESPONSE,
-  SERVER_IS_BUSY,
   TOO_BIG_BATCH_REQUEST,
   TOO_BIG_BATCH_RESPONSE,
   TOO_MANY_SUBSCRIPTIONS,
@@ -198,18 +197,15 @@ describe("dev chain RPC limits (default caps)", () => {
     }
   });
 
-  it("answers 'server is busy' past the in-flight cap of one connection and serves the rest", async () => {
+  it("serves a flood of 400 calls on one connection, reading at most its in-flight cap at a time", async () => {
     const client = await connect(chain.endpoint);
     try {
       const n = 400;
       for (let i = 0; i < n; i++)
         client.ws.send(JSON.stringify({ jsonrpc: "2.0", id: i, method: "state_getMetadata" }));
       await waitFor(() => client.messages.length === n, 30_000);
-      const busy = (client.messages as Reply[]).filter((m) => m.error?.code === SERVER_IS_BUSY);
-      const served = (client.messages as Reply[]).filter((m) => typeof m.result === "string");
-      expect(busy.length).toBeGreaterThan(0);
-      expect(served.length + busy.length).toBe(n);
-      expect(served.length).toBeGreaterThanOrEqual(DEFAULT_RPC_LIMITS.maxInFlightPerConnection);
+      const ids = (client.messages as Reply[]).filter((m) => typeof m.result === "string").map((m) => m.id);
+      expect(new Set(ids).size).toBe(n);
     } finally {
       client.ws.close();
       await client.closed;

@@ -33,7 +33,6 @@ export const INTERNAL_ERROR = -32603;
 export const TOO_MANY_SUBSCRIPTIONS = -32006;
 export const OVERSIZED_REQUEST = -32007;
 export const OVERSIZED_RESPONSE = -32008;
-export const SERVER_IS_BUSY = -32009;
 export const TOO_BIG_BATCH_REQUEST = -32010;
 export const TOO_BIG_BATCH_RESPONSE = -32011;
 
@@ -54,7 +53,7 @@ export interface RpcLimits {
   maxSubscriptionsPerConnection: number;
   /** Calls in one batch. */
   maxBatchLength: number;
-  /** Messages a WebSocket connection may have in progress; more are answered "server is busy". */
+  /** Messages a WebSocket connection may have in progress; past it the server stops reading it for a while. */
   maxInFlightPerConnection: number;
   /**
    * Bytes queued for a WebSocket client that does not read them. Past it the connection is closed
@@ -212,17 +211,16 @@ export class RpcServer {
       subscriptions: new Map(),
     };
     this.#connections.add(conn);
+    // Backpressure rather than refusals: past the cap the server stops reading this connection
+    // (the client's further messages wait in the kernel's buffers) until answers go out.
     let inFlight = 0;
     ws.on("message", (data) => {
-      const text = data.toString();
-      if (inFlight >= this.#limits.maxInFlightPerConnection) {
-        conn.send(toJson(errorReply(null, SERVER_IS_BUSY, "Server is busy, try again later")));
-        return;
-      }
-      inFlight++;
-      void this.#onText(conn, text, true)
+      if (++inFlight >= this.#limits.maxInFlightPerConnection) ws.pause();
+      void this.#onText(conn, data.toString(), true)
         .catch((e) => this.options.log("rpc failure", e))
-        .finally(() => inFlight--);
+        .finally(() => {
+          if (inFlight-- === this.#limits.maxInFlightPerConnection && ws.readyState === ws.OPEN) ws.resume();
+        });
     });
     ws.on("error", () => ws.terminate());
     ws.on("close", () => {

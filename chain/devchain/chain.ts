@@ -35,7 +35,7 @@ import { DEFAULT_FEES, type FeeConfig, transactionPaymentPallet } from "./pallet
 import { utilityPallet } from "./pallets/utility.js";
 import { type ChainStore, ChainStoreError, openSqliteStore } from "./persistence.js";
 import { createRpcMethods } from "./rpc-methods.js";
-import { RpcServer } from "./rpc-server.js";
+import { type RpcLimits, RpcServer } from "./rpc-server.js";
 import { Runtime, type RuntimeConfig } from "./runtime.js";
 import { decode } from "./scale.js";
 import { State } from "./state.js";
@@ -78,12 +78,43 @@ export interface DevChainOptions {
    * Default 100 ms. (chain_getFinalizedHead itself is the head at once.)
    */
   finalityNotificationDelayMs?: number;
+  /** Caps on what one RPC client may cost; see {@link DEFAULT_RPC_LIMITS}. */
+  rpcLimits?: Partial<RpcLimits>;
+  /** Caps on the transaction pool; see {@link DEFAULT_POOL_LIMITS}. */
+  poolLimits?: Partial<PoolLimits>;
 }
 
 interface PoolEntry {
   xt: DecodedExtrinsic;
   verifiedBirth?: Uint8Array;
+  /** Waits for an earlier nonce of its sender. */
+  future: boolean;
+  /** Head block number when it entered the pool. */
+  since: number;
 }
+
+/**
+ * Caps on the transaction pool, as a Substrate node's `--pool-limit` / `--pool-kbytes` (defaults
+ * 8192 transactions, 20 MiB); its future queue (transactions waiting for an earlier nonce) gets a
+ * tenth of that, as in Substrate's pool options, and a future transaction that is still waiting
+ * after `futureLifetimeBlocks` is dropped, so nonces far ahead cannot park in memory for ever.
+ */
+export interface PoolLimits {
+  maxTransactions: number;
+  maxBytes: number;
+  maxFutureTransactions: number;
+  maxFutureBytes: number;
+  futureLifetimeBlocks: number;
+}
+
+export const DEFAULT_POOL_LIMITS: Readonly<PoolLimits> = Object.freeze({
+  maxTransactions: 8192,
+  maxBytes: 20 * 1024 * 1024,
+  maxFutureTransactions: 819,
+  maxFutureBytes: 2 * 1024 * 1024,
+  // @polkadot/api's default mortal era is 64 blocks: past that a signed transaction is dead anyway.
+  futureLifetimeBlocks: 64,
+});
 
 /** Most transactions one block takes from the pool. */
 const MAX_BLOCK_TRANSACTIONS = 2048;
@@ -100,6 +131,7 @@ export class DevChain {
   readonly #blocks: Block[] = [];
   readonly #byHash = new Map<string, Block>();
   readonly #pool: PoolEntry[] = [];
+  readonly #poolLimits: PoolLimits;
   readonly #listeners = new Set<(e: ChainEvent) => void>();
   #server: RpcServer | null = null;
   #store: ChainStore | null = null;
@@ -110,6 +142,7 @@ export class DevChain {
 
   constructor(options: DevChainOptions = {}) {
     this.options = options;
+    this.#poolLimits = { ...DEFAULT_POOL_LIMITS, ...options.poolLimits };
     this.mode = options.mode ?? "interval";
     this.#fees = options.fees ?? DEFAULT_FEES;
     this.#log = options.log ?? ((m, e) => console.error(`[devchain] ${m}`, e ?? ""));
@@ -218,6 +251,7 @@ export class DevChain {
       port: this.options.port ?? 9944,
       methods: createRpcMethods(this),
       log: this.#log,
+      ...(this.options.rpcLimits ? { limits: this.options.rpcLimits } : {}),
     });
     try {
       await this.#server.start();
@@ -306,8 +340,8 @@ export class DevChain {
     try {
       const exec = new BlockExecutor(this.runtime, state, this.head.header.number + 1, this.#fees, this.#log);
       const checked = exec.check(xt, this.#view(), { allowFuture: true });
-      entry = { xt, verifiedBirth: checked.birth };
       future = checked.future;
+      entry = { xt, verifiedBirth: checked.birth, future, since: this.head.header.number };
     } catch (e) {
       if (e instanceof InvalidTransaction)
         throw new PoolRejectionError(1010, "Invalid Transaction", { details: e.message, cause: e });
@@ -315,7 +349,7 @@ export class DevChain {
     } finally {
       state.rollback();
     }
-    this.#pool.push(entry);
+    this.#admitToPool(entry);
     if (this.mode === "instant" && this.#started && !this.#scheduled) {
       this.#scheduled = setImmediate(() => {
         this.#scheduled = null;
@@ -323,6 +357,32 @@ export class DevChain {
       });
     }
     return { hash: xt.hash, future };
+  }
+
+  /** Queues a checked transaction, or refuses it (1016, as Substrate's pool) when the pool is full. */
+  #admitToPool(entry: PoolEntry): void {
+    const limits = this.#poolLimits;
+    let count = 0;
+    let bytes = 0;
+    let futureCount = 0;
+    let futureBytes = 0;
+    for (const e of this.#pool) {
+      count++;
+      bytes += e.xt.bytes.length;
+      if (e.future) {
+        futureCount++;
+        futureBytes += e.xt.bytes.length;
+      }
+    }
+    const size = entry.xt.bytes.length;
+    const full = entry.future
+      ? futureCount + 1 > limits.maxFutureTransactions || futureBytes + size > limits.maxFutureBytes
+      : count + 1 > limits.maxTransactions || bytes + size > limits.maxBytes;
+    if (full)
+      throw new PoolRejectionError(1016, "Immediately Dropped", {
+        details: "The transaction couldn't enter the pool because of the limit",
+      });
+    this.#pool.push(entry);
   }
 
   /**
@@ -372,7 +432,13 @@ export class DevChain {
             remaining.delete(entry);
             progress = true;
           } catch (e) {
-            if (e instanceof InvalidTransaction && e.kind === "Future") continue;
+            if (e instanceof InvalidTransaction && e.kind === "Future") {
+              if (number - entry.since > this.#poolLimits.futureLifetimeBlocks) {
+                dropped.push(entry);
+                remaining.delete(entry);
+              }
+              continue;
+            }
             if (!(e instanceof InvalidTransaction)) this.#log(`dropping transaction ${entry.xt.hash}`, e);
             dropped.push(entry);
             remaining.delete(entry);

@@ -8,6 +8,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { createDevChain } from "./chain.js";
 import { subtensorPallets } from "./pallets/subtensor/pallets.js";
+import { DEFAULT_RPC_LIMITS } from "./rpc-server.js";
+
+const MiB = 1024 * 1024;
 
 /** One schema for the flags, with their defaults. */
 export const DevChainCliSchema = z.object({
@@ -19,7 +22,39 @@ export const DevChainCliSchema = z.object({
   db: z.string().optional(),
   /** Alpha emitted to each subnet per block, in rao (subtensor starts at 10^9 = 1 alpha). */
   blockEmission: z.coerce.bigint().min(0n).default(1_000_000_000n),
+  // RPC limits, named and sized as a Substrate node's flags (sizes in MiB).
+  rpcMaxRequestSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_RPC_LIMITS.maxRequestBytes / MiB),
+  rpcMaxResponseSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_RPC_LIMITS.maxResponseBytes / MiB),
+  rpcMaxConnections: z.coerce.number().int().min(1).default(DEFAULT_RPC_LIMITS.maxConnections),
+  rpcMaxSubscriptionsPerConnection: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_RPC_LIMITS.maxSubscriptionsPerConnection),
+  rpcMaxBatchRequestLen: z.coerce.number().int().min(1).default(DEFAULT_RPC_LIMITS.maxBatchLength),
+  rpcMessageBufferCapacityPerConnection: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_RPC_LIMITS.maxInFlightPerConnection),
 });
+
+const RPC_FLAGS = {
+  "rpc-max-request-size": "rpcMaxRequestSize",
+  "rpc-max-response-size": "rpcMaxResponseSize",
+  "rpc-max-connections": "rpcMaxConnections",
+  "rpc-max-subscriptions-per-connection": "rpcMaxSubscriptionsPerConnection",
+  "rpc-max-batch-request-len": "rpcMaxBatchRequestLen",
+  "rpc-message-buffer-capacity-per-connection": "rpcMessageBufferCapacityPerConnection",
+} as const;
 
 export type DevChainCliOptions = z.infer<typeof DevChainCliSchema>;
 
@@ -33,13 +68,19 @@ async function main(): Promise<void> {
       instant: { type: "boolean" },
       db: { type: "string" },
       "block-emission": { type: "string" },
+      ...Object.fromEntries(Object.keys(RPC_FLAGS).map((flag) => [flag, { type: "string" as const }])),
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      "usage: devchain [--port 9944] [--host 127.0.0.1] [--block-time 250 | --manual | --instant] [--db file] [--block-emission rao]",
+      [
+        "usage: devchain [--port 9944] [--host 127.0.0.1] [--block-time 250 | --manual | --instant] [--db file] [--block-emission rao]",
+        "  RPC limits (Substrate's flags): --rpc-max-request-size 15 --rpc-max-response-size 15 (MiB)",
+        "  --rpc-max-connections 100 --rpc-max-subscriptions-per-connection 1024",
+        "  --rpc-max-batch-request-len 1000 --rpc-message-buffer-capacity-per-connection 64",
+      ].join("\n"),
     );
     return;
   }
@@ -51,6 +92,9 @@ async function main(): Promise<void> {
     instant: values.instant,
     db: values.db,
     blockEmission: values["block-emission"],
+    ...Object.fromEntries(
+      Object.entries(RPC_FLAGS).map(([flag, key]) => [key, (values as Record<string, unknown>)[flag]]),
+    ),
   });
   if (opts.manual && opts.instant) throw new Error("--manual and --instant are exclusive");
   const chain = createDevChain({
@@ -60,6 +104,14 @@ async function main(): Promise<void> {
     blockTimeMs: opts.blockTime,
     pallets: subtensorPallets({ blockEmission: opts.blockEmission }),
     ...(opts.db ? { db: opts.db } : {}),
+    rpcLimits: {
+      maxRequestBytes: opts.rpcMaxRequestSize * MiB,
+      maxResponseBytes: opts.rpcMaxResponseSize * MiB,
+      maxConnections: opts.rpcMaxConnections,
+      maxSubscriptionsPerConnection: opts.rpcMaxSubscriptionsPerConnection,
+      maxBatchLength: opts.rpcMaxBatchRequestLen,
+      maxInFlightPerConnection: opts.rpcMessageBufferCapacityPerConnection,
+    },
   });
   await chain.start();
   console.log(`devchain listening on ${chain.endpoint} (${chain.mode}, head #${chain.head.header.number})`);
@@ -73,7 +125,8 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   if (e instanceof z.ZodError) {
     const issue = e.issues[0];
-    console.error(`error: --${String(issue?.path[0] ?? "?")}: ${issue?.message ?? "invalid value"}`);
+    const flag = String(issue?.path[0] ?? "?").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    console.error(`error: --${flag}: ${issue?.message ?? "invalid value"}`);
     process.exit(2);
   }
   console.error(e instanceof Error ? `error: ${e.message}` : e);

@@ -29,12 +29,12 @@ export class DevChainError extends Error {
 /**
  * The transaction pool refused a submitted transaction before inclusion, as a node's
  * `author_submitExtrinsic` does: `code` is the JSON-RPC error code that travels on the wire
- * (1010 invalid transaction, 1013 already imported) and `details` the error's `data`.
+ * (1010 invalid transaction, 1013 already imported, 1016 pool full) and `details` the error's `data`.
  */
 export class PoolRejectionError extends DevChainError {
   override name = "PoolRejectionError";
   constructor(
-    readonly code: 1010 | 1013,
+    readonly code: 1010 | 1013 | 1016,
     message: string,
     options: DevChainErrorOptions = {},
   ) {

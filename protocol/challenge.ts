@@ -25,7 +25,15 @@
  */
 import { createHash, hash } from "node:crypto";
 import { HASH_LENGTH, LEAF_SIZE, NONCE_LENGTH } from "./constants.js";
-import { buildChunkTree, hashLeaf, LeafIndexError, leafAt, proveLeaves, verifyMultiProof } from "./merkle.js";
+import {
+  buildChunkTree,
+  hashLeaf,
+  LeafIndexError,
+  leafAt,
+  type MerkleTree,
+  proveLeaves,
+  verifyMultiProof,
+} from "./merkle.js";
 import type { Challenge, ChallengedChunk, ChallengeResponse, ChunkProof, MerkleMultiProof } from "./types.js";
 
 /** Domain string of the pick PRF: the challenge's chunk and leaf indices. */
@@ -223,22 +231,38 @@ export function computeBinding(
   );
 }
 
+export interface AnswerChallengeOptions {
+  /** Leaf size the chunks were committed with. Default LEAF_SIZE. */
+  leafSize?: number;
+  /**
+   * The Merkle tree of a challenged chunk, given its index and the bytes just read; a miner
+   * passes its tree cache here so a one-leaf proof does not rehash the whole chunk. Default: built
+   * from the bytes. The proven leaves always come from `readChunk`, so if the stored bytes rotted
+   * they no longer match a cached tree and the proof fails verification, as it should.
+   */
+  treeOf?: (chunkIndex: number, chunk: Uint8Array) => MerkleTree;
+}
+
 /**
- * The miner's side: reads each challenged chunk, builds its tree and proves the challenged leaves.
- * Throws {@link ChunkUnavailableError} when a chunk is missing or too short for its leaves.
+ * The miner's side: reads each challenged chunk, takes its tree (built, or from `treeOf`) and
+ * proves the challenged leaves. Throws {@link ChunkUnavailableError} when a chunk is missing or
+ * too short for its leaves.
  *
- * @example answerChallenge(challenge, (i) => store.read(challenge.storeId, i))
+ * @example
+ * answerChallenge(challenge, (i) => store.get(i));
+ * answerChallenge(challenge, (i) => store.get(i), { treeOf: (i, chunk) => cache.treeOf(i, chunk) });
  */
 export function answerChallenge(
   challenge: Challenge,
   readChunk: (chunkIndex: number) => Uint8Array | undefined,
-  leafSize: number = LEAF_SIZE,
+  options: AnswerChallengeOptions = {},
 ): ChallengeResponse {
+  const { leafSize = LEAF_SIZE, treeOf } = options;
   const chunks: ChunkProof[] = challenge.chunks.map(({ chunkIndex, leafIndices }) => {
     const chunk = readChunk(chunkIndex);
     if (chunk === undefined || chunk.length === 0) throw new ChunkUnavailableError(chunkIndex);
     try {
-      const tree = buildChunkTree(chunk, leafSize);
+      const tree = treeOf ? treeOf(chunkIndex, chunk) : buildChunkTree(chunk, leafSize);
       const proof = proveLeaves(tree, leafIndices);
       const leaves = leafIndices.map((index) => leafAt(chunk, index, leafSize));
       return { chunkIndex, leaves, proof };

@@ -20,16 +20,9 @@ import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient, Metagraph } from "../../chain/client.js";
-import { ChunkUnavailableError, computeBinding } from "../../protocol/challenge.js";
+import { answerChallenge, ChunkUnavailableError } from "../../protocol/challenge.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE, PROTOCOL_VERSION } from "../../protocol/constants.js";
-import {
-  buildChunkTree,
-  LeafIndexError,
-  leafAt,
-  leafCountFor,
-  type MerkleTree,
-  proveLeaves,
-} from "../../protocol/merkle.js";
+import { buildChunkTree, leafCountFor, type MerkleTree } from "../../protocol/merkle.js";
 import {
   createEnvelope,
   type Envelope,
@@ -37,7 +30,7 @@ import {
   MAX_ERROR_MESSAGE_LENGTH,
   type Message,
 } from "../../protocol/messages.js";
-import type { Challenge, ChallengeResponse, ChunkProof } from "../../protocol/types.js";
+import type { Challenge, ChallengeResponse } from "../../protocol/types.js";
 import { authReady, createRequestVerifier, type RequestVerifier } from "../auth.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
@@ -493,36 +486,24 @@ export function createMiner(init: MinerInit): Miner {
   }
 
   /**
-   * Proves the challenged leaves from the stored bytes. The leaves always come from disk; the
-   * tree (sibling hashes) comes from a cache filled when the chunk was stored, so a one-leaf proof
-   * does not rehash the whole chunk. If the stored bytes rotted, the leaves no longer match the
-   * cached tree and the proof fails verification, as it should.
+   * Proves the challenged leaves from the stored bytes, with the trees from the cache filled when
+   * each chunk was stored (rebuilt when missing or of another leaf count).
    */
   function proveChallenge(validator: string, challenge: Challenge): ChallengeResponse {
     const { stores } = requireStarted();
     const store = hasStore(validator) ? stores.store(validator) : undefined;
-    const chunks: ChunkProof[] = challenge.chunks.map(({ chunkIndex, leafIndices }) => {
-      const data = store?.get(chunkIndex);
-      if (data === undefined) throw new ChunkUnavailableError(chunkIndex);
-      const key = treeKey(validator, chunkIndex);
-      let tree = trees.get(key);
-      if (tree === undefined || tree.leafCount !== leafCountFor(data.length, leafSize)) {
-        tree = buildChunkTree(data, leafSize);
-        trees.set(key, tree);
-      }
-      try {
-        const proof = proveLeaves(tree, leafIndices);
-        return { chunkIndex, leaves: leafIndices.map((i) => leafAt(data, i, leafSize)), proof };
-      } catch (error) {
-        if (error instanceof LeafIndexError) throw new ChunkUnavailableError(chunkIndex, { cause: error });
-        throw error;
-      }
+    return answerChallenge(challenge, (chunkIndex) => store?.get(chunkIndex), {
+      leafSize,
+      treeOf: (chunkIndex, data) => {
+        const key = treeKey(validator, chunkIndex);
+        let tree = trees.get(key);
+        if (tree === undefined || tree.leafCount !== leafCountFor(data.length, leafSize)) {
+          tree = buildChunkTree(data, leafSize);
+          trees.set(key, tree);
+        }
+        return tree;
+      },
     });
-    return {
-      nonce: new Uint8Array(challenge.nonce),
-      chunks,
-      binding: computeBinding(challenge.nonce, challenge.storeId, chunks),
-    };
   }
 
   /** Publishes the address; a failure is logged and retried at the next refresh, serving goes on. */

@@ -354,12 +354,12 @@ export function createMiner(init: MinerInit): Miner {
     return createEnvelope(body, { requestId: request.requestId });
   }
 
-  function handle(request: Envelope): Envelope {
+  function handle(request: Envelope, encodedBody?: Uint8Array): Envelope {
     const started = performance.now();
     const type = request.body.type;
     let response: Envelope;
     try {
-      response = dispatch(request);
+      response = dispatch(request, encodedBody);
     } catch (error) {
       log.error("request failed", { type, error });
       response = errorReply(request, ErrorCode.Internal, "internal error");
@@ -371,10 +371,10 @@ export function createMiner(init: MinerInit): Miner {
     return response;
   }
 
-  function dispatch(request: Envelope): Envelope {
+  function dispatch(request: Envelope, encodedBody: Uint8Array | undefined): Envelope {
     const { stores } = requireStarted();
     if (verifier === undefined) throw new MinerStartError("the miner is not started");
-    const auth = verifier.verify(request);
+    const auth = verifier.verify(request, encodedBody);
     if (!auth.ok) return errorReply(request, auth.code, auth.reason);
     const validator = auth.hotkey;
     const body = request.body;
@@ -606,10 +606,13 @@ export function createMiner(init: MinerInit): Miner {
           node,
           bans,
           log: log.child({ component: "p2p" }),
-          handle: (request) => {
+          handle: (request, { body }) => {
+            // The received body bytes belong to this request only; a behaviour that answers
+            // another envelope gets it checked over a fresh encoding.
+            const honest = (req: Envelope) => handle(req, req === request ? body : undefined);
             const current = stores;
-            if (!init.behaviour || !current || request.body.type === "hello") return handle(request);
-            return init.behaviour.handle(request, handle, current);
+            if (!init.behaviour || !current || request.body.type === "hello") return honest(request);
+            return init.behaviour.handle(request, honest, current);
           },
           limits: { maxFrameSize, ...settings.limits },
           maxResponseFrameSize: maxFrameSize,

@@ -13,7 +13,7 @@ import type { Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { type DecodedFrame, encodeFrame, FrameDecoder } from "../../protocol/codec.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
 
@@ -158,6 +158,14 @@ export async function readFrame(
   stream: Stream,
   options: ReadFrameOptions = {},
 ): Promise<Envelope | undefined> {
+  return (await readDecodedFrame(stream, options))?.envelope;
+}
+
+/** {@link readFrame}, with the envelope's encoded body (for a signature check without re-encoding). */
+export async function readDecodedFrame(
+  stream: Stream,
+  options: ReadFrameOptions = {},
+): Promise<DecodedFrame | undefined> {
   const decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE });
   const { signal } = options;
   if (signal?.aborted) throw new RequestAbortedError("aborted before reading", { cause: signal.reason });
@@ -166,7 +174,7 @@ export async function readFrame(
   try {
     for await (const chunk of stream) {
       const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-      const frames = decoder.push(bytes);
+      const frames = decoder.pushFrames(bytes);
       if (frames.length > 0) return frames[0];
     }
     if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: signal.reason });

@@ -24,6 +24,7 @@
  * - that the data can be retrieved at full speed; retrieval is measured separately.
  */
 import { createHash, hash } from "node:crypto";
+import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE, NONCE_LENGTH } from "./constants.js";
 import {
   buildChunkTree,
@@ -308,12 +309,6 @@ export interface VerifyResponseOptions {
   leafSize?: number;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function sameIndices(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
@@ -369,7 +364,7 @@ export function verifyResponse(
     return { ok: false, reason: "malformed" };
   }
   if (!(now <= challenge.deadline)) return { ok: false, reason: "expired" };
-  if (!equalBytes(response.nonce, challenge.nonce)) return { ok: false, reason: "nonce-mismatch" };
+  if (!bytesEqual(response.nonce, challenge.nonce)) return { ok: false, reason: "nonce-mismatch" };
 
   const bound: BoundChunk[] = [];
   for (let i = 0; i < challenge.chunks.length; i++) {
@@ -391,6 +386,6 @@ export function verifyResponse(
   }
   if (response.chunks.length !== challenge.chunks.length) return { ok: false, reason: "malformed" };
   const expected = bindingOver(challenge.nonce, challenge.storeId, bound);
-  if (!equalBytes(expected, response.binding)) return { ok: false, reason: "bad-binding" };
+  if (!bytesEqual(expected, response.binding)) return { ok: false, reason: "bad-binding" };
   return { ok: true };
 }

@@ -24,6 +24,7 @@
  * leaf is copied once into a reusable scratch buffer behind its tag byte instead of concatenated.
  */
 import { hash } from "node:crypto";
+import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE } from "./constants.js";
 import type { MerkleMultiProof } from "./types.js";
 
@@ -314,12 +315,6 @@ function recomputeTop(leafHashes: Uint8Array, proof: MerkleMultiProof): Uint8Arr
   return hashes.subarray(0, HASH_LENGTH);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function packHashes(hashes: readonly unknown[]): Uint8Array | undefined {
   const packed = new Uint8Array(hashes.length * HASH_LENGTH);
   for (let i = 0; i < hashes.length; i++) {
@@ -341,7 +336,7 @@ function verifyPacked(
     if (typeof proof !== "object" || proof === null) return false;
     const typed = proof as MerkleMultiProof;
     const top = recomputeTop(leafHashes, typed);
-    return top !== undefined && equalBytes(seal(sealTag, typed.leafCount, top), root);
+    return top !== undefined && bytesEqual(seal(sealTag, typed.leafCount, top), root);
   } catch {
     // Hostile input of the wrong runtime type (a getter that throws, a proxy): not a valid proof.
     return false;

@@ -18,6 +18,7 @@
  */
 
 import { crc32 } from "node:zlib";
+import { bytesEqual } from "../../protocol/bytes.js";
 
 /** Result of {@link ChunkStore.verifyIntegrity}. */
 export interface IntegrityReport {
@@ -170,7 +171,7 @@ export class MemoryChunkStore implements ChunkStore {
     assertStorableChunk(chunkIndex, data, this.chunkSize);
     const checksum = chunkChecksum(data);
     const previous = this.#entries.get(chunkIndex);
-    const same = previous !== undefined && Buffer.from(previous.checksum).equals(checksum);
+    const same = previous !== undefined && bytesEqual(previous.checksum, checksum);
     this.#entries.set(chunkIndex, {
       bytes: Uint8Array.from(data),
       checksum,
@@ -249,7 +250,7 @@ export class MemoryChunkStore implements ChunkStore {
     this.#open();
     const corrupt: number[] = [];
     for (const [index, entry] of this.#entries) {
-      if (!Buffer.from(chunkChecksum(entry.bytes)).equals(entry.checksum)) corrupt.push(index);
+      if (!bytesEqual(chunkChecksum(entry.bytes), entry.checksum)) corrupt.push(index);
     }
     corrupt.sort((a, b) => a - b);
     return { ok: corrupt.length === 0, checked: this.#entries.size, corrupt, engine: [] };

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient, Metagraph } from "../../chain/client.js";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { answerChallenge, ChunkUnavailableError } from "../../protocol/challenge.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE, PROTOCOL_VERSION } from "../../protocol/constants.js";
 import { buildChunkTree, leafCountFor, type MerkleTree } from "../../protocol/merkle.js";
@@ -550,7 +551,7 @@ export function createMiner(init: MinerInit): Miner {
     }
     const commitment = new TextEncoder().encode(announced);
     const current = (await chain.commitments(settings.netuid)).get(hotkey.address);
-    if (current === undefined || Buffer.compare(Buffer.from(current), Buffer.from(commitment)) !== 0) {
+    if (current === undefined || !bytesEqual(current, commitment)) {
       await chain.setCommitment(hotkey, settings.netuid, commitment);
       log.info("published commitment", { multiaddr: announced });
     }

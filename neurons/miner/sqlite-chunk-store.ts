@@ -29,6 +29,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
 import {
   assertChunkIndex,
@@ -269,7 +270,7 @@ export class SqliteChunkStore implements ChunkStore {
         row.bytes !== null &&
         row.checksum !== null &&
         row.bytes.byteLength === row.size &&
-        row.checksum.equals(chunkChecksum(row.bytes));
+        bytesEqual(row.checksum, chunkChecksum(row.bytes));
       if (!intact) corrupt.push(row.chunkIndex);
     }
     return { ok: engine.length === 0 && corrupt.length === 0, checked, corrupt, engine };

@@ -35,7 +35,7 @@ import type { Challenge, ChallengeResponse } from "../../protocol/types.js";
 import { authReady, createRequestVerifier, type RequestVerifier } from "../auth.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
-import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE } from "../p2p/node.js";
+import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE, tcpMultiaddrText } from "../p2p/node.js";
 import { createFrameServer, createPeerBans, type FrameServer, type PeerLimits } from "../p2p/server.js";
 import { ChunkStoreError } from "./chunk-store.js";
 import { BudgetExceededError, StoreManager, type ValidatorStake } from "./partition.js";
@@ -530,7 +530,7 @@ export function createMiner(init: MinerInit): Miner {
     const ip =
       settings.externalIp ??
       (wildcard ? (tcp.find((m) => !isLoopback(m[2] ?? ""))?.[2] ?? "127.0.0.1") : settings.listen.ip);
-    announced = `${ip.includes(":") ? "/ip6" : "/ip4"}/${ip}/tcp/${port}/p2p/${node.peerId.toString()}`;
+    announced = `${tcpMultiaddrText(ip, port)}/p2p/${node.peerId.toString()}`;
     if (settings.announce === false) return;
 
     // Subtensor refuses loopback axons; a loopback-only miner publishes 0.0.0.0 and relies on

@@ -108,9 +108,18 @@ export interface P2PNodeInit {
   denyPeer?: (peerId: string) => boolean;
 }
 
-/** `/ip4/<ip>/tcp/<port>` or `/ip6/…` for an IP literal. */
-export function tcpMultiaddrText(ip: string, port: number): string {
-  return `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/tcp/${port}`;
+/**
+ * `/ip4/<ip>/tcp/<port>`, or `/ip6/…` for an IPv6 literal (one with a colon, unless `ipVersion`
+ * says which).
+ *
+ * @example tcpMultiaddrText("10.0.0.5", 8091) // "/ip4/10.0.0.5/tcp/8091"
+ */
+export function tcpMultiaddrText(
+  ip: string,
+  port: number,
+  ipVersion: 4 | 6 = ip.includes(":") ? 6 : 4,
+): string {
+  return `/${ipVersion === 6 ? "ip6" : "ip4"}/${ip}/tcp/${port}`;
 }
 
 /**

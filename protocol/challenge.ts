@@ -26,6 +26,7 @@
 import { createHash, hash } from "node:crypto";
 import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE, NONCE_LENGTH } from "./constants.js";
+import { ProtocolError } from "./errors.js";
 import {
   buildChunkTree,
   hashLeaf,
@@ -46,15 +47,12 @@ const PROOF_BINDING_DOMAIN = "storage-subnet/proof/v1";
 const MAX_PICK_RANGE = 2 ** 48;
 
 /** A challenge asked for with parameters that cannot make one. */
-export class ChallengeParamsError extends Error {
+export class ChallengeParamsError extends ProtocolError {
   override name = "ChallengeParamsError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The miner cannot answer: a challenged chunk is missing or shorter than its challenged leaves. */
-export class ChunkUnavailableError extends Error {
+export class ChunkUnavailableError extends ProtocolError {
   override name = "ChunkUnavailableError";
   readonly chunkIndex: number;
   constructor(chunkIndex: number, options?: { cause?: unknown }) {

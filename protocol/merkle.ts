@@ -26,6 +26,7 @@
 import { hash } from "node:crypto";
 import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE } from "./constants.js";
+import { ProtocolError } from "./errors.js";
 import type { MerkleMultiProof } from "./types.js";
 
 /** Domain tags; see the module comment. */
@@ -34,15 +35,12 @@ export const NODE_TAG = 0x01;
 export const CHUNK_SEAL_TAG = 0x03;
 
 /** A chunk was empty: a chunk has at least one byte, hence at least one leaf. */
-export class EmptyChunkError extends Error {
+export class EmptyChunkError extends ProtocolError {
   override name = "EmptyChunkError";
-  constructor(message = "a chunk must hold at least one byte", options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A leaf size that is not a positive integer. */
-export class InvalidLeafSizeError extends Error {
+export class InvalidLeafSizeError extends ProtocolError {
   override name = "InvalidLeafSizeError";
   readonly leafSize: number;
   constructor(leafSize: number, options?: { cause?: unknown }) {
@@ -52,11 +50,8 @@ export class InvalidLeafSizeError extends Error {
 }
 
 /** Leaf indices asked of a prover that are empty, unsorted, duplicated or out of range. */
-export class LeafIndexError extends Error {
+export class LeafIndexError extends ProtocolError {
   override name = "LeafIndexError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**
@@ -180,7 +175,7 @@ function topOf(levels: Uint8Array[]): Uint8Array {
  */
 export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE): MerkleTree {
   const leafCount = leafCountFor(chunk.length, leafSize);
-  if (leafCount === 0) throw new EmptyChunkError();
+  if (leafCount === 0) throw new EmptyChunkError("a chunk must hold at least one byte");
   const leafHashes = new Uint8Array(leafCount * HASH_LENGTH);
   const scratch = new Uint8Array(1 + leafSize);
   scratch[0] = LEAF_TAG;

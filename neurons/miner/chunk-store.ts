@@ -10,7 +10,7 @@
  *   re-send a chunk whose acknowledgement it never received. Re-storing identical bytes keeps the
  *   chunk's challenge history; different bytes reset it (it is a new chunk for eviction purposes).
  * - Chunks are 1..chunkSize bytes (the last chunk of a file may be short); a larger one is
- *   refused with `ChunkTooLargeError`, an empty one with `EmptyChunkError`.
+ *   refused with `ChunkTooLargeError`, an empty one with `ChunkEmptyError`.
  * - Chunk indices are non-negative safe integers (`InvalidChunkIndexError` otherwise).
  * - Eviction order (`leastValuable`): chunks never challenged first, then the least recently
  *   challenged, ties broken by the highest index first (the newest data, and it keeps a store's
@@ -19,6 +19,7 @@
 
 import { crc32 } from "node:zlib";
 import { bytesEqual } from "../../protocol/bytes.js";
+import { NodeError } from "../errors.js";
 
 /** Result of {@link ChunkStore.verifyIntegrity}. */
 export interface IntegrityReport {
@@ -76,46 +77,38 @@ export interface ChunkStore {
 }
 
 /** Base class of the errors a chunk store throws. */
-export class ChunkStoreError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ChunkStoreError";
-  }
+export class ChunkStoreError extends NodeError {
+  override name = "ChunkStoreError";
 }
 
 export class ChunkTooLargeError extends ChunkStoreError {
+  override name = "ChunkTooLargeError";
   constructor(
     readonly size: number,
     readonly limit: number,
     options?: ErrorOptions,
   ) {
     super(`chunk of ${size} bytes exceeds the chunk size of ${limit} bytes`, options);
-    this.name = "ChunkTooLargeError";
   }
 }
 
-export class EmptyChunkError extends ChunkStoreError {
-  constructor(options?: ErrorOptions) {
-    super("a chunk must hold at least one byte", options);
-    this.name = "EmptyChunkError";
-  }
+/** An empty chunk handed to `put` (protocol's EmptyChunkError is the Merkle tree's). */
+export class ChunkEmptyError extends ChunkStoreError {
+  override name = "ChunkEmptyError";
 }
 
 export class InvalidChunkIndexError extends ChunkStoreError {
+  override name = "InvalidChunkIndexError";
   constructor(
     readonly chunkIndex: unknown,
     options?: ErrorOptions,
   ) {
     super(`chunk index must be a non-negative safe integer, got ${String(chunkIndex)}`, options);
-    this.name = "InvalidChunkIndexError";
   }
 }
 
 export class StoreClosedError extends ChunkStoreError {
-  constructor(options?: ErrorOptions) {
-    super("the chunk store is closed", options);
-    this.name = "StoreClosedError";
-  }
+  override name = "StoreClosedError";
 }
 
 /** Throws `InvalidChunkIndexError` unless `chunkIndex` is a non-negative safe integer. */
@@ -126,7 +119,7 @@ export function assertChunkIndex(chunkIndex: number): void {
 /** Throws the store's named error when a chunk may not be stored. */
 export function assertStorableChunk(chunkIndex: number, data: Uint8Array, chunkSize: number): void {
   assertChunkIndex(chunkIndex);
-  if (data.byteLength === 0) throw new EmptyChunkError();
+  if (data.byteLength === 0) throw new ChunkEmptyError("a chunk must hold at least one byte");
   if (data.byteLength > chunkSize) throw new ChunkTooLargeError(data.byteLength, chunkSize);
 }
 
@@ -265,6 +258,6 @@ export class MemoryChunkStore implements ChunkStore {
   }
 
   #open(): void {
-    if (this.#closed) throw new StoreClosedError();
+    if (this.#closed) throw new StoreClosedError("the chunk store is closed");
   }
 }

@@ -5,6 +5,7 @@
  * known set.
  */
 import type { ChainClient, Metagraph } from "../../chain/client.js";
+import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { StoreManager, ValidatorStake } from "./partition.js";
 
@@ -18,11 +19,8 @@ const METAGRAPH_TIMEOUT_MS = 60_000;
 const FIRST_BACKOFF_MS = 1_000;
 
 /** A chain call ran past its time limit. */
-export class ChainTimeoutError extends Error {
-  override readonly name = "ChainTimeoutError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class ChainTimeoutError extends NodeError {
+  override name = "ChainTimeoutError";
 }
 
 export interface MetagraphSyncInit {

@@ -17,6 +17,7 @@ import type { ChainClient } from "../../chain/client.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
 import { authReady, createRequestVerifier } from "../auth.js";
+import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
 import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE } from "../p2p/node.js";
@@ -86,11 +87,8 @@ export interface MinerInit {
 }
 
 /** The miner could not start; `message` says what to do. */
-export class MinerStartError extends Error {
-  override readonly name = "MinerStartError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class MinerStartError extends NodeError {
+  override name = "MinerStartError";
 }
 
 export interface Miner {

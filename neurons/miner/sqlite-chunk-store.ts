@@ -62,20 +62,17 @@ export interface SqliteChunkStoreOptions {
 
 /** The file exists but was made by another schema version or with another chunk size. */
 export class StoreMismatchError extends ChunkStoreError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreMismatchError";
-  }
+  override name = "StoreMismatchError";
 }
 
 /** The file could not be opened or read as a chunk store. */
 export class StoreOpenError extends ChunkStoreError {
+  override name = "StoreOpenError";
   constructor(
     readonly path: string,
     options?: ErrorOptions,
   ) {
     super(`cannot open chunk store ${path}`, options);
-    this.name = "StoreOpenError";
   }
 }
 
@@ -292,7 +289,7 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   #open(): void {
-    if (this.#closed) throw new StoreClosedError();
+    if (this.#closed) throw new StoreClosedError("the chunk store is closed");
   }
 }
 

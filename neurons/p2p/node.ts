@@ -14,8 +14,10 @@ import { tcp } from "@libp2p/tcp";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { type DecodedFrame, encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
+import { NodeError } from "../errors.js";
 
 /** The storage protocol's id; its major version follows PROTOCOL_VERSION. */
 export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
@@ -24,8 +26,8 @@ export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
 export const PEER_KEY_FILE = "libp2p.key";
 
 /** A peer key file exists but cannot be used. */
-export class PeerKeyError extends Error {
-  override readonly name = "PeerKeyError";
+export class PeerKeyError extends NodeError {
+  override name = "PeerKeyError";
   constructor(
     message: string,
     readonly file: string,
@@ -36,19 +38,13 @@ export class PeerKeyError extends Error {
 }
 
 /** A request got no (complete) response: the stream closed, reset or timed out first. */
-export class RequestFailedError extends Error {
-  override readonly name = "RequestFailedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class RequestFailedError extends NodeError {
+  override name = "RequestFailedError";
 }
 
 /** A read or request ran past its AbortSignal. */
-export class RequestAbortedError extends Error {
-  override readonly name = "RequestAbortedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class RequestAbortedError extends NodeError {
+  override name = "RequestAbortedError";
 }
 
 /**
@@ -247,7 +243,7 @@ export async function request(
       throw new RequestAbortedError("request aborted", { cause: error });
     }
     if (error instanceof RequestAbortedError || error instanceof RequestFailedError) throw error;
-    if ((error as Error)?.name === "CodecError") throw error;
+    if (error instanceof CodecError) throw error;
     throw new RequestFailedError("the request failed", { cause: error });
   }
 }

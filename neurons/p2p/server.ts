@@ -11,7 +11,7 @@ import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import { createEnvelope, type Envelope, ErrorCode } from "../../protocol/messages.js";
 import type { Logger } from "../logger.js";
-import { readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
+import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
 
 export interface PeerLimits {
   /** Streams one peer may have open at once. */
@@ -219,7 +219,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
           ).catch(() => stream.abort(error));
           return;
         }
-        if ((error as Error)?.name === "RequestAbortedError") init.onRefused?.("timeout", peer);
+        if (error instanceof RequestAbortedError) init.onRefused?.("timeout", peer);
         log.debug("stream failed before a request arrived", { peer, error });
         stream.abort(error instanceof Error ? error : new Error(String(error)));
         return;

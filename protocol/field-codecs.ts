@@ -85,10 +85,15 @@ export class Writer {
   }
 }
 
+/**
+ * One strict UTF-8 decoder for every Reader: without `stream` a decoder keeps no state between
+ * calls, and constructing one per frame cost more than decoding a store id.
+ */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 export class Reader {
   private readonly view: DataView;
   private pos = 0;
-  private utf8: InstanceType<typeof TextDecoder> | undefined;
 
   constructor(private readonly buf: Uint8Array) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -164,9 +169,8 @@ export class Reader {
     const n = this.u16();
     if (n > max) invalid(`${field} is ${n} bytes, over the limit of ${max}`);
     const bytes = this.fixed(n);
-    this.utf8 ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     try {
-      return this.utf8.decode(bytes);
+      return UTF8.decode(bytes);
     } catch {
       // Deliberately no cause: a CodecError with a cause means an unexpected exception was wrapped.
       throw new CodecError("invalid-field", `${field} is not valid UTF-8`);

@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { argon2iAsync } from "@noble/hashes/argon2.js";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { hexToU8a, isHex, u8aEq, u8aToHex } from "@polkadot/util";
+import { hexToU8a, isHex, u8aToHex } from "@polkadot/util";
 import {
   cryptoWaitReady,
   decodeAddress,
@@ -35,6 +35,7 @@ import {
   sr25519PairFromSeed,
   sr25519Verify,
 } from "@polkadot/util-crypto";
+import { bytesEqual } from "../protocol/bytes.js";
 import { ChainLayerError, type ChainLayerErrorOptions } from "./errors.js";
 
 /** Where btcli keeps wallets. */
@@ -361,7 +362,7 @@ function pairFromKeyfile(data: KeyfileData, file: string): KeyringPair {
   const phrase = typeof data.secretPhrase === "string" ? data.secretPhrase.trim() : null;
   let pair: KeyringPair;
   if (seed !== null) {
-    if (phrase !== null && mnemonicValidate(phrase) && !u8aEq(mnemonicToMiniSecret(phrase), seed)) {
+    if (phrase !== null && mnemonicValidate(phrase) && !bytesEqual(mnemonicToMiniSecret(phrase), seed)) {
       throw new WalletFormatError(`${file}: secretSeed does not belong to secretPhrase`, { file });
     }
     pair = keyring.addFromSeed(seed);
@@ -397,7 +398,7 @@ function pairFromKeyfile(data: KeyfileData, file: string): KeyringPair {
       file,
     });
   }
-  if (!u8aEq(pair.publicKey, claimed)) {
+  if (!bytesEqual(pair.publicKey, claimed)) {
     const expected = encodeAddress(claimed, SS58_FORMAT);
     throw new WalletAddressMismatchError(
       `${file}: the secret derives ${pair.address} but the file says ${expected}`,
@@ -521,7 +522,7 @@ export async function loadColdkeyPub(options: WalletRef): Promise<PublicKeyInfo>
   if (publicKey === null) {
     throw new WalletFormatError(`${file} names no ss58Address or publicKey`, { file });
   }
-  if (fromHex !== null && !u8aEq(fromHex, publicKey)) {
+  if (fromHex !== null && !bytesEqual(fromHex, publicKey)) {
     const expected = encodeAddress(publicKey, SS58_FORMAT);
     const derived = encodeAddress(fromHex, SS58_FORMAT);
     throw new WalletAddressMismatchError(`${file}: publicKey is ${derived} but ss58Address is ${expected}`, {

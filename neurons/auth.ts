@@ -102,7 +102,11 @@ export interface RequestVerifierInit {
 }
 
 export interface RequestVerifier {
-  verify(envelope: Envelope): AuthResult;
+  /**
+   * Checks a request. `encodedBody` is the body as it arrived (`DecodedFrame.body` of
+   * protocol/codec.ts); given, the signature is checked over it instead of a fresh encoding.
+   */
+  verify(envelope: Envelope, encodedBody?: Uint8Array): AuthResult;
   /** Nonces currently remembered. */
   readonly rememberedNonces: number;
 }
@@ -154,7 +158,7 @@ export function createRequestVerifier(init: RequestVerifierInit): RequestVerifie
     get rememberedNonces() {
       return seen.size;
     },
-    verify(envelope) {
+    verify(envelope, encodedBody) {
       if (isUnsignedEnvelope(envelope)) {
         return { ok: false, code: ErrorCode.Unauthorized, reason: "request is not signed" };
       }
@@ -176,7 +180,7 @@ export function createRequestVerifier(init: RequestVerifierInit): RequestVerifie
       }
       let valid = false;
       try {
-        valid = sr25519Verify(envelope.signature, signingPayload(envelope), envelope.sender);
+        valid = sr25519Verify(envelope.signature, signingPayload(envelope, encodedBody), envelope.sender);
       } catch {
         valid = false;
       }

@@ -24,8 +24,18 @@
  * - that the data can be retrieved at full speed; retrieval is measured separately.
  */
 import { createHash, hash } from "node:crypto";
+import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE, NONCE_LENGTH } from "./constants.js";
-import { buildChunkTree, hashLeaf, LeafIndexError, leafAt, proveLeaves, verifyMultiProof } from "./merkle.js";
+import { ProtocolError } from "./errors.js";
+import {
+  buildChunkTree,
+  hashLeaf,
+  LeafIndexError,
+  leafAt,
+  type MerkleTree,
+  proveLeaves,
+  verifyMultiProof,
+} from "./merkle.js";
 import type { Challenge, ChallengedChunk, ChallengeResponse, ChunkProof, MerkleMultiProof } from "./types.js";
 
 /** Domain string of the pick PRF: the challenge's chunk and leaf indices. */
@@ -37,15 +47,12 @@ const PROOF_BINDING_DOMAIN = "storage-subnet/proof/v1";
 const MAX_PICK_RANGE = 2 ** 48;
 
 /** A challenge asked for with parameters that cannot make one. */
-export class ChallengeParamsError extends Error {
+export class ChallengeParamsError extends ProtocolError {
   override name = "ChallengeParamsError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The miner cannot answer: a challenged chunk is missing or shorter than its challenged leaves. */
-export class ChunkUnavailableError extends Error {
+export class ChunkUnavailableError extends ProtocolError {
   override name = "ChunkUnavailableError";
   readonly chunkIndex: number;
   constructor(chunkIndex: number, options?: { cause?: unknown }) {
@@ -223,22 +230,38 @@ export function computeBinding(
   );
 }
 
+export interface AnswerChallengeOptions {
+  /** Leaf size the chunks were committed with. Default LEAF_SIZE. */
+  leafSize?: number;
+  /**
+   * The Merkle tree of a challenged chunk, given its index and the bytes just read; a miner
+   * passes its tree cache here so a one-leaf proof does not rehash the whole chunk. Default: built
+   * from the bytes. The proven leaves always come from `readChunk`, so if the stored bytes rotted
+   * they no longer match a cached tree and the proof fails verification, as it should.
+   */
+  treeOf?: (chunkIndex: number, chunk: Uint8Array) => MerkleTree;
+}
+
 /**
- * The miner's side: reads each challenged chunk, builds its tree and proves the challenged leaves.
- * Throws {@link ChunkUnavailableError} when a chunk is missing or too short for its leaves.
+ * The miner's side: reads each challenged chunk, takes its tree (built, or from `treeOf`) and
+ * proves the challenged leaves. Throws {@link ChunkUnavailableError} when a chunk is missing or
+ * too short for its leaves.
  *
- * @example answerChallenge(challenge, (i) => store.read(challenge.storeId, i))
+ * @example
+ * answerChallenge(challenge, (i) => store.get(i));
+ * answerChallenge(challenge, (i) => store.get(i), { treeOf: (i, chunk) => cache.treeOf(i, chunk) });
  */
 export function answerChallenge(
   challenge: Challenge,
   readChunk: (chunkIndex: number) => Uint8Array | undefined,
-  leafSize: number = LEAF_SIZE,
+  options: AnswerChallengeOptions = {},
 ): ChallengeResponse {
+  const { leafSize = LEAF_SIZE, treeOf } = options;
   const chunks: ChunkProof[] = challenge.chunks.map(({ chunkIndex, leafIndices }) => {
     const chunk = readChunk(chunkIndex);
     if (chunk === undefined || chunk.length === 0) throw new ChunkUnavailableError(chunkIndex);
     try {
-      const tree = buildChunkTree(chunk, leafSize);
+      const tree = treeOf ? treeOf(chunkIndex, chunk) : buildChunkTree(chunk, leafSize);
       const proof = proveLeaves(tree, leafIndices);
       const leaves = leafIndices.map((index) => leafAt(chunk, index, leafSize));
       return { chunkIndex, leaves, proof };
@@ -282,12 +305,6 @@ export interface VerifyResponseOptions {
   now: number;
   /** Leaf size the chunks were committed with. */
   leafSize?: number;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function sameIndices(a: readonly number[], b: readonly number[]): boolean {
@@ -345,7 +362,7 @@ export function verifyResponse(
     return { ok: false, reason: "malformed" };
   }
   if (!(now <= challenge.deadline)) return { ok: false, reason: "expired" };
-  if (!equalBytes(response.nonce, challenge.nonce)) return { ok: false, reason: "nonce-mismatch" };
+  if (!bytesEqual(response.nonce, challenge.nonce)) return { ok: false, reason: "nonce-mismatch" };
 
   const bound: BoundChunk[] = [];
   for (let i = 0; i < challenge.chunks.length; i++) {
@@ -367,6 +384,6 @@ export function verifyResponse(
   }
   if (response.chunks.length !== challenge.chunks.length) return { ok: false, reason: "malformed" };
   const expected = bindingOver(challenge.nonce, challenge.storeId, bound);
-  if (!equalBytes(expected, response.binding)) return { ok: false, reason: "bad-binding" };
+  if (!bytesEqual(expected, response.binding)) return { ok: false, reason: "bad-binding" };
   return { ok: true };
 }

@@ -1,3 +1,5 @@
+import { ProtocolError } from "./errors.js";
+
 /** Why a frame could not be decoded (or an envelope could not be encoded). */
 export type CodecErrorCode =
   /** The bytes end before the frame or a field does. */
@@ -20,11 +22,11 @@ export type CodecErrorCode =
  * @example
  * try { decodeFrame(bytes) } catch (e) { if (e instanceof CodecError && e.code === "bad-version") … }
  */
-export class CodecError extends Error {
-  override readonly name = "CodecError";
+export class CodecError extends ProtocolError {
+  override name = "CodecError";
   readonly code: CodecErrorCode;
 
-  constructor(code: CodecErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: CodecErrorCode, message: string, options?: { cause?: unknown; details?: string }) {
     super(message, options);
     this.code = code;
   }

@@ -1,19 +1,20 @@
 /**
- * Binary SHA-256 Merkle trees: one over the leaves of a chunk, one over the chunk roots of a store.
+ * Binary SHA-256 Merkle trees over the leaves of a chunk.
  *
  * Hashing is domain-separated by a one-byte tag, so no hash of one kind can stand in for another:
  *
  *   leaf of a chunk        H(0x00 || leafBytes)
  *   inner node             H(0x01 || left || right)
- *   leaf of a roots tree   H(0x02 || chunkRoot)
  *   chunk root (sealed)    H(0x03 || u64be(leafCount) || top)
- *   store commitment       H(0x04 || u64be(rootCount) || top)
+ *
+ * Tags 0x02 and 0x04 belonged to a tree over a store's chunk roots, which nothing used; they stay
+ * retired rather than taken for something else.
  *
  * Odd node counts: the last node of a level with an odd count is promoted unchanged to the next
  * level (it is never paired with a copy of itself), so the duplicate-last-node ambiguity of
  * Bitcoin-style trees (CVE-2012-2459: [a, b, c] and [a, b, c, c] share a root) cannot arise.
  * The tree's shape follows from its leaf count alone, and the root seals that count in
- * (the `0x03`/`0x04` step), so a proof cannot claim another leaf count — and with it another
+ * (the `0x03` step), so a proof cannot claim another leaf count — and with it another
  * shape, which would let a leaf pass under another index — for the same root. This also makes
  * {@link verifyMultiProof} safe to call with nothing but a root: the verifier need not know the
  * chunk's length.
@@ -23,26 +24,23 @@
  * leaf is copied once into a reusable scratch buffer behind its tag byte instead of concatenated.
  */
 import { hash } from "node:crypto";
+import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE } from "./constants.js";
+import { ProtocolError } from "./errors.js";
 import type { MerkleMultiProof } from "./types.js";
 
 /** Domain tags; see the module comment. */
 export const LEAF_TAG = 0x00;
 export const NODE_TAG = 0x01;
-export const ROOT_LEAF_TAG = 0x02;
 export const CHUNK_SEAL_TAG = 0x03;
-export const STORE_SEAL_TAG = 0x04;
 
 /** A chunk was empty: a chunk has at least one byte, hence at least one leaf. */
-export class EmptyChunkError extends Error {
+export class EmptyChunkError extends ProtocolError {
   override name = "EmptyChunkError";
-  constructor(message = "a chunk must hold at least one byte", options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A leaf size that is not a positive integer. */
-export class InvalidLeafSizeError extends Error {
+export class InvalidLeafSizeError extends ProtocolError {
   override name = "InvalidLeafSizeError";
   readonly leafSize: number;
   constructor(leafSize: number, options?: { cause?: unknown }) {
@@ -52,11 +50,8 @@ export class InvalidLeafSizeError extends Error {
 }
 
 /** Leaf indices asked of a prover that are empty, unsorted, duplicated or out of range. */
-export class LeafIndexError extends Error {
+export class LeafIndexError extends ProtocolError {
   override name = "LeafIndexError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**
@@ -100,14 +95,6 @@ export function hashNode(left: Uint8Array, right: Uint8Array): Uint8Array {
   input[0] = NODE_TAG;
   input.set(left, 1);
   input.set(right, 1 + left.length);
-  return new Uint8Array(sha256(input));
-}
-
-/** Hash of a chunk root as a leaf of a store's roots tree: `H(0x02 || chunkRoot)`. */
-export function hashRootLeaf(chunkRoot: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + chunkRoot.length);
-  input[0] = ROOT_LEAF_TAG;
-  input.set(chunkRoot, 1);
   return new Uint8Array(sha256(input));
 }
 
@@ -188,7 +175,7 @@ function topOf(levels: Uint8Array[]): Uint8Array {
  */
 export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE): MerkleTree {
   const leafCount = leafCountFor(chunk.length, leafSize);
-  if (leafCount === 0) throw new EmptyChunkError();
+  if (leafCount === 0) throw new EmptyChunkError("a chunk must hold at least one byte");
   const leafHashes = new Uint8Array(leafCount * HASH_LENGTH);
   const scratch = new Uint8Array(1 + leafSize);
   scratch[0] = LEAF_TAG;
@@ -212,40 +199,9 @@ export function chunkRoot(chunk: Uint8Array, leafSize: number = LEAF_SIZE): Uint
 }
 
 /**
- * Builds the tree over a store's chunk roots (in chunk-index order), so that the whole allocation
- * is committed to in 32 bytes. Throws {@link EmptyChunkError} for an empty list.
- *
- * @example buildRootsTree(roots).root === storeCommitment(roots)
- */
-export function buildRootsTree(roots: readonly Uint8Array[]): MerkleTree {
-  const leafCount = roots.length;
-  if (leafCount === 0) throw new EmptyChunkError("a store commitment needs at least one chunk root");
-  const leafHashes = new Uint8Array(leafCount * HASH_LENGTH);
-  const scratch = new Uint8Array(1 + HASH_LENGTH);
-  scratch[0] = ROOT_LEAF_TAG;
-  for (let i = 0; i < leafCount; i++) {
-    const root = roots[i] as Uint8Array;
-    if (root.length !== HASH_LENGTH) throw new RangeError(`chunk root ${i} is not ${HASH_LENGTH} bytes`);
-    scratch.set(root, 1);
-    leafHashes.set(sha256(scratch), i * HASH_LENGTH);
-  }
-  const levels = buildLevels(leafHashes, leafCount);
-  return { leafCount, levels, root: seal(STORE_SEAL_TAG, leafCount, topOf(levels)) };
-}
-
-/**
- * The 32-byte commitment to a whole store: the sealed root of the tree over its chunk roots.
- *
- * @example storeCommitment([chunkRoot(c0), chunkRoot(c1)])
- */
-export function storeCommitment(roots: readonly Uint8Array[]): Uint8Array {
-  return buildRootsTree(roots).root;
-}
-
-/**
  * A proof for the leaves at `indices` (strictly increasing) of `tree`. Each sibling is sent once,
  * and a sibling the verifier can compute from other proven leaves is not sent at all; siblings are
- * ordered bottom level first, left to right. Works for chunk trees and roots trees alike.
+ * ordered bottom level first, left to right.
  * Throws {@link LeafIndexError} for empty, unsorted, duplicate or out-of-range indices.
  *
  * @example
@@ -354,12 +310,6 @@ function recomputeTop(leafHashes: Uint8Array, proof: MerkleMultiProof): Uint8Arr
   return hashes.subarray(0, HASH_LENGTH);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function packHashes(hashes: readonly unknown[]): Uint8Array | undefined {
   const packed = new Uint8Array(hashes.length * HASH_LENGTH);
   for (let i = 0; i < hashes.length; i++) {
@@ -381,7 +331,7 @@ function verifyPacked(
     if (typeof proof !== "object" || proof === null) return false;
     const typed = proof as MerkleMultiProof;
     const top = recomputeTop(leafHashes, typed);
-    return top !== undefined && equalBytes(seal(sealTag, typed.leafCount, top), root);
+    return top !== undefined && bytesEqual(seal(sealTag, typed.leafCount, top), root);
   } catch {
     // Hostile input of the wrong runtime type (a getter that throws, a proxy): not a valid proof.
     return false;
@@ -424,34 +374,4 @@ export function verifyLeaves(
     packed.set(hashLeaf(leaf), i * HASH_LENGTH);
   }
   return verifyPacked(CHUNK_SEAL_TAG, root, packed, proof);
-}
-
-/**
- * A proof that the given chunk roots sit at `indices` of a store's roots tree.
- *
- * @example proveRoots(buildRootsTree(roots), [5])
- */
-export function proveRoots(tree: MerkleTree, indices: readonly number[]): MerkleMultiProof {
-  return proveLeaves(tree, indices);
-}
-
-/**
- * Verifies that `roots` (in the order of `proof.indices`) belong to the store committed to by
- * `commitment`. Never throws.
- *
- * @example verifyRoots(storeCommitment(roots), [roots[5]], proveRoots(tree, [5]))
- */
-export function verifyRoots(
-  commitment: Uint8Array,
-  roots: readonly Uint8Array[],
-  proof: MerkleMultiProof,
-): boolean {
-  if (!Array.isArray(roots)) return false;
-  const packed = new Uint8Array(roots.length * HASH_LENGTH);
-  for (let i = 0; i < roots.length; i++) {
-    const root = roots[i];
-    if (!isHash(root)) return false;
-    packed.set(hashRootLeaf(root), i * HASH_LENGTH);
-  }
-  return verifyPacked(STORE_SEAL_TAG, commitment, packed, proof);
 }

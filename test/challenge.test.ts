@@ -11,7 +11,7 @@ import {
   verifyResponse,
 } from "../protocol/challenge.js";
 import { LEAF_SIZE, NONCE_LENGTH } from "../protocol/constants.js";
-import { chunkRoot, leafCountFor } from "../protocol/merkle.js";
+import { buildChunkTree, chunkRoot, leafCountFor } from "../protocol/merkle.js";
 import type { Challenge, ChallengeResponse } from "../protocol/types.js";
 
 /** Deterministic test bytes: SHA-256 in counter mode over a label. */
@@ -228,6 +228,31 @@ describe("answer and verify", () => {
       expect((error as ChunkUnavailableError).chunkIndex).toBe(5);
       expect((error as Error).cause).toBeInstanceOf(Error);
     }
+  });
+});
+
+describe("answering with a tree cache", () => {
+  it("a cached tree gives the same answer as a built one, and is asked for each chunk", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 4 });
+    const asked: number[] = [];
+    const cached = answerChallenge(challenge, readChunk, {
+      treeOf: (i, chunk) => {
+        asked.push(i);
+        return buildChunkTree(chunk);
+      },
+    });
+    expect(asked).toEqual(challenge.chunks.map((c) => c.chunkIndex));
+    expect(cached).toEqual(answerChallenge(challenge, readChunk));
+  });
+
+  it("leaves come from the read bytes, so rotted bytes under a cached tree fail verification", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 1, leavesPerChunk: 64 });
+    const index = challenge.chunks[0]?.chunkIndex as number;
+    const rotted = flipBit(chunks[index] as Uint8Array, 0);
+    const response = answerChallenge(challenge, () => rotted, {
+      treeOf: () => buildChunkTree(chunks[index] as Uint8Array),
+    });
+    expect(verifyAt(challenge, response)).toEqual({ ok: false, reason: "bad-proof", chunkIndex: index });
   });
 });
 

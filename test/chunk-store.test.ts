@@ -6,9 +6,9 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expandHome } from "../neurons/config.js";
 import {
+  ChunkEmptyError,
   type ChunkStore,
   ChunkTooLargeError,
-  EmptyChunkError,
   InvalidChunkIndexError,
   type MemoryChunkEntry,
   MemoryChunkStore,
@@ -91,7 +91,7 @@ function describeChunkStoreCompliance(name: string, makeHarness: () => Harness):
     it("accepts a chunk of exactly chunkSize and refuses a larger or empty one", () => {
       store.put(0, chunkBytes(0, CHUNK));
       expect(() => store.put(1, new Uint8Array(CHUNK + 1))).toThrow(ChunkTooLargeError);
-      expect(() => store.put(1, new Uint8Array(0))).toThrow(EmptyChunkError);
+      expect(() => store.put(1, new Uint8Array(0))).toThrow(ChunkEmptyError);
       expect(store.has(1)).toBe(false);
       try {
         store.put(1, new Uint8Array(CHUNK + 1));

@@ -8,9 +8,11 @@ import {
   encodedFrameLength,
   encodeFrame,
   FrameDecoder,
+  isUnsignedEnvelope,
   LENGTH_PREFIX_SIZE,
   MESSAGE_TYPE_CODES,
   signingPayload,
+  UNSIGNED_HEADER_SIZE,
 } from "../protocol/codec.js";
 import { CodecError } from "../protocol/codec-errors.js";
 import {
@@ -631,6 +633,20 @@ describe("signingPayload", () => {
     ];
     for (const v of variants) expect(signingPayload(v)).not.toEqual(payload);
     expect(signingPayload({ ...base, signature: flip(base.signature) })).toEqual(payload);
+  });
+
+  it("a decoder hands over each body's bytes, and the payload over them is the same", () => {
+    fc.assert(
+      fc.property(envelope, (e) => {
+        const frame = encodeFrame(e);
+        const [decoded] = new FrameDecoder().pushFrames(frame);
+        const header = isUnsignedEnvelope(e) ? UNSIGNED_HEADER_SIZE : ENVELOPE_HEADER_SIZE;
+        expect(decoded?.body).toEqual(frame.subarray(LENGTH_PREFIX_SIZE + header));
+        expect(decoded?.body.buffer).toBe(frame.buffer);
+        expect(signingPayload(e, decoded?.body)).toEqual(signingPayload(e));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

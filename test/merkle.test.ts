@@ -1,25 +1,20 @@
 import { createHash, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CHUNK_SIZE, HASH_LENGTH, LEAF_SIZE } from "../protocol/constants.js";
+import { CHUNK_SIZE, LEAF_SIZE } from "../protocol/constants.js";
 import {
   buildChunkTree,
-  buildRootsTree,
   chunkRoot,
   EmptyChunkError,
   hashLeaf,
   hashNode,
-  hashRootLeaf,
   InvalidLeafSizeError,
   LeafIndexError,
   leafAt,
   leafCountFor,
   proveLeaves,
-  proveRoots,
-  storeCommitment,
   verifyLeaves,
   verifyMultiProof,
-  verifyRoots,
 } from "../protocol/merkle.js";
 import type { MerkleMultiProof } from "../protocol/types.js";
 
@@ -119,7 +114,6 @@ describe("leaf layout", () => {
     expect(() => buildChunkTree(new Uint8Array(0))).toThrow(EmptyChunkError);
     expect(() => buildChunkTree(new Uint8Array(10), 0)).toThrow(InvalidLeafSizeError);
     expect(() => buildChunkTree(new Uint8Array(10), 1.5)).toThrow(InvalidLeafSizeError);
-    expect(() => buildRootsTree([])).toThrow(EmptyChunkError);
   });
 });
 
@@ -300,56 +294,6 @@ describe("domain separation", () => {
     expect(verifyMultiProof(tree.root, [n0], { leafCount: 2, indices: [0], siblings: [n1] })).toBe(false);
     expect(verifyMultiProof(tree.root, [h[0] as Uint8Array], proveLeaves(tree, [0]))).toBe(true);
   });
-
-  it("chunk trees and roots trees do not verify for each other", () => {
-    const roots = [0, 1, 2, 3].map((i) => leafAt(chunk, i, 32));
-    const rootsTree = buildRootsTree(roots);
-    expect(rootsTree.root).not.toEqual(tree.root);
-    const proof = proveLeaves(tree, [1]);
-    expect(verifyRoots(tree.root, [roots[1] as Uint8Array], proof)).toBe(false);
-    const rootsProof = proveRoots(rootsTree, [1]);
-    expect(verifyLeaves(rootsTree.root, [roots[1] as Uint8Array], rootsProof)).toBe(false);
-    expect(verifyRoots(rootsTree.root, [roots[1] as Uint8Array], rootsProof)).toBe(true);
-    expect(verifyLeaves(tree.root, [roots[1] as Uint8Array], proof)).toBe(true);
-  });
-});
-
-describe("store commitment", () => {
-  const roots = Array.from({ length: 13 }, (_, i) => chunkRoot(new Uint8Array(randomBytes(100 + i)), 32));
-  const tree = buildRootsTree(roots);
-
-  it("commits to all chunk roots in 32 bytes", () => {
-    const commitment = storeCommitment(roots);
-    expect(commitment).toHaveLength(HASH_LENGTH);
-    expect(commitment).toEqual(tree.root);
-    const expected = sha256(Uint8Array.of(4), u64(13), referenceTop(roots.map(hashRootLeaf)));
-    expect(commitment).toEqual(expected);
-    const reordered = [roots[1], roots[0], ...roots.slice(2)] as Uint8Array[];
-    expect(storeCommitment(reordered)).not.toEqual(commitment);
-  });
-
-  it("proves any set of chunk roots, and fails on a changed root", () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 13 }),
-        fc.nat(255),
-        (picked, bit) => {
-          const indices = picked.sort((a, b) => a - b);
-          const proof = proveRoots(tree, indices);
-          const proven = indices.map((i) => roots[i] as Uint8Array);
-          expect(verifyRoots(tree.root, proven, proof)).toBe(true);
-          const changed = proven.map((r, j) => (j === 0 ? flipBit(r, bit) : r));
-          expect(verifyRoots(tree.root, changed, proof)).toBe(false);
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
-
-  it("refuses chunk roots of the wrong length", () => {
-    expect(() => buildRootsTree([new Uint8Array(31)])).toThrow(RangeError);
-    expect(verifyRoots(tree.root, [new Uint8Array(31)], proveRoots(tree, [0]))).toBe(false);
-  });
 });
 
 describe("malformed proofs", () => {
@@ -404,7 +348,6 @@ describe("malformed proofs", () => {
       fc.property(fc.anything(), fc.anything(), (proof, leafList) => {
         expect(verifyLeaves(tree.root, leafList as Uint8Array[], proof as MerkleMultiProof)).toBe(false);
         expect(verifyLeaves(tree.root, leaves, proof as MerkleMultiProof)).toBe(false);
-        expect(verifyRoots(tree.root, leafList as Uint8Array[], proof as MerkleMultiProof)).toBe(false);
       }),
       { numRuns: 300 },
     );

@@ -28,7 +28,7 @@ import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createP2PNode, PEER_KEY_FILE, readFrame, request, STORAGE_PROTOCOL } from "../neurons/p2p/node.js";
 import { createFrameServer, createPeerBans } from "../neurons/p2p/server.js";
 import { createChallenge, verifyResponse } from "../protocol/challenge.js";
-import { encodeFrame, signingPayload } from "../protocol/codec.js";
+import { encodeFrame, FrameDecoder, signingPayload } from "../protocol/codec.js";
 import { MAX_FRAME_SIZE } from "../protocol/constants.js";
 import { chunkRoot } from "../protocol/merkle.js";
 import { createEnvelope, type Envelope, ErrorCode, type Message } from "../protocol/messages.js";
@@ -496,6 +496,21 @@ describe("request verifier", () => {
     clock += 60_001;
     expect(verifier.verify(signRequest(validator, body, { now: clock })).ok).toBe(true);
     expect(verifier.rememberedNonces).toBe(1);
+  });
+
+  it("checks the signature over the body bytes as they arrived, when given them", () => {
+    const verifier = createRequestVerifier({ isAllowed: () => true });
+    const body = { type: "retrieve" as const, storeId: validator.address, chunkIndex: 0 };
+    const [arrived] = new FrameDecoder().pushFrames(encodeFrame(signRequest(validator, body)));
+    if (arrived === undefined) throw new Error("no frame decoded");
+    expect(verifier.verify(arrived.envelope, arrived.body)).toEqual({ ok: true, hotkey: validator.address });
+    const other = new FrameDecoder().pushFrames(
+      encodeFrame(signRequest(validator, { ...body, chunkIndex: 1 })),
+    );
+    expect(verifier.verify(signRequest(validator, body), other[0]?.body)).toMatchObject({
+      ok: false,
+      code: ErrorCode.BadSignature,
+    });
   });
 });
 

@@ -12,7 +12,6 @@ import {
   ValidatorDbClosedError,
   ValidatorDbOpenError,
 } from "../neurons/validator/validator-db.js";
-import { storeCommitment } from "../protocol/merkle.js";
 import type { MinerScore } from "../protocol/scoring.js";
 
 const dir = mkdtempSync(join(tmpdir(), "validator-db-"));
@@ -23,6 +22,9 @@ const freshPath = () => join(dir, `v${files++}`, "validator.sqlite");
 
 /** A deterministic 32-byte value per label. */
 const h = (label: string | number) => new Uint8Array(createHash("sha256").update(String(label)).digest());
+/** A 32-byte digest over chunk roots in order, standing in for an allocation's commitment. */
+const storeCommitment = (roots: Uint8Array[]) =>
+  new Uint8Array(roots.reduce((digest, root) => digest.update(root), createHash("sha256")).digest());
 const hex = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString("hex") : bytes);
 
 const ema = createPolicy("ema");

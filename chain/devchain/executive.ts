@@ -2,7 +2,7 @@
  * Executes the runtime against state: storage handles, events, transactional dispatch, and the
  * per-transaction checks (signature, era, nonce, fee) a Substrate executive performs.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { additionalSigned, type DecodedExtrinsic, eraBirth, verifyExtrinsicSignature } from "./extrinsic.js";
 import {
   type DispatchContext,
@@ -296,7 +296,7 @@ export class BlockExecutor implements RuntimeContext {
       if (!h) throw new InvalidTransaction("AncientBirthBlock");
       birth = h;
     }
-    if (!verifiedBirth || !u8aEq(verifiedBirth, birth)) {
+    if (!verifiedBirth || !bytesEqual(verifiedBirth, birth)) {
       const additional = additionalSigned(this.runtime, {
         specVersion: this.runtime.version.specVersion,
         transactionVersion: this.runtime.version.transactionVersion,

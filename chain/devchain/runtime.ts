@@ -6,6 +6,7 @@
 
 import { hexToU8a, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { DevChainError } from "./errors.js";
 import { type Hasher, hashKey, twox128 } from "./hashing.js";
 import { encodeMetadataV14, LookupBuilder, type PalletMeta, type StorageEntryMeta } from "./metadata.js";
@@ -148,12 +149,6 @@ function isRawByteKey(type: Type, k: unknown): k is Uint8Array {
   return (
     ty.kind === "array" && k.length === ty.len && ty.inner.kind === "primitive" && ty.inner.prim === "u8"
   );
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** SCALE encoding of a storage key part as bare hex, without a Writer for the common key types. */
@@ -449,7 +444,7 @@ export class Runtime {
   #keyPart(hasher: Hasher, type: Type, k: unknown): string {
     if (isRawByteKey(type, k)) {
       let known = this.#byteKeyParts.get(k);
-      if (known === undefined || !sameBytes(known.bytes, k)) {
+      if (known === undefined || !bytesEqual(known.bytes, k)) {
         known = { bytes: k.slice(), parts: {} };
         this.#byteKeyParts.set(k, known);
       }

@@ -8,6 +8,7 @@
  */
 
 import { hexToU8a } from "@polkadot/util";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { DevChainError, type DevChainErrorOptions } from "./errors.js";
 import { blake2_256 } from "./hashing.js";
 
@@ -43,13 +44,6 @@ function entryHash(key: string, value: Uint8Array): bigint {
     (view.getBigUint64(16) << 64n) |
     view.getBigUint64(24)
   );
-}
-
-/** Byte equality without the views @polkadot/util's u8aEq allocates (it runs per changed entry). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function lowerBound(sorted: readonly string[], key: string): number {
@@ -158,7 +152,7 @@ export class State {
       if (old === undefined && v === null) continue;
       undo.set(k, old ?? null);
       // Rewritten with the same bytes (a stored vector or bond row that did not move): the root is unchanged.
-      if (old !== undefined && v !== null && sameBytes(old, v)) {
+      if (old !== undefined && v !== null && bytesEqual(old, v)) {
         this.#base.set(k, v);
         continue;
       }

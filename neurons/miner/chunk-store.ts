@@ -10,7 +10,7 @@
  *   re-send a chunk whose acknowledgement it never received. Re-storing identical bytes keeps the
  *   chunk's challenge history; different bytes reset it (it is a new chunk for eviction purposes).
  * - Chunks are 1..chunkSize bytes (the last chunk of a file may be short); a larger one is
- *   refused with `ChunkTooLargeError`, an empty one with `EmptyChunkError`.
+ *   refused with `ChunkTooLargeError`, an empty one with `ChunkEmptyError`.
  * - Chunk indices are non-negative safe integers (`InvalidChunkIndexError` otherwise).
  * - Eviction order (`leastValuable`): chunks never challenged first, then the least recently
  *   challenged, ties broken by the highest index first (the newest data, and it keeps a store's
@@ -18,6 +18,8 @@
  */
 
 import { crc32 } from "node:zlib";
+import { bytesEqual } from "../../protocol/bytes.js";
+import { NodeError } from "../errors.js";
 
 /** Result of {@link ChunkStore.verifyIntegrity}. */
 export interface IntegrityReport {
@@ -75,46 +77,38 @@ export interface ChunkStore {
 }
 
 /** Base class of the errors a chunk store throws. */
-export class ChunkStoreError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ChunkStoreError";
-  }
+export class ChunkStoreError extends NodeError {
+  override name = "ChunkStoreError";
 }
 
 export class ChunkTooLargeError extends ChunkStoreError {
+  override name = "ChunkTooLargeError";
   constructor(
     readonly size: number,
     readonly limit: number,
     options?: ErrorOptions,
   ) {
     super(`chunk of ${size} bytes exceeds the chunk size of ${limit} bytes`, options);
-    this.name = "ChunkTooLargeError";
   }
 }
 
-export class EmptyChunkError extends ChunkStoreError {
-  constructor(options?: ErrorOptions) {
-    super("a chunk must hold at least one byte", options);
-    this.name = "EmptyChunkError";
-  }
+/** An empty chunk handed to `put` (protocol's EmptyChunkError is the Merkle tree's). */
+export class ChunkEmptyError extends ChunkStoreError {
+  override name = "ChunkEmptyError";
 }
 
 export class InvalidChunkIndexError extends ChunkStoreError {
+  override name = "InvalidChunkIndexError";
   constructor(
     readonly chunkIndex: unknown,
     options?: ErrorOptions,
   ) {
     super(`chunk index must be a non-negative safe integer, got ${String(chunkIndex)}`, options);
-    this.name = "InvalidChunkIndexError";
   }
 }
 
 export class StoreClosedError extends ChunkStoreError {
-  constructor(options?: ErrorOptions) {
-    super("the chunk store is closed", options);
-    this.name = "StoreClosedError";
-  }
+  override name = "StoreClosedError";
 }
 
 /** Throws `InvalidChunkIndexError` unless `chunkIndex` is a non-negative safe integer. */
@@ -125,7 +119,7 @@ export function assertChunkIndex(chunkIndex: number): void {
 /** Throws the store's named error when a chunk may not be stored. */
 export function assertStorableChunk(chunkIndex: number, data: Uint8Array, chunkSize: number): void {
   assertChunkIndex(chunkIndex);
-  if (data.byteLength === 0) throw new EmptyChunkError();
+  if (data.byteLength === 0) throw new ChunkEmptyError("a chunk must hold at least one byte");
   if (data.byteLength > chunkSize) throw new ChunkTooLargeError(data.byteLength, chunkSize);
 }
 
@@ -170,7 +164,7 @@ export class MemoryChunkStore implements ChunkStore {
     assertStorableChunk(chunkIndex, data, this.chunkSize);
     const checksum = chunkChecksum(data);
     const previous = this.#entries.get(chunkIndex);
-    const same = previous !== undefined && Buffer.from(previous.checksum).equals(checksum);
+    const same = previous !== undefined && bytesEqual(previous.checksum, checksum);
     this.#entries.set(chunkIndex, {
       bytes: Uint8Array.from(data),
       checksum,
@@ -249,7 +243,7 @@ export class MemoryChunkStore implements ChunkStore {
     this.#open();
     const corrupt: number[] = [];
     for (const [index, entry] of this.#entries) {
-      if (!Buffer.from(chunkChecksum(entry.bytes)).equals(entry.checksum)) corrupt.push(index);
+      if (!bytesEqual(chunkChecksum(entry.bytes), entry.checksum)) corrupt.push(index);
     }
     corrupt.sort((a, b) => a - b);
     return { ok: corrupt.length === 0, checked: this.#entries.size, corrupt, engine: [] };
@@ -264,6 +258,6 @@ export class MemoryChunkStore implements ChunkStore {
   }
 
   #open(): void {
-    if (this.#closed) throw new StoreClosedError();
+    if (this.#closed) throw new StoreClosedError("the chunk store is closed");
   }
 }

@@ -27,6 +27,7 @@ import { mkdirSync, readdirSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
+import { NodeError } from "../errors.js";
 import type { ChunkStore } from "./chunk-store.js";
 import { SqliteChunkStore } from "./sqlite-chunk-store.js";
 import type { StoreLayout } from "./store-layout.js";
@@ -62,22 +63,19 @@ export interface ValidatorBudget {
 }
 
 /** The budget inputs are inconsistent (negative stake, duplicate hotkey, …). */
-export class InvalidBudgetInputError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "InvalidBudgetInputError";
-  }
+export class InvalidBudgetInputError extends NodeError {
+  override name = "InvalidBudgetInputError";
 }
 
 /** A put would take a validator past its budget. */
-export class BudgetExceededError extends Error {
+export class BudgetExceededError extends NodeError {
+  override name = "BudgetExceededError";
   constructor(
     readonly validatorHotkey: string,
     readonly budgetChunks: number,
     options?: ErrorOptions,
   ) {
     super(`validator ${validatorHotkey} already uses its budget of ${budgetChunks} chunks`, options);
-    this.name = "BudgetExceededError";
   }
 }
 

@@ -29,6 +29,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
 import {
   assertChunkIndex,
@@ -61,20 +62,17 @@ export interface SqliteChunkStoreOptions {
 
 /** The file exists but was made by another schema version or with another chunk size. */
 export class StoreMismatchError extends ChunkStoreError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreMismatchError";
-  }
+  override name = "StoreMismatchError";
 }
 
 /** The file could not be opened or read as a chunk store. */
 export class StoreOpenError extends ChunkStoreError {
+  override name = "StoreOpenError";
   constructor(
     readonly path: string,
     options?: ErrorOptions,
   ) {
     super(`cannot open chunk store ${path}`, options);
-    this.name = "StoreOpenError";
   }
 }
 
@@ -269,7 +267,7 @@ export class SqliteChunkStore implements ChunkStore {
         row.bytes !== null &&
         row.checksum !== null &&
         row.bytes.byteLength === row.size &&
-        row.checksum.equals(chunkChecksum(row.bytes));
+        bytesEqual(row.checksum, chunkChecksum(row.bytes));
       if (!intact) corrupt.push(row.chunkIndex);
     }
     return { ok: engine.length === 0 && corrupt.length === 0, checked, corrupt, engine };
@@ -291,7 +289,7 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   #open(): void {
-    if (this.#closed) throw new StoreClosedError();
+    if (this.#closed) throw new StoreClosedError("the chunk store is closed");
   }
 }
 

@@ -13,6 +13,7 @@
 
 import { join } from "node:path";
 import { expandHome } from "../config.js";
+import { NodeError } from "../errors.js";
 
 /** Default root of every miner database. */
 export const DEFAULT_DB_ROOT = "~/bittensor-db";
@@ -26,14 +27,14 @@ export const STORE_FILE_SUFFIX = ".sqlite";
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** A hotkey or netuid that cannot be used as a file name. */
-export class InvalidPathSegmentError extends Error {
+export class InvalidPathSegmentError extends NodeError {
+  override name = "InvalidPathSegmentError";
   constructor(
     readonly what: string,
     readonly value: string,
     options?: ErrorOptions,
   ) {
     super(`${what} ${JSON.stringify(value)} is not a safe path segment`, options);
-    this.name = "InvalidPathSegmentError";
   }
 }
 

@@ -13,9 +13,11 @@ import type { Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { type DecodedFrame, encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
+import { NodeError } from "../errors.js";
 
 /** The storage protocol's id; its major version follows PROTOCOL_VERSION. */
 export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
@@ -24,8 +26,8 @@ export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
 export const PEER_KEY_FILE = "libp2p.key";
 
 /** A peer key file exists but cannot be used. */
-export class PeerKeyError extends Error {
-  override readonly name = "PeerKeyError";
+export class PeerKeyError extends NodeError {
+  override name = "PeerKeyError";
   constructor(
     message: string,
     readonly file: string,
@@ -36,19 +38,13 @@ export class PeerKeyError extends Error {
 }
 
 /** A request got no (complete) response: the stream closed, reset or timed out first. */
-export class RequestFailedError extends Error {
-  override readonly name = "RequestFailedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class RequestFailedError extends NodeError {
+  override name = "RequestFailedError";
 }
 
 /** A read or request ran past its AbortSignal. */
-export class RequestAbortedError extends Error {
-  override readonly name = "RequestAbortedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class RequestAbortedError extends NodeError {
+  override name = "RequestAbortedError";
 }
 
 /**
@@ -108,9 +104,18 @@ export interface P2PNodeInit {
   denyPeer?: (peerId: string) => boolean;
 }
 
-/** `/ip4/<ip>/tcp/<port>` or `/ip6/…` for an IP literal. */
-export function tcpMultiaddrText(ip: string, port: number): string {
-  return `/${ip.includes(":") ? "ip6" : "ip4"}/${ip}/tcp/${port}`;
+/**
+ * `/ip4/<ip>/tcp/<port>`, or `/ip6/…` for an IPv6 literal (one with a colon, unless `ipVersion`
+ * says which).
+ *
+ * @example tcpMultiaddrText("10.0.0.5", 8091) // "/ip4/10.0.0.5/tcp/8091"
+ */
+export function tcpMultiaddrText(
+  ip: string,
+  port: number,
+  ipVersion: 4 | 6 = ip.includes(":") ? 6 : 4,
+): string {
+  return `/${ipVersion === 6 ? "ip6" : "ip4"}/${ip}/tcp/${port}`;
 }
 
 /**
@@ -158,6 +163,14 @@ export async function readFrame(
   stream: Stream,
   options: ReadFrameOptions = {},
 ): Promise<Envelope | undefined> {
+  return (await readDecodedFrame(stream, options))?.envelope;
+}
+
+/** {@link readFrame}, with the envelope's encoded body (for a signature check without re-encoding). */
+export async function readDecodedFrame(
+  stream: Stream,
+  options: ReadFrameOptions = {},
+): Promise<DecodedFrame | undefined> {
   const decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE });
   const { signal } = options;
   if (signal?.aborted) throw new RequestAbortedError("aborted before reading", { cause: signal.reason });
@@ -166,7 +179,7 @@ export async function readFrame(
   try {
     for await (const chunk of stream) {
       const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-      const frames = decoder.push(bytes);
+      const frames = decoder.pushFrames(bytes);
       if (frames.length > 0) return frames[0];
     }
     if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: signal.reason });
@@ -230,7 +243,7 @@ export async function request(
       throw new RequestAbortedError("request aborted", { cause: error });
     }
     if (error instanceof RequestAbortedError || error instanceof RequestFailedError) throw error;
-    if ((error as Error)?.name === "CodecError") throw error;
+    if (error instanceof CodecError) throw error;
     throw new RequestFailedError("the request failed", { cause: error });
   }
 }

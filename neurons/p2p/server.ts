@@ -6,12 +6,12 @@
  * the handler.
  */
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
-import { encodeFrame } from "../../protocol/codec.js";
+import { type DecodedFrame, encodeFrame } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import { createEnvelope, type Envelope, ErrorCode } from "../../protocol/messages.js";
 import type { Logger } from "../logger.js";
-import { readFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
+import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
 
 export interface PeerLimits {
   /** Streams one peer may have open at once. */
@@ -77,6 +77,8 @@ export interface RequestContext {
   /** The remote peer id. */
   peer: string;
   connection: Connection;
+  /** The request's body as it arrived (a view of the frame), for a signature check without re-encoding. */
+  body: Uint8Array;
 }
 
 export interface FrameServerInit {
@@ -196,9 +198,9 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     state.active++;
     active++;
     try {
-      let request: Envelope | undefined;
+      let frame: DecodedFrame | undefined;
       try {
-        request = await readFrame(stream, {
+        frame = await readDecodedFrame(stream, {
           maxFrameSize: limits.maxFrameSize,
           signal: AbortSignal.timeout(limits.readTimeoutMs),
         });
@@ -217,18 +219,19 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
           ).catch(() => stream.abort(error));
           return;
         }
-        if ((error as Error)?.name === "RequestAbortedError") init.onRefused?.("timeout", peer);
+        if (error instanceof RequestAbortedError) init.onRefused?.("timeout", peer);
         log.debug("stream failed before a request arrived", { peer, error });
         stream.abort(error instanceof Error ? error : new Error(String(error)));
         return;
       }
-      if (request === undefined) {
+      if (frame === undefined) {
         await stream.close().catch(() => undefined);
         return;
       }
+      const request = frame.envelope;
       let response: Envelope;
       try {
-        response = await init.handle(request, { peer, connection });
+        response = await init.handle(request, { peer, connection, body: frame.body });
       } catch (error) {
         log.error("request handler failed", { peer, type: request.body.type, error });
         response = createEnvelope(

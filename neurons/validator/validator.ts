@@ -21,7 +21,7 @@ import { type ChallengeOutcome, toU16Weights, weighByChunksPlaced } from "../../
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
-import { createP2PNode, request } from "../p2p/node.js";
+import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
@@ -152,7 +152,7 @@ function minerAddress(graph: Metagraph, uid: number, commitments: Map<string, Ui
   }
   const axon = graph.axons[uid];
   if (axon && axon.port > 0 && axon.ip !== "0.0.0.0") {
-    return `/${axon.ipType === 6 ? "ip6" : "ip4"}/${axon.ip}/tcp/${axon.port}`;
+    return tcpMultiaddrText(axon.ip, axon.port, axon.ipType === 6 ? 6 : 4);
   }
   return null;
 }

@@ -2,7 +2,7 @@
  * pallet_balances over System.Account: transfers with existential-deposit rules, and helpers
  * (`transfer`, `deposit`, `withdraw`) other pallets use to move TAO.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../protocol/bytes.js";
 import {
   DispatchError,
   ensureRoot,
@@ -73,7 +73,7 @@ export function transfer(
   amount: bigint,
   keepAlive: boolean,
 ): void {
-  if (amount === 0n || u8aEq(from, to)) {
+  if (amount === 0n || bytesEqual(from, to)) {
     ctx.emit("Balances", "Transfer", { from, to, amount });
     return;
   }

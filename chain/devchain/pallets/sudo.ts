@@ -1,5 +1,5 @@
 /** pallet_sudo: one key may dispatch any call with the root origin. */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../protocol/bytes.js";
 import {
   type DispatchContext,
   type DispatchResult,
@@ -16,7 +16,7 @@ const call = { name: "call", type: t.runtimeCall, typeName: "Box<<T as Config>::
 function ensureSudo(ctx: DispatchContext): Uint8Array {
   const who = ensureSigned(ctx.origin);
   const key = ctx.storage<Uint8Array | null>("Sudo", "Key").get();
-  if (!key || !u8aEq(key, who)) ctx.fail("RequireSudo");
+  if (!key || !bytesEqual(key, who)) ctx.fail("RequireSudo");
   return who;
 }
 

@@ -2,7 +2,7 @@
  * The dev chain's `AdminUtils` (pallet index 19): the sudo/owner hyperparameter setters, named
  * and shaped as subtensor's (../shared/reference/subtensor-api.md, section 3).
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import {
   type CallDef,
   type DispatchContext,
@@ -384,7 +384,7 @@ function checkOrigin(ctx: DispatchContext, origin: Origin, netuid: number | unde
   if (origin === "root" || ctx.origin.kind !== "signed" || netuid === undefined)
     throw DispatchError.badOrigin();
   const owner = storage<Uint8Array>(ctx, "SubnetOwner").get(netuid);
-  if (!u8aEq(owner, ctx.origin.who)) throw DispatchError.badOrigin();
+  if (!bytesEqual(owner, ctx.origin.who)) throw DispatchError.badOrigin();
   return false;
 }
 

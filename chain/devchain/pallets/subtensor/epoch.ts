@@ -3,7 +3,7 @@
  * reads the subnet into Yuma's inputs, runs `runEpoch`, pays the pending buckets out with
  * `payEpoch` (chain/yuma/payout.ts, shared with the fast mode) and stores the epoch's outputs.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import {
   activityCutoffBlocks,
   type EpochOutput,
@@ -103,7 +103,8 @@ export function runSubnetEpoch(ctx: RuntimeContext, netuid: number, onEpoch?: Ep
     incentive: out.incentive,
     dividends: out.dividends,
     // The subnet owner's own hotkeys: its hotkey, and any hotkey its coldkey owns.
-    isOwnerUid: (uid) => u8aEq(hotkeys[uid] as Uint8Array, ownerHotkey) || u8aEq(ownerOf(uid), ownerColdkey),
+    isOwnerUid: (uid) =>
+      bytesEqual(hotkeys[uid] as Uint8Array, ownerHotkey) || bytesEqual(ownerOf(uid), ownerColdkey),
   });
   const emission: bigint[] = new Array(n).fill(0n);
   const dividendsItem = item<bigint>(ctx, "AlphaDividendsPerSubnet");

@@ -1,5 +1,5 @@
 /** Registration (subtensor's `subnets/registration.rs`): `burned_register` and the burn price. */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, ensureSigned, type RuntimeContext } from "../../pallet.js";
 import { freeBalance, withdraw } from "../balances.js";
 import { withFail } from "./module-errors.js";
@@ -31,10 +31,11 @@ export const registrationCalls: CallDef[] = [
       const burn = item<bigint>(ctx, "Burn").get(netuid);
       if (freeBalance(ctx, coldkey) < burn) return ctx.fail("NotEnoughBalanceToStake");
       const owner = item<Uint8Array>(ctx, "Owner").get(hotkey);
-      if (!u8aEq(owner, ZERO_ACCOUNT) && !u8aEq(owner, coldkey)) return ctx.fail("NonAssociatedColdKey");
+      if (!bytesEqual(owner, ZERO_ACCOUNT) && !bytesEqual(owner, coldkey))
+        return ctx.fail("NonAssociatedColdKey");
       if (item<number>(ctx, "MaxAllowedUids").get(netuid) === 0) return ctx.fail("NoNeuronIdAvailable");
       withdraw(ctx, coldkey, burn);
-      if (u8aEq(owner, ZERO_ACCOUNT)) item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
+      if (bytesEqual(owner, ZERO_ACCOUNT)) item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
       const uid = appendOrReplaceNeuron(ctx, netuid, hotkey);
       // Each registration makes the next one dearer; the price decays back every block.
       const next = (burn * 126n) / 100n;

@@ -3,7 +3,7 @@
  * with the stable 1:1 conversion, so 1 TAO staked is 1 unit of subnet stake and experiments
  * control stake exactly.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import type { RuntimeContext } from "../../pallet.js";
 import { item } from "./storage.js";
 
@@ -47,7 +47,7 @@ export function creditStake(
   // A new staking relationship; the list is only read and written when one starts.
   if (before === 0n) {
     item<Uint8Array[]>(ctx, "StakingHotkeys").mutate([coldkey], (list) =>
-      list.some((h) => u8aEq(h, hotkey)) ? list : [...list, hotkey],
+      list.some((h) => bytesEqual(h, hotkey)) ? list : [...list, hotkey],
     );
   }
 }

@@ -2,7 +2,7 @@
  * Staking calls (subtensor's `staking/add_stake.rs`, `staking/remove_stake.rs`); the share
  * accounting behind them is in stake.ts.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, ensureSigned } from "../../pallet.js";
 import { t } from "../../scale.js";
 import { deposit, freeBalance, withdraw } from "../balances.js";
@@ -29,7 +29,7 @@ export const stakingCalls: CallDef[] = [
       if (!item<boolean>(ctx, "SubtokenEnabled").get(netuid)) return ctx.fail("SubtokenDisabled");
       if (amount < DEFAULTS.defaultMinStake) return ctx.fail("AmountTooLow");
       if (freeBalance(ctx, coldkey) < amount) return ctx.fail("NotEnoughBalanceToStake");
-      if (u8aEq(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
+      if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
         return ctx.fail("HotKeyAccountNotExists");
       withdraw(ctx, coldkey, amount);
       creditStake(ctx, hotkey, coldkey, netuid, amount);
@@ -56,7 +56,7 @@ export const stakingCalls: CallDef[] = [
       const amount = requested > have ? have : requested;
       if (amount === 0n) return ctx.fail("AmountTooLow");
       if (amount < have && amount < DEFAULTS.defaultMinStake) return ctx.fail("AmountTooLow");
-      if (u8aEq(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
+      if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
         return ctx.fail("HotKeyAccountNotExists");
       debitStake(ctx, hotkey, coldkey, netuid, amount);
       item<bigint>(ctx, "SubnetTAO").mutate([netuid], (v) => (v > amount ? v - amount : 0n));

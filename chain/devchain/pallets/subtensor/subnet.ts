@@ -2,7 +2,7 @@
  * Subnets (subtensor's `subnets/subnet.rs`): `register_network`, `start_call`, and the writes that
  * create a subnet.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, DispatchError, ensureSigned, type RuntimeContext } from "../../pallet.js";
 import { freeBalance, withdraw } from "../balances.js";
 import { reject, withFail } from "./module-errors.js";
@@ -42,7 +42,7 @@ export function createSubnet(
   item<bigint>(ctx, "Burn").set([netuid], 1_000_000_000n);
   item<number>(ctx, "SubnetMechanism").set([netuid], 1);
   item<boolean>(ctx, "SubnetEmissionEnabled").set([netuid], false);
-  if (u8aEq(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
+  if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
     item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
   appendOrReplaceNeuron(ctx, netuid, hotkey);
   if (events) {
@@ -74,7 +74,8 @@ export const subnetCalls: CallDef[] = [
       const coldkey = ensureSigned(ctx.origin);
       const hotkey = a.hotkey as Uint8Array;
       const owner = item<Uint8Array>(ctx, "Owner").get(hotkey);
-      if (!u8aEq(owner, ZERO_ACCOUNT) && !u8aEq(owner, coldkey)) return ctx.fail("NonAssociatedColdKey");
+      if (!bytesEqual(owner, ZERO_ACCOUNT) && !bytesEqual(owner, coldkey))
+        return ctx.fail("NonAssociatedColdKey");
       const limit = item<bigint>(ctx, "NetworkRateLimit").get();
       const last = item<bigint>(ctx, "NetworkLastRegistered").get();
       if (last !== 0n && BigInt(ctx.blockNumber) - last < limit)
@@ -98,7 +99,7 @@ export const subnetCalls: CallDef[] = [
       const who = ensureSigned(ctx.origin);
       const netuid = a.netuid as number;
       if (!subnetExists(ctx, netuid)) return ctx.fail("SubnetNotExists");
-      if (!u8aEq(item<Uint8Array>(ctx, "SubnetOwner").get(netuid), who)) throw DispatchError.badOrigin();
+      if (!bytesEqual(item<Uint8Array>(ctx, "SubnetOwner").get(netuid), who)) throw DispatchError.badOrigin();
       // The dev chain emits from registration, so a subnet normally arrives here already started.
       if (item<bigint | undefined>(ctx, "FirstEmissionBlockNumber").get(netuid) !== undefined) {
         ctx.fail("FirstEmissionBlockNumberAlreadySet");

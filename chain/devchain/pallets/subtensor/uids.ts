@@ -2,7 +2,7 @@
  * A subnet's uids (subtensor's `subnets/uids.rs`): the hotkey-to-uid map, the per-uid vectors, and
  * appending a neuron or replacing the least valuable one when the subnet is full.
  */
-import { u8aEq } from "@polkadot/util";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import type { RuntimeContext } from "../../pallet.js";
 import { ModuleFail } from "./module-errors.js";
 import { item } from "./storage.js";
@@ -81,7 +81,7 @@ function pruneCandidate(ctx: RuntimeContext, netuid: number, n: number): number 
   let bestKey: [number, bigint, bigint, number] | undefined;
   for (let uid = 0; uid < n; uid++) {
     const hotkey = item<Uint8Array>(ctx, "Keys").get(netuid, uid);
-    if (u8aEq(hotkey, ownerHotkey)) continue;
+    if (bytesEqual(hotkey, ownerHotkey)) continue;
     const registered = item<bigint>(ctx, "BlockAtRegistration").get(netuid, uid);
     const immune = now - registered < immunity ? 1 : 0;
     const key: [number, bigint, bigint, number] = [immune, emission[uid] ?? 0n, registered, uid];

@@ -2,8 +2,9 @@
  * Weights (subtensor's `subnets/weights.rs`): `set_weights` and commit-reveal v2's
  * `commit_weights` and `reveal_weights`, with their checks and rate limit.
  */
-import { u8aEq } from "@polkadot/util";
+
 import { blake2AsU8a } from "@polkadot/util-crypto";
+import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, ensureSigned, type RuntimeContext } from "../../pallet.js";
 import { ACCOUNT_ID, encode, H256, t } from "../../scale.js";
 import { ModuleFail, reject, withFail } from "./module-errors.js";
@@ -27,7 +28,7 @@ function checkWeights(
   const uid = uidOf(ctx, netuid, who);
   if (uid === undefined) throw new ModuleFail("HotKeyNotRegisteredInSubNet");
   const ownerHotkey = item<Uint8Array>(ctx, "SubnetOwnerHotkey").get(netuid);
-  const isOwner = u8aEq(ownerHotkey, who);
+  const isOwner = bytesEqual(ownerHotkey, who);
   const threshold = item<bigint>(ctx, "StakeThreshold").get();
   if (!isOwner && item<bigint>(ctx, "TotalHotkeyAlpha").get(who, netuid) < threshold) {
     throw new ModuleFail("NotEnoughStakeToSetWeights");
@@ -181,7 +182,7 @@ export const weightsCalls: CallDef[] = [
       const hash = commitHashOf(who, netuid, uids, values, a.salt as number[], versionKey);
       const epoch = item<bigint>(ctx, "SubnetEpochIndex").get(netuid);
       const period = item<bigint>(ctx, "RevealPeriodEpochs").get(netuid);
-      const index = queue.findIndex(([h]) => u8aEq(h, hash));
+      const index = queue.findIndex(([h]) => bytesEqual(h, hash));
       const live = queue.filter(([, commitEpoch]) => commitEpoch + period >= epoch);
       if (index < 0)
         return ctx.fail(live.length === 0 ? "NoWeightsCommitFound" : "InvalidRevealCommitHashNotMatch");

@@ -1,0 +1,19 @@
+/**
+ * The base of the errors the nodes (neurons/) throw, after viem's BaseError: a short message,
+ * optional `details` and the `cause`. A subclass only sets its `name` (unique across the codebase)
+ * and, when it carries a field, builds its message from it. Match errors with `instanceof`.
+ *
+ * @example
+ * export class MinerStartError extends NodeError {
+ *   override name = "MinerStartError";
+ * }
+ */
+export class NodeError extends Error {
+  override name = "NodeError";
+  readonly details?: string;
+
+  constructor(message: string, options?: { cause?: unknown; details?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.details !== undefined) this.details = options.details;
+  }
+}

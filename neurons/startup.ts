@@ -9,15 +9,15 @@ import { PolkadotChainClient } from "../chain/client.js";
 import { resolveEndpoint } from "../chain/endpoint.js";
 import { ChainUnavailableError } from "../chain/errors.js";
 import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
-import type { Config } from "./config.js";
+import type { CommonConfig } from "./config.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";
 
 /** The node's JSON logger at the level its logging flags ask for. */
-export function nodeLogger(config: Config, node: string): Logger {
+export function nodeLogger(config: CommonConfig, node: string): Logger {
   return createLogger({
     level: levelFromFlags({
-      debug: config["logging.debug"] === true,
-      trace: config["logging.trace"] === true,
+      debug: config["logging.debug"],
+      trace: config["logging.trace"],
     }),
     fields: { node },
   });
@@ -31,19 +31,11 @@ export class StartupError extends Error {
   }
 }
 
-export function str(config: Config, key: string): string {
-  return String(config[key]);
-}
-
-export function num(config: Config, key: string): number {
-  return Number(config[key]);
-}
-
 /** Loads the node's hotkey from its wallet, or says how to create it. */
-export async function loadNodeHotkey(config: Config): Promise<KeyringPair> {
-  const name = str(config, "wallet.name");
-  const hotkey = str(config, "wallet.hotkey");
-  const path = str(config, "wallet.path");
+export async function loadNodeHotkey(config: CommonConfig): Promise<KeyringPair> {
+  const name = config["wallet.name"];
+  const hotkey = config["wallet.hotkey"];
+  const path = config["wallet.path"];
   try {
     return (await loadHotkey({ name, hotkey, path })).keypair;
   } catch (error) {
@@ -60,12 +52,12 @@ export async function loadNodeHotkey(config: Config): Promise<KeyringPair> {
 }
 
 /** Connects to the chain the flags name, or says how to start one, within `subtensor.timeout`. */
-export async function connectChain(config: Config): Promise<PolkadotChainClient> {
+export async function connectChain(config: CommonConfig): Promise<PolkadotChainClient> {
   const endpoint = resolveEndpoint({
-    network: str(config, "subtensor.network"),
-    chainEndpoint: config["subtensor.chain_endpoint"] as string | undefined,
+    network: config["subtensor.network"],
+    chainEndpoint: config["subtensor.chain_endpoint"],
   });
-  const seconds = num(config, "subtensor.timeout");
+  const seconds = config["subtensor.timeout"];
   const unreachable = (cause: unknown) =>
     new StartupError(
       `cannot reach the chain at ${endpoint} within ${seconds} s; start it (the embedded dev chain: ` +

@@ -7,7 +7,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient, PolkadotChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
-import { type Config, minerOptions } from "../config.js";
+import { type MinerConfig, minerConfigSchema } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runNodeCli } from "../run-cli.js";
@@ -16,10 +16,8 @@ import {
   formatTao,
   loadNodeHotkey,
   nodeLogger,
-  num,
   StartupError,
   shutdownSignal,
-  str,
 } from "../startup.js";
 import { createMiner, type Miner } from "./miner.js";
 
@@ -29,32 +27,32 @@ Serves a share of this machine's disk to the subnet's validators: stores their c
 SQLite store per validator and answers their challenges with Merkle proofs.`;
 
 async function ensureRegistered(
-  config: Config,
+  config: MinerConfig,
   chain: ChainClient,
   hotkey: KeyringPair,
   log: Logger,
 ): Promise<number> {
-  const netuid = num(config, "netuid");
+  const netuid = config.netuid;
   if (!(await chain.subnetExists(netuid))) {
     throw new StartupError(`subnet ${netuid} does not exist on ${chain.endpoint}; check --netuid`);
   }
   const uid = await chain.uidOf(netuid, hotkey.address);
   if (uid !== undefined) return uid;
-  const name = str(config, "wallet.name");
+  const name = config["wallet.name"];
   if (config.register !== true) {
     throw new StartupError(
       `hotkey ${hotkey.address} is not registered on subnet ${netuid}; pass --register to register it ` +
         `(burned registration paid by the coldkey of wallet "${name}"), or: ` +
-        `btcli subnets register --netuid ${netuid} --wallet.name ${name} --wallet.hotkey ${str(config, "wallet.hotkey")}`,
+        `btcli subnets register --netuid ${netuid} --wallet.name ${name} --wallet.hotkey ${config["wallet.hotkey"]}`,
     );
   }
   let coldkey: KeyringPair;
   try {
-    const password = config["wallet.password"] as string | undefined;
+    const password = config["wallet.password"];
     coldkey = (
       await loadColdkey({
         name,
-        path: str(config, "wallet.path"),
+        path: config["wallet.path"],
         ...(password !== undefined ? { password } : {}),
       })
     ).keypair;
@@ -87,7 +85,7 @@ async function ensureRegistered(
   }
 }
 
-async function startMiner(config: Config): Promise<number> {
+async function startMiner(config: MinerConfig): Promise<number> {
   const log = nodeLogger(config, "miner");
   const stopping = shutdownSignal(log);
   let chain: PolkadotChainClient | undefined;
@@ -97,20 +95,20 @@ async function startMiner(config: Config): Promise<number> {
     const hotkey = await loadNodeHotkey(config);
     chain = await connectChain(config);
     const uid = await ensureRegistered(config, chain, hotkey, log);
-    log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: num(config, "netuid") });
+    log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: config.netuid });
     const metrics = createMetricsRegistry();
-    const rps = num(config, "neuron.requests_per_second");
+    const rps = config["neuron.requests_per_second"];
     miner = createMiner({
       settings: {
-        netuid: num(config, "netuid"),
-        dbRoot: str(config, "db_root_path"),
-        chunkSize: num(config, "chunk_size"),
-        threshold: num(config, "threshold"),
-        listen: { ip: str(config, "axon.ip"), port: num(config, "axon.port") },
-        ...(config["axon.external_ip"] !== undefined ? { externalIp: str(config, "axon.external_ip") } : {}),
-        metagraphIntervalMs: num(config, "neuron.metagraph_interval") * 1000,
+        netuid: config.netuid,
+        dbRoot: config.db_root_path,
+        chunkSize: config.chunk_size,
+        threshold: config.threshold,
+        listen: { ip: config["axon.ip"], port: config["axon.port"] },
+        ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
+        metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
         limits: {
-          maxStreamsPerPeer: num(config, "neuron.max_streams_per_peer"),
+          maxStreamsPerPeer: config["neuron.max_streams_per_peer"],
           requestsPerSecond: rps,
           burst: Math.max(1, Math.ceil(rps * 2)),
         },
@@ -128,11 +126,11 @@ async function startMiner(config: Config): Promise<number> {
     }
     if (config["prometheus.port"] !== undefined) {
       try {
-        metricsServer = await serveMetrics(metrics, { port: num(config, "prometheus.port") });
+        metricsServer = await serveMetrics(metrics, { port: config["prometheus.port"] });
         log.info("metrics at /metrics", { port: metricsServer.port });
       } catch (error) {
         throw new StartupError(
-          `cannot serve metrics on port ${num(config, "prometheus.port")}: ${(error as Error).message}`,
+          `cannot serve metrics on port ${config["prometheus.port"]}: ${(error as Error).message}`,
           { cause: error },
         );
       }
@@ -158,4 +156,4 @@ async function startMiner(config: Config): Promise<number> {
   return 0;
 }
 
-runNodeCli(minerOptions, usage, startMiner);
+runNodeCli(minerConfigSchema, usage, startMiner);

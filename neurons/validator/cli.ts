@@ -6,18 +6,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PolkadotChainClient } from "../../chain/client.js";
-import { type Config, expandHome, validatorOptions } from "../config.js";
+import { expandHome, type ValidatorConfig, validatorConfigSchema } from "../config.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runNodeCli } from "../run-cli.js";
-import {
-  connectChain,
-  loadNodeHotkey,
-  nodeLogger,
-  num,
-  StartupError,
-  shutdownSignal,
-  str,
-} from "../startup.js";
+import { connectChain, loadNodeHotkey, nodeLogger, StartupError, shutdownSignal } from "../startup.js";
 import { loadOrCreateSecret } from "./data.js";
 import { createValidator, type Validator, ValidatorStartError } from "./validator.js";
 import { ValidatorDb } from "./validator-db.js";
@@ -27,7 +19,7 @@ const usage = `Usage: node neurons/validator.js [options]
 Stores data on the subnet's miners, challenges them at random, verifies their proofs, scores
 them and sets weights on chain.`;
 
-async function startValidator(config: Config): Promise<number> {
+async function startValidator(config: ValidatorConfig): Promise<number> {
   const log = nodeLogger(config, "validator");
   const stopping = shutdownSignal(log);
   let chain: PolkadotChainClient | undefined;
@@ -37,12 +29,12 @@ async function startValidator(config: Config): Promise<number> {
   try {
     const hotkey = await loadNodeHotkey(config);
     chain = await connectChain(config);
-    const netuid = num(config, "netuid");
+    const netuid = config.netuid;
     if (!(await chain.subnetExists(netuid))) {
       throw new StartupError(`subnet ${netuid} does not exist on ${chain.endpoint}; check --netuid`);
     }
     // State lives beside the miners' layout: <db_root>/<netuid>/<validator hotkey>/.
-    const dir = join(expandHome(str(config, "db_root_path")), String(netuid), hotkey.address);
+    const dir = join(expandHome(config.db_root_path), String(netuid), hotkey.address);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     db = ValidatorDb.open(join(dir, "validator.sqlite"));
     const secret = loadOrCreateSecret(join(dir, "validator.secret"));
@@ -50,17 +42,17 @@ async function startValidator(config: Config): Promise<number> {
     validator = createValidator({
       settings: {
         netuid,
-        chunkSize: num(config, "chunk_size"),
-        chunksPerChallenge: num(config, "neuron.chunks_per_challenge"),
-        leavesPerChunk: num(config, "neuron.leaves_per_chunk"),
-        challengeTimeoutMs: num(config, "neuron.challenge_timeout") * 1000,
-        fillPerRound: num(config, "neuron.fill_per_round"),
-        maxChunksPerMiner: num(config, "neuron.max_chunks_per_miner"),
-        concurrency: num(config, "neuron.concurrency"),
-        retrieveProbability: num(config, "neuron.retrieve_probability"),
-        weightsIntervalBlocks: num(config, "neuron.epoch_length"),
-        roundIntervalMs: num(config, "neuron.challenge_interval") * 1000,
-        policy: { name: str(config, "neuron.scoring_policy") },
+        chunkSize: config.chunk_size,
+        chunksPerChallenge: config["neuron.chunks_per_challenge"],
+        leavesPerChunk: config["neuron.leaves_per_chunk"],
+        challengeTimeoutMs: config["neuron.challenge_timeout"] * 1000,
+        fillPerRound: config["neuron.fill_per_round"],
+        maxChunksPerMiner: config["neuron.max_chunks_per_miner"],
+        concurrency: config["neuron.concurrency"],
+        retrieveProbability: config["neuron.retrieve_probability"],
+        weightsIntervalBlocks: config["neuron.epoch_length"],
+        roundIntervalMs: config["neuron.challenge_interval"] * 1000,
+        policy: { name: config["neuron.scoring_policy"] },
       },
       chain,
       hotkey,
@@ -77,7 +69,7 @@ async function startValidator(config: Config): Promise<number> {
     }
     log.info("validating", { hotkey: hotkey.address, netuid, state: dir });
     if (config["prometheus.port"] !== undefined) {
-      metricsServer = await serveMetrics(metrics, { port: num(config, "prometheus.port") });
+      metricsServer = await serveMetrics(metrics, { port: config["prometheus.port"] });
       log.info("metrics at /metrics", { port: metricsServer.port });
     }
   } catch (error) {
@@ -100,4 +92,4 @@ async function startValidator(config: Config): Promise<number> {
   return 0;
 }
 
-runNodeCli(validatorOptions, usage, startValidator);
+runNodeCli(validatorConfigSchema, usage, startValidator);

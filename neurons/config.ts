@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import yargs from "yargs";
 import { z } from "zod";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
+import type { PeerLimits } from "./p2p/server.js";
 
 /**
  * One zod schema per node: each field is an option, named by its Bittensor-style dotted flag
@@ -58,6 +58,20 @@ export function expandHome(path: string, home: string = homedir()): string {
 }
 
 const port = z.number().int().min(0).max(65535);
+/**
+ * The scoring policies a validator can run; neurons/validator/policy.ts implements one per name
+ * (its registry is keyed by this type, so the two cannot drift apart).
+ */
+export const scoringPolicyName = z.enum(["ema", "strict", "windowed"]);
+export type ScoringPolicyName = z.infer<typeof scoringPolicyName>;
+const DEFAULT_SCORING_POLICY: ScoringPolicyName = "ema";
+
+/** "a (default), b or c". */
+function describeChoices(choices: readonly string[], fallback: string): string {
+  const named = choices.map((c) => (c === fallback ? `${c} (default)` : c));
+  return named.length < 2 ? named.join("") : `${named.slice(0, -1).join(", ")} or ${named.at(-1)}`;
+}
+
 const chunkSize = () => z.number().int().min(LEAF_SIZE).max(MAX_CHUNK_SIZE).default(CHUNK_SIZE);
 
 /** Options every node shares: chain, wallet, storage location, logging. */
@@ -136,6 +150,8 @@ export const minerConfigSchema = commonConfigSchema.extend({
     "Seconds between metagraph reads (validators, stakes, budgets)",
     z.number().positive().default(60),
   ),
+  // Sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms, so
+  // 16 streams and 200 requests/s are well above honest use and far below what hurts.
   "neuron.max_streams_per_peer": option(
     "Miner",
     "Concurrent streams one peer may open; more disconnects it",
@@ -197,8 +213,8 @@ export const validatorConfigSchema = commonConfigSchema.extend({
   ),
   "neuron.scoring_policy": option(
     "Validator",
-    "Scoring policy: ema (default), strict or windowed",
-    z.enum(["ema", "strict", "windowed"]).default("ema"),
+    `Scoring policy: ${describeChoices(scoringPolicyName.options, DEFAULT_SCORING_POLICY)}`,
+    scoringPolicyName.default(DEFAULT_SCORING_POLICY),
   ),
   chunk_size: option("Storage", "Chunk size in bytes (must match the miners')", chunkSize()),
 });
@@ -207,6 +223,31 @@ export const validatorConfigSchema = commonConfigSchema.extend({
 export type CommonConfig = z.output<typeof commonConfigSchema>;
 export type MinerConfig = z.output<typeof minerConfigSchema>;
 export type ValidatorConfig = z.output<typeof validatorConfigSchema>;
+
+/**
+ * The per-peer request limits the miner's options set: bursts of twice the sustained rate.
+ *
+ * @example peerLimitsFrom(defaultsOf(minerConfigSchema)) // { maxStreamsPerPeer: 16, requestsPerSecond: 200, burst: 400 }
+ */
+export function peerLimitsFrom(
+  config: Pick<MinerConfig, "neuron.max_streams_per_peer" | "neuron.requests_per_second">,
+): Pick<PeerLimits, "maxStreamsPerPeer" | "requestsPerSecond" | "burst"> {
+  const requestsPerSecond = config["neuron.requests_per_second"];
+  return {
+    maxStreamsPerPeer: config["neuron.max_streams_per_peer"],
+    requestsPerSecond,
+    burst: Math.max(1, Math.ceil(requestsPerSecond * 2)),
+  };
+}
+
+/**
+ * Every option at its default: the one set of defaults the nodes' code falls back on too.
+ *
+ * @example defaultsOf(validatorConfigSchema)["neuron.concurrency"] // 32
+ */
+export function defaultsOf<S extends NodeSchema>(schema: S): z.output<S> {
+  return schema.parse({});
+}
 
 type OptionType = "string" | "number" | "boolean";
 
@@ -287,6 +328,8 @@ export async function loadConfig<S extends NodeSchema>(
     key,
     ...describeOption(key, field as z.ZodType),
   }));
+  // Loaded here, not at import: the schema's many readers (policies, the simulator) need no yargs.
+  const { default: yargs } = await import("yargs");
   const parser = yargs(argv)
     .parserConfiguration({ "dot-notation": false, "camel-case-expansion": false })
     .usage(usage)

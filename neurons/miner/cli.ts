@@ -7,7 +7,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient, PolkadotChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
-import { type MinerConfig, minerConfigSchema } from "../config.js";
+import { type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runNodeCli } from "../run-cli.js";
@@ -97,7 +97,6 @@ async function startMiner(config: MinerConfig): Promise<number> {
     const uid = await ensureRegistered(config, chain, hotkey, log);
     log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: config.netuid });
     const metrics = createMetricsRegistry();
-    const rps = config["neuron.requests_per_second"];
     miner = createMiner({
       settings: {
         netuid: config.netuid,
@@ -107,11 +106,7 @@ async function startMiner(config: MinerConfig): Promise<number> {
         listen: { ip: config["axon.ip"], port: config["axon.port"] },
         ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
         metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
-        limits: {
-          maxStreamsPerPeer: config["neuron.max_streams_per_peer"],
-          requestsPerSecond: rps,
-          burst: Math.max(1, Math.ceil(rps * 2)),
-        },
+        limits: peerLimitsFrom(config),
       },
       chain,
       hotkey,

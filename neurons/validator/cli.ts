@@ -11,7 +11,7 @@ import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metr
 import { runNodeCli } from "../run-cli.js";
 import { connectChain, loadNodeHotkey, nodeLogger, StartupError, shutdownSignal } from "../startup.js";
 import { loadOrCreateSecret } from "./data.js";
-import { createValidator, type Validator, ValidatorStartError } from "./validator.js";
+import { createValidator, type Validator, ValidatorStartError, validatorSettingsFrom } from "./validator.js";
 import { ValidatorDb } from "./validator-db.js";
 
 const usage = `Usage: node neurons/validator.js [options]
@@ -40,20 +40,7 @@ async function startValidator(config: ValidatorConfig): Promise<number> {
     const secret = loadOrCreateSecret(join(dir, "validator.secret"));
     const metrics = createMetricsRegistry();
     validator = createValidator({
-      settings: {
-        netuid,
-        chunkSize: config.chunk_size,
-        chunksPerChallenge: config["neuron.chunks_per_challenge"],
-        leavesPerChunk: config["neuron.leaves_per_chunk"],
-        challengeTimeoutMs: config["neuron.challenge_timeout"] * 1000,
-        fillPerRound: config["neuron.fill_per_round"],
-        maxChunksPerMiner: config["neuron.max_chunks_per_miner"],
-        concurrency: config["neuron.concurrency"],
-        retrieveProbability: config["neuron.retrieve_probability"],
-        weightsIntervalBlocks: config["neuron.epoch_length"],
-        roundIntervalMs: config["neuron.challenge_interval"] * 1000,
-        policy: { name: config["neuron.scoring_policy"] },
-      },
+      settings: validatorSettingsFrom(config),
       chain,
       hotkey,
       db,

@@ -14,6 +14,7 @@ import {
   type MinerScore,
   type ScoringPolicy,
 } from "../../protocol/scoring.js";
+import { defaultsOf, type ScoringPolicyName, validatorConfigSchema } from "../config.js";
 
 /** What a policy knows about a miner besides its outcomes, at scoring time. */
 export interface ScoringContext {
@@ -238,11 +239,12 @@ function entry<P>(
   return { description, params, create: (parsed) => create(parsed as P) };
 }
 
-/** The default policy's registry name. */
-export const DEFAULT_POLICY_NAME = "ema";
+/** The default policy's registry name: the `--neuron.scoring_policy` default. */
+export const DEFAULT_POLICY_NAME: ScoringPolicyName =
+  defaultsOf(validatorConfigSchema)["neuron.scoring_policy"];
 
-/** Every scoring policy by name. */
-export const scoringPolicies: Readonly<Record<string, PolicyEntry>> = Object.freeze({
+/** Every scoring policy by name: one for each name the config schema accepts. */
+export const scoringPolicies: Readonly<Record<ScoringPolicyName, PolicyEntry>> = Object.freeze({
   ema: entry(
     "success-rate moving average, failures cost failurePenalty passes, × proven share, small latency factor (default)",
     emaParamsSchema,
@@ -267,7 +269,7 @@ export const scoringPolicies: Readonly<Record<string, PolicyEntry>> = Object.fre
  * @example createPolicy("windowed", { window: 128 })
  */
 export function createPolicy(name: string, params: Record<string, unknown> = {}): ScoringPolicyImpl {
-  const found = Object.hasOwn(scoringPolicies, name) ? scoringPolicies[name] : undefined;
+  const found = Object.hasOwn(scoringPolicies, name) ? scoringPolicies[name as ScoringPolicyName] : undefined;
   if (found === undefined) throw new UnknownPolicyError(name);
   const parsed = found.params.safeParse(params);
   if (!parsed.success) {

@@ -19,6 +19,7 @@ import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import type { Message } from "../../protocol/messages.js";
 import type { ChallengeOutcome } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
+import { defaultsOf, type ValidatorConfig, validatorConfigSchema } from "../config.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request } from "../p2p/node.js";
@@ -69,19 +70,35 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** Rounds between budget checks (`hello`) of a miner whose allocation is full: 2 minutes at the default interval. */
 const BUDGET_RECHECK_ROUNDS = 10;
 
-export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = {
-  chunksPerChallenge: 1,
-  leavesPerChunk: 1,
-  challengeTimeoutMs: 5_000,
-  fillPerRound: 16,
-  maxChunksPerMiner: 1024,
-  concurrency: 32,
-  retrieveProbability: 0.05,
-  weightsIntervalBlocks: 100,
-  policy: { name: "ema" },
-  roundIntervalMs: 12_000,
-  autoRun: true,
-};
+/**
+ * The validator's settings from its config (the `neuron.*` options; seconds become milliseconds).
+ *
+ * @example createValidator({ settings: validatorSettingsFrom(config), chain, hotkey, db, secret })
+ */
+export function validatorSettingsFrom(
+  config: ValidatorConfig,
+): Omit<ValidatorSettings, "leafSize" | "autoRun"> {
+  return {
+    netuid: config.netuid,
+    chunkSize: config.chunk_size,
+    chunksPerChallenge: config["neuron.chunks_per_challenge"],
+    leavesPerChunk: config["neuron.leaves_per_chunk"],
+    challengeTimeoutMs: config["neuron.challenge_timeout"] * 1000,
+    fillPerRound: config["neuron.fill_per_round"],
+    maxChunksPerMiner: config["neuron.max_chunks_per_miner"],
+    concurrency: config["neuron.concurrency"],
+    retrieveProbability: config["neuron.retrieve_probability"],
+    weightsIntervalBlocks: config["neuron.epoch_length"],
+    roundIntervalMs: config["neuron.challenge_interval"] * 1000,
+    policy: { name: config["neuron.scoring_policy"] },
+  };
+}
+
+/** The settings a validator runs with where its init names none: the config schema's defaults. */
+export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = (() => {
+  const { netuid: _, ...defaults } = validatorSettingsFrom(defaultsOf(validatorConfigSchema));
+  return { ...defaults, autoRun: true };
+})();
 
 export interface ValidatorInit {
   settings: Partial<ValidatorSettings> & { netuid: number };

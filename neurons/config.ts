@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { resolve } from "node:path";
 import { z } from "zod";
+import { expandHome } from "../chain/expand-home.js";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
 import type { PeerLimits } from "./p2p/server.js";
 
@@ -43,18 +42,6 @@ export type NodeSchema = z.ZodObject<z.ZodRawShape>;
 /** The environment variable an option is read from: `wallet.name` → `SUBNET_WALLET_NAME`. */
 export function envNameOf(key: string): string {
   return `SUBNET_${key.replace(/[.-]/g, "_").toUpperCase()}`;
-}
-
-/**
- * Expands a leading `~` (alone or followed by `/`) to `home` and makes the path absolute.
- *
- * @example
- * expandHome("~/bittensor-db", "/home/ana"); // "/home/ana/bittensor-db"
- */
-export function expandHome(path: string, home: string = homedir()): string {
-  if (path === "~") return resolve(home);
-  if (path.startsWith("~/")) return resolve(home, path.slice(2));
-  return resolve(path);
 }
 
 const port = z.number().int().min(0).max(65535);

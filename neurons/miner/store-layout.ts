@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { expandHome } from "../config.js";
+import { expandHome } from "../../chain/expand-home.js";
 
 /** Default root of every miner database. */
 export const DEFAULT_DB_ROOT = "~/bittensor-db";

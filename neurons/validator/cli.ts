@@ -6,7 +6,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { PolkadotChainClient } from "../../chain/client.js";
-import { expandHome, type ValidatorConfig, validatorConfigSchema } from "../config.js";
+import { expandHome } from "../../chain/expand-home.js";
+import { type ValidatorConfig, validatorConfigSchema } from "../config.js";
 import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
 import { runNodeCli } from "../run-cli.js";
 import { connectChain, loadNodeHotkey, nodeLogger, StartupError, shutdownSignal } from "../startup.js";

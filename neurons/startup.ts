@@ -1,7 +1,6 @@
 /**
- * Start-up steps the miner and validator share: flags to hotkey, chain connection, shutdown
- * signals. A step that fails throws {@link StartupError} whose message is the one line the
- * operator sees.
+ * Start-up steps the miner and validator share: flags to hotkey, chain connection, metrics. A
+ * step that fails throws {@link StartupError} whose message is the one line the operator sees.
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
 import WebSocket from "ws";
@@ -11,6 +10,8 @@ import { ChainUnavailableError } from "../chain/errors.js";
 import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
 import type { CommonConfig } from "./config.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";
+import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
+import type { NodeRun } from "./run-cli.js";
 
 /** The node's JSON logger at the level its logging flags ask for. */
 export function nodeLogger(config: CommonConfig, node: string): Logger {
@@ -113,19 +114,18 @@ export function formatTao(rao: bigint): string {
   return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-export function shutdownSignal(log: Logger): Promise<string> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: string) => {
-      if (received) {
-        log.warn("second signal; exiting without a clean shutdown", { signal });
-        process.exit(1);
-      }
-      received = true;
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+/** Serves `metrics` at /metrics on `--prometheus.port` when it is set; the server stops with the node. */
+export async function serveNodeMetrics(node: NodeRun<CommonConfig>, metrics: MetricsRegistry): Promise<void> {
+  const port = node.config["prometheus.port"];
+  if (port === undefined) return;
+  let server: MetricsServer;
+  try {
+    server = await serveMetrics(metrics, { port });
+  } catch (error) {
+    throw new StartupError(`cannot serve metrics on port ${port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  node.stopAtExit(server);
+  node.log.info("metrics at /metrics", { port: server.port });
 }

@@ -84,7 +84,8 @@ async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
   node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
   const uid = await ensureRegistered(config, chain, hotkey, log);
   log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: config.netuid });
-  const metrics = createMetricsRegistry();
+  // The standard process metrics (CPU, memory, event-loop lag, GC) only where they are served.
+  const metrics = createMetricsRegistry({ processMetrics: config["prometheus.port"] !== undefined });
   const miner = createMiner({
     settings: {
       netuid: config.netuid,

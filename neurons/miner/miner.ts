@@ -181,10 +181,13 @@ export function createMiner(init: MinerInit): Miner {
   let markTimer: NodeJS.Timeout | undefined;
 
   // Metrics. Gauges over the stores are read at scrape time.
-  const requests = metrics.counter("miner_requests_total", "Requests served, by message type and outcome");
+  const requests = metrics.counter("miner_requests_total", "Requests served, by message type and outcome", {
+    labelNames: ["type", "outcome"],
+  });
   const latency = metrics.histogram(
     "miner_request_duration_seconds",
     "Time from a decoded request to its response, by message type",
+    { labelNames: ["type"] },
   );
   const answered = metrics.counter("miner_challenges_answered_total", "Challenges answered with a proof");
   const failed = metrics.counter(
@@ -192,15 +195,27 @@ export function createMiner(init: MinerInit): Miner {
     "Challenges that could not be answered (a challenged chunk is missing)",
   );
   const storedTotal = metrics.counter("miner_store_bytes_total", "Bytes acknowledged by store requests");
-  const refused = metrics.counter("miner_peers_refused_total", "Streams refused, by reason");
-  metrics.gauge("miner_chunks_stored", "Chunks held, per validator", () =>
-    perStore((store) => store.count()),
+  const refused = metrics.counter("miner_peers_refused_total", "Streams refused, by reason", {
+    labelNames: ["reason"],
+  });
+  const byValidator = { labelNames: ["validator"] };
+  metrics.gauge(
+    "miner_chunks_stored",
+    "Chunks held, per validator",
+    () => perStore((store) => store.count()),
+    byValidator,
   );
-  metrics.gauge("miner_stored_bytes", "Payload bytes held, per validator", () =>
-    perStore((store) => store.usedBytes()),
+  metrics.gauge(
+    "miner_stored_bytes",
+    "Payload bytes held, per validator",
+    () => perStore((store) => store.usedBytes()),
+    byValidator,
   );
-  metrics.gauge("miner_budget_bytes", "Budget per validator", () =>
-    [...validators.keys()].map((h) => [{ validator: h }, (stores?.budget(h) ?? 0) * chunkSize]),
+  metrics.gauge(
+    "miner_budget_bytes",
+    "Budget per validator",
+    () => [...validators.keys()].map((h) => [{ validator: h }, (stores?.budget(h) ?? 0) * chunkSize]),
+    byValidator,
   );
   metrics.gauge("miner_validators", "Validators allowed to make requests", () => validators.size);
 

@@ -33,7 +33,8 @@ async function startValidator(node: NodeRun<ValidatorConfig>): Promise<void> {
   const db = ValidatorDb.open(join(dir, "validator.sqlite"));
   node.stopAtExit({ stop: () => db.close() });
   const secret = loadOrCreateSecret(join(dir, "validator.secret"));
-  const metrics = createMetricsRegistry();
+  // The standard process metrics (CPU, memory, event-loop lag, GC) only where they are served.
+  const metrics = createMetricsRegistry({ processMetrics: config["prometheus.port"] !== undefined });
   const validator = createValidator({
     settings: validatorSettingsFrom(config),
     chain,

@@ -203,7 +203,9 @@ export function createValidator(init: ValidatorInit): Validator {
   const policy: ScoringPolicyImpl = createPolicy(settings.policy.name, settings.policy.params ?? {});
   const storeId = hotkey.address;
   const metrics = init.metrics;
-  const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome");
+  const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome", {
+    labelNames: ["outcome"],
+  });
   const weightsSet = metrics?.counter("validator_weights_set_total", "Weight settings submitted");
   const reachable = metrics?.gauge("validator_miners_reachable", "Miners that answered in the last round");
   const lastWeightBlock = metrics?.gauge("validator_last_weights_block", "Block of the last weight setting");

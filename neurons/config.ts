@@ -203,6 +203,11 @@ export const validatorConfigSchema = commonConfigSchema.extend({
     `Scoring policy: ${describeChoices(scoringPolicyName.options, DEFAULT_SCORING_POLICY)}`,
     scoringPolicyName.default(DEFAULT_SCORING_POLICY),
   ),
+  "neuron.challenge_retention_hours": option(
+    "Validator",
+    "Hours of challenge history kept; older records are pruned (scores keep what they added)",
+    z.number().positive().default(24),
+  ),
   chunk_size: option("Storage", "Chunk size in bytes (must match the miners')", chunkSize()),
 });
 

@@ -52,6 +52,12 @@ export interface ValidatorSettings {
   retrieveProbability: number;
   /** Blocks between weight settings. */
   weightsIntervalBlocks: number;
+  /**
+   * How long challenge records are kept. Older ones are pruned every {@link PRUNE_INTERVAL_MS};
+   * scores keep what they contributed, so this bounds only the history (audit, replay), which
+   * otherwise grows by a row per challenge.
+   */
+  challengeRetentionMs: number;
   /** Scoring policy name and parameters (see ./policy.ts). */
   policy: { name: string; params?: Record<string, unknown> };
   /** Pause between rounds. */
@@ -66,6 +72,12 @@ export interface ValidatorSettings {
  * take over 5 s in the first round, when every validator dials every miner.
  */
 const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Time between prunings of the challenge history. A challenge id is a fresh nonce, recorded again
+ * only by a retry within its round, so any retention longer than a round is safe to prune.
+ */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** Rounds between budget checks (`hello`) of a miner whose allocation is full: 2 minutes at the default interval. */
 const BUDGET_RECHECK_ROUNDS = 10;
@@ -89,6 +101,7 @@ export function validatorSettingsFrom(
     concurrency: config["neuron.concurrency"],
     retrieveProbability: config["neuron.retrieve_probability"],
     weightsIntervalBlocks: config["neuron.epoch_length"],
+    challengeRetentionMs: config["neuron.challenge_retention_hours"] * 3_600_000,
     roundIntervalMs: config["neuron.challenge_interval"] * 1000,
     policy: { name: config["neuron.scoring_policy"] },
   };
@@ -220,6 +233,8 @@ export function createValidator(init: ValidatorInit): Validator {
   let rounds = 0;
   /** Each miner's budget for us in chunks, as of its last `hello`, and the round of that hello. */
   const budgets = new Map<number, { chunks: number; round: number }>();
+  /** When the challenge history was last pruned. */
+  let prunedAt = Number.NEGATIVE_INFINITY;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -455,6 +470,14 @@ export function createValidator(init: ValidatorInit): Validator {
     return outcome.kind;
   }
 
+  function pruneHistory(): void {
+    const at = now();
+    if (at - prunedAt < PRUNE_INTERVAL_MS) return;
+    prunedAt = at;
+    const pruned = db.pruneChallenges(at - settings.challengeRetentionMs);
+    if (pruned > 0) log.debug("pruned challenge history", { records: pruned });
+  }
+
   async function runRound(options: { setWeights?: boolean } = {}): Promise<RoundReport> {
     rounds++;
     await sync();
@@ -480,6 +503,7 @@ export function createValidator(init: ValidatorInit): Validator {
       if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m);
     });
     reachable?.set(answered);
+    pruneHistory();
     try {
       report.revealed = await revealPending();
       if (options.setWeights !== false) {

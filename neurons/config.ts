@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { expandHome } from "../chain/expand-home.js";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
+import { NodeError } from "./errors.js";
 import type { PeerLimits } from "./p2p/server.js";
 
 /**
@@ -14,11 +15,8 @@ import type { PeerLimits } from "./p2p/server.js";
  * Precedence: flag > environment > config file > default.
  */
 /** A bad flag, environment value or config file; the message is the one line shown. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class ConfigError extends NodeError {
+  override name = "ConfigError";
 }
 
 interface OptionInfo {

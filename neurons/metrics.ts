@@ -7,6 +7,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { NodeError } from "./errors.js";
 
 export type Labels = Record<string, string>;
 
@@ -134,11 +135,8 @@ export function createMetricsRegistry(init: MetricsRegistryInit = {}): MetricsRe
 }
 
 /** A metric name is invalid or used twice. */
-export class MetricNameError extends Error {
-  override readonly name = "MetricNameError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class MetricNameError extends NodeError {
+  override name = "MetricNameError";
 }
 
 export interface MetricsServer {

@@ -9,6 +9,7 @@ import { resolveEndpoint } from "../chain/endpoint.js";
 import { ChainUnavailableError } from "../chain/errors.js";
 import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
 import type { CommonConfig } from "./config.js";
+import { NodeError } from "./errors.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";
 import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
 import type { NodeRun } from "./run-cli.js";
@@ -25,11 +26,8 @@ export function nodeLogger(config: CommonConfig, node: string): Logger {
 }
 
 /** A start-up step failed; the message is the one line the operator sees. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class StartupError extends NodeError {
+  override name = "StartupError";
 }
 
 /** Loads the node's hotkey from its wallet, or says how to create it. */

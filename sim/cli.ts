@@ -72,10 +72,7 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
 
 /** A flag is wrong; the message is the one line shown. */
 export class UsageError extends Error {
-  override readonly name = "UsageError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+  override name = "UsageError";
 }
 
 function intFlag(

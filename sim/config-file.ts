@@ -5,9 +5,6 @@ import { parse as parseYaml } from "yaml";
 /** A scenario or sweep file that cannot be read or parsed; the message names the file and why. */
 export class ConfigFileError extends Error {
   override name = "ConfigFileError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

@@ -15,10 +15,7 @@ import {
 
 /** A scenario failed validation; the message names the field. */
 export class ScenarioError extends Error {
-  override readonly name = "ScenarioError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+  override name = "ScenarioError";
 }
 
 type AnyAdversary = AdversaryName | ValidatorAdversaryName;

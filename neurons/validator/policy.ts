@@ -15,6 +15,7 @@ import {
   type ScoringPolicy,
 } from "../../protocol/scoring.js";
 import { defaultsOf, type ScoringPolicyName, validatorConfigSchema } from "../config.js";
+import { NodeError } from "../errors.js";
 
 /** What a policy knows about a miner besides its outcomes, at scoring time. */
 export interface ScoringContext {
@@ -50,7 +51,7 @@ export interface ScoringPolicyImpl<S = unknown> {
 }
 
 /** `createPolicy` was given a name no policy is registered under. */
-export class UnknownPolicyError extends Error {
+export class UnknownPolicyError extends NodeError {
   override name = "UnknownPolicyError";
   readonly policyName: string;
   constructor(policyName: string, options?: { cause?: unknown }) {
@@ -63,19 +64,13 @@ export class UnknownPolicyError extends Error {
 }
 
 /** A policy's parameters failed validation; `cause` is the zod error. */
-export class PolicyParamsError extends Error {
+export class PolicyParamsError extends NodeError {
   override name = "PolicyParamsError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A stored state does not have the shape of the policy's state. */
-export class PolicyStateError extends Error {
+export class PolicyStateError extends NodeError {
   override name = "PolicyStateError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 function decodeWith<S>(schema: z.ZodType<S>, policyName: string, value: unknown): S {

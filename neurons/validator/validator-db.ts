@@ -25,6 +25,7 @@ import Database from "better-sqlite3";
 import type { PendingReveal } from "../../chain/client.js";
 import { HASH_LENGTH } from "../../protocol/constants.js";
 import type { ChallengeOutcome } from "../../protocol/scoring.js";
+import { NodeError } from "../errors.js";
 import type { ScoringPolicyImpl } from "./policy.js";
 
 /** Bumped when the schema changes; a file with another version is refused. */
@@ -34,11 +35,8 @@ const SCHEMA_VERSION = 1;
 const MAX_CHALLENGE_ID_LENGTH = 64;
 
 /** Base class of the database's errors. */
-export class ValidatorDbError extends Error {
+export class ValidatorDbError extends NodeError {
   override name = "ValidatorDbError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The file could not be opened as a validator database (unreadable, or another schema version). */
@@ -259,11 +257,7 @@ function assertTime(value: number, what: string): void {
 }
 
 function isForeignKeyError(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    error.name === "SqliteError" &&
-    (error as { code?: unknown }).code === "SQLITE_CONSTRAINT_FOREIGNKEY"
-  );
+  return error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_FOREIGNKEY";
 }
 
 type Statement = Database.Statement<unknown[], unknown>;

@@ -20,6 +20,7 @@ import type { Message } from "../../protocol/messages.js";
 import type { ChallengeOutcome } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
 import { defaultsOf, type ValidatorConfig, validatorConfigSchema } from "../config.js";
+import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request } from "../p2p/node.js";
@@ -134,11 +135,8 @@ export interface ValidatorInit {
 }
 
 /** The validator cannot run; the message says what to do. */
-export class ValidatorStartError extends Error {
-  override readonly name = "ValidatorStartError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class ValidatorStartError extends NodeError {
+  override name = "ValidatorStartError";
 }
 
 /** What one round did, for logs, tests and the simulator. */

@@ -14,11 +14,6 @@ import type { PeerLimits } from "./p2p/server.js";
  *
  * Precedence: flag > environment > config file > default.
  */
-/** A bad flag, environment value or config file; the message is the one line shown. */
-export class ConfigError extends NodeError {
-  override name = "ConfigError";
-}
-
 interface OptionInfo {
   describe: string;
   group: string;
@@ -42,7 +37,13 @@ export function envNameOf(key: string): string {
   return `SUBNET_${key.replace(/[.-]/g, "_").toUpperCase()}`;
 }
 
+/** A bad flag, environment value or config file; the message is the one line shown. */
+export class ConfigError extends NodeError {
+  override name = "ConfigError";
+}
+
 const port = z.number().int().min(0).max(65535);
+
 /**
  * The scoring policies a validator can run; neurons/validator/policy.ts implements one per name
  * (its registry is keyed by this type, so the two cannot drift apart).

@@ -202,7 +202,7 @@ export const validatorConfigSchema = commonConfigSchema.extend({
     `Scoring policy: ${describeChoices(scoringPolicyName.options, DEFAULT_SCORING_POLICY)}`,
     scoringPolicyName.default(DEFAULT_SCORING_POLICY),
   ),
-  "neuron.challenge_retention_hours": option(
+  "neuron.challenge_retention": option(
     "Validator",
     "Hours of challenge history kept; older records are pruned (scores keep what they added)",
     z.number().positive().default(24),

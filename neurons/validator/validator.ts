@@ -102,7 +102,7 @@ export function validatorSettingsFrom(
     concurrency: config["neuron.concurrency"],
     retrieveProbability: config["neuron.retrieve_probability"],
     weightsIntervalBlocks: config["neuron.epoch_length"],
-    challengeRetentionMs: config["neuron.challenge_retention_hours"] * 3_600_000,
+    challengeRetentionMs: config["neuron.challenge_retention"] * 3_600_000,
     roundIntervalMs: config["neuron.challenge_interval"] * 1000,
     policy: { name: config["neuron.scoring_policy"] },
   };

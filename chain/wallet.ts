@@ -17,8 +17,7 @@
 
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { argon2iAsync } from "@noble/hashes/argon2.js";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
@@ -37,6 +36,7 @@ import {
 } from "@polkadot/util-crypto";
 import { bytesEqual } from "../protocol/bytes.js";
 import { ChainLayerError, type ChainLayerErrorOptions } from "./errors.js";
+import { expandHome } from "./expand-home.js";
 
 /** Where btcli keeps wallets. */
 export const DEFAULT_WALLET_PATH = "~/.bittensor/wallets";
@@ -144,10 +144,8 @@ export class WalletNameError extends WalletError {
  * Expands a leading `~` and makes the wallet root absolute.
  * @example resolveWalletPath("~/.bittensor/wallets") // "/home/me/.bittensor/wallets"
  */
-export function resolveWalletPath(path: string = DEFAULT_WALLET_PATH, home: string = homedir()): string {
-  if (path === "~") return resolve(home);
-  if (path.startsWith("~/")) return resolve(home, path.slice(2));
-  return resolve(path);
+export function resolveWalletPath(path: string = DEFAULT_WALLET_PATH, home?: string): string {
+  return expandHome(path, home);
 }
 
 /** The files of one wallet. */

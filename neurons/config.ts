@@ -1,320 +1,262 @@
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { resolve } from "node:path";
-import yargs from "yargs";
 import { z } from "zod";
+import { expandHome } from "../chain/expand-home.js";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
+import { NodeError } from "./errors.js";
+import type { PeerLimits } from "./p2p/server.js";
 
 /**
- * One definition per option: its flag, type, default and validation. The CLI flags, the config
- * file (`--config file.json`) and the environment (`SUBNET_WALLET_NAME` for `wallet.name`) are all
- * derived from it, so the three doors can never disagree on a name or a default.
+ * One zod schema per node: each field is an option, named by its Bittensor-style dotted flag
+ * (`wallet.name`), with its validation, default and help text. The CLI flags, the config file
+ * (`--config file.json`) and the environment (`SUBNET_WALLET_NAME` for `wallet.name`) are all
+ * derived from it, and so is the typed config a node reads (`config["neuron.concurrency"]` is a
+ * number; a misspelt key does not compile), so the doors can never disagree on a name or a default.
  *
  * Precedence: flag > environment > config file > default.
  */
-export interface OptionSpec {
-  /** Bittensor-style dotted flag name, e.g. `wallet.name`. */
-  key: string;
-  type: "string" | "number" | "boolean";
+interface OptionInfo {
   describe: string;
-  schema: z.ZodType;
-  default?: string | number | boolean;
-  group?: string;
+  group: string;
 }
+
+const optionInfo = z.registry<OptionInfo>();
+
+/** A schema field as an option: its help group and description. */
+function option<T extends z.ZodType>(group: string, describe: string, schema: T): T {
+  // The registry is keyed by schema instance: each option needs its own.
+  if (optionInfo.has(schema)) throw new ConfigError("an option schema is registered twice");
+  optionInfo.add(schema, { describe, group });
+  return schema;
+}
+
+/** A node's options: a zod object whose keys are the flags. */
+export type NodeSchema = z.ZodObject<z.ZodRawShape>;
 
 /** The environment variable an option is read from: `wallet.name` → `SUBNET_WALLET_NAME`. */
 export function envNameOf(key: string): string {
   return `SUBNET_${key.replace(/[.-]/g, "_").toUpperCase()}`;
 }
 
-/**
- * Expands a leading `~` (alone or followed by `/`) to `home` and makes the path absolute.
- *
- * @example
- * expandHome("~/bittensor-db", "/home/ana"); // "/home/ana/bittensor-db"
- */
-export function expandHome(path: string, home: string = homedir()): string {
-  if (path === "~") return resolve(home);
-  if (path.startsWith("~/")) return resolve(home, path.slice(2));
-  return resolve(path);
+/** A bad flag, environment value or config file; the message is the one line shown. */
+export class ConfigError extends NodeError {
+  override name = "ConfigError";
 }
 
 const port = z.number().int().min(0).max(65535);
 
-/** Options every node shares: chain, wallet, storage location, logging. */
-export const commonOptions: OptionSpec[] = [
-  {
-    key: "netuid",
-    type: "number",
-    default: 1,
-    describe: "Subnet uid",
-    schema: z.number().int().min(0).max(65535),
-    group: "Subnet",
-  },
-  {
-    key: "wallet.name",
-    type: "string",
-    default: "default",
-    describe: "Wallet (coldkey) name under wallet.path",
-    schema: z.string().min(1),
-    group: "Wallet",
-  },
-  {
-    key: "wallet.hotkey",
-    type: "string",
-    default: "default",
-    describe: "Hotkey name inside the wallet",
-    schema: z.string().min(1),
-    group: "Wallet",
-  },
-  {
-    key: "wallet.path",
-    type: "string",
-    default: "~/.bittensor/wallets",
-    describe: "Folder holding bittensor wallets",
-    schema: z.string().min(1),
-    group: "Wallet",
-  },
-  {
-    key: "subtensor.network",
-    type: "string",
-    default: "local",
-    describe: "local (the embedded dev chain unless an endpoint is given), test or finney",
-    schema: z.enum(["local", "test", "finney"]),
-    group: "Chain",
-  },
-  {
-    key: "subtensor.chain_endpoint",
-    type: "string",
-    describe: "WebSocket endpoint of a subtensor node; overrides subtensor.network",
-    schema: z.string().regex(/^wss?:\/\/\S+$/, "must be a ws:// or wss:// URL"),
-    group: "Chain",
-  },
-  {
-    key: "subtensor.timeout",
-    type: "number",
-    default: 30,
-    describe: "Seconds to wait for the chain at start-up",
-    schema: z.number().positive().max(600),
-    group: "Chain",
-  },
-  {
-    key: "db_root_path",
-    type: "string",
-    default: "~/bittensor-db",
-    describe: "Root folder of the node's databases (then <netuid>/<hotkey>/)",
-    schema: z.string().min(1),
-    group: "Storage",
-  },
-  {
-    key: "logging.debug",
-    type: "boolean",
-    default: false,
-    describe: "Log debug messages",
-    schema: z.boolean(),
-    group: "Logging",
-  },
-  {
-    key: "logging.trace",
-    type: "boolean",
-    default: false,
-    describe: "Log trace messages (very verbose)",
-    schema: z.boolean(),
-    group: "Logging",
-  },
-  {
-    key: "prometheus.port",
-    type: "number",
-    describe: "Serve Prometheus metrics on this port (off when unset)",
-    schema: port,
-    group: "Logging",
-  },
-];
+/**
+ * The scoring policies a validator can run; neurons/validator/policy.ts implements one per name
+ * (its registry is keyed by this type, so the two cannot drift apart).
+ */
+export const scoringPolicyName = z.enum(["ema", "strict", "windowed"]);
+export type ScoringPolicyName = z.infer<typeof scoringPolicyName>;
+const DEFAULT_SCORING_POLICY: ScoringPolicyName = "ema";
 
-/** The miner's own options, on top of {@link commonOptions}. */
-export const minerOptions: OptionSpec[] = [
-  ...commonOptions,
-  {
-    key: "axon.port",
-    type: "number",
-    default: 8091,
-    describe: "libp2p TCP port to listen on",
-    schema: port,
-    group: "Axon",
-  },
-  {
-    key: "axon.ip",
-    type: "string",
-    default: "0.0.0.0",
-    describe: "Address to listen on",
-    schema: z.string().min(1),
-    group: "Axon",
-  },
-  {
-    key: "axon.external_ip",
-    type: "string",
-    describe: "Address published on chain (defaults to axon.ip)",
-    schema: z.string().min(1),
-    group: "Axon",
-  },
-  {
-    key: "threshold",
-    type: "number",
-    default: 0.0001,
-    describe: "Share of the filesystem's free space the miner offers",
-    schema: z.number().gt(0).max(1),
-    group: "Storage",
-  },
-  {
-    key: "chunk_size",
-    type: "number",
-    default: CHUNK_SIZE,
-    describe: "Chunk size in bytes",
-    schema: z.number().int().min(LEAF_SIZE).max(MAX_CHUNK_SIZE),
-    group: "Storage",
-  },
-  {
-    key: "register",
-    type: "boolean",
-    default: false,
-    describe: "Register the hotkey (burned) if it is not registered",
-    schema: z.boolean(),
-    group: "Subnet",
-  },
-  {
-    key: "wallet.password",
-    type: "string",
-    describe: "Password of an encrypted coldkey (only --register needs the coldkey)",
-    schema: z.string(),
-    group: "Wallet",
-  },
-  {
-    key: "neuron.metagraph_interval",
-    type: "number",
-    default: 60,
-    describe: "Seconds between metagraph reads (validators, stakes, budgets)",
-    schema: z.number().positive(),
-    group: "Miner",
-  },
-  {
-    key: "neuron.max_streams_per_peer",
-    type: "number",
-    default: 16,
-    describe: "Concurrent streams one peer may open; more disconnects it",
-    schema: z.number().int().min(1).max(1024),
-    group: "Miner",
-  },
-  {
-    key: "neuron.requests_per_second",
-    type: "number",
-    default: 200,
-    describe: "Sustained requests per second per peer (bursts of twice that); more disconnects it",
-    schema: z.number().positive(),
-    group: "Miner",
-  },
-];
-
-/** The validator's own options, on top of {@link commonOptions}. */
-export const validatorOptions: OptionSpec[] = [
-  ...commonOptions,
-  {
-    key: "neuron.challenge_interval",
-    type: "number",
-    default: 12,
-    describe: "Seconds between challenge rounds",
-    schema: z.number().positive(),
-    group: "Validator",
-  },
-  {
-    key: "neuron.chunks_per_challenge",
-    type: "number",
-    default: 1,
-    describe: "Chunks named in one challenge",
-    schema: z.number().int().min(1).max(64),
-    group: "Validator",
-  },
-  {
-    key: "neuron.leaves_per_chunk",
-    type: "number",
-    default: 1,
-    describe: "Leaves proven per challenged chunk",
-    schema: z.number().int().min(1).max(64),
-    group: "Validator",
-  },
-  {
-    key: "neuron.epoch_length",
-    type: "number",
-    default: 100,
-    describe: "Blocks between weight settings",
-    schema: z.number().int().min(1),
-    group: "Validator",
-  },
-  {
-    key: "neuron.challenge_timeout",
-    type: "number",
-    default: 5,
-    describe: "Seconds a miner has to answer a challenge",
-    schema: z.number().positive().max(600),
-    group: "Validator",
-  },
-  {
-    key: "neuron.fill_per_round",
-    type: "number",
-    default: 16,
-    describe: "New chunks sent to one miner per round at most",
-    schema: z.number().int().min(0).max(4096),
-    group: "Validator",
-  },
-  {
-    key: "neuron.concurrency",
-    type: "number",
-    default: 32,
-    describe: "Miners a round works on at once (dial, fill, challenge)",
-    schema: z.number().int().min(1).max(1024),
-    group: "Validator",
-  },
-  {
-    key: "neuron.max_chunks_per_miner",
-    type: "number",
-    default: 1024,
-    describe: "Chunks placed on one miner at most, whatever its budget",
-    schema: z.number().int().min(1),
-    group: "Validator",
-  },
-  {
-    key: "neuron.retrieve_probability",
-    type: "number",
-    default: 0.05,
-    describe: "Chance per round and miner of retrieving a whole chunk and checking it",
-    schema: z.number().min(0).max(1),
-    group: "Validator",
-  },
-  {
-    key: "neuron.scoring_policy",
-    type: "string",
-    default: "ema",
-    describe: "Scoring policy: ema (default), strict or windowed",
-    schema: z.enum(["ema", "strict", "windowed"]),
-    group: "Validator",
-  },
-  {
-    key: "chunk_size",
-    type: "number",
-    default: CHUNK_SIZE,
-    describe: "Chunk size in bytes (must match the miners')",
-    schema: z.number().int().min(LEAF_SIZE).max(MAX_CHUNK_SIZE),
-    group: "Storage",
-  },
-];
-
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+/** "a (default), b or c". */
+function describeChoices(choices: readonly string[], fallback: string): string {
+  const named = choices.map((c) => (c === fallback ? `${c} (default)` : c));
+  return named.length < 2 ? named.join("") : `${named.slice(0, -1).join(", ")} or ${named.at(-1)}`;
 }
 
-export type Config = Record<string, string | number | boolean | undefined>;
+const chunkSize = () => z.number().int().min(LEAF_SIZE).max(MAX_CHUNK_SIZE).default(CHUNK_SIZE);
+
+/** Options every node shares: chain, wallet, storage location, logging. */
+export const commonConfigSchema = z.object({
+  netuid: option("Subnet", "Subnet uid", z.number().int().min(0).max(65535).default(1)),
+  "wallet.name": option(
+    "Wallet",
+    "Wallet (coldkey) name under wallet.path",
+    z.string().min(1).default("default"),
+  ),
+  "wallet.hotkey": option("Wallet", "Hotkey name inside the wallet", z.string().min(1).default("default")),
+  "wallet.path": option(
+    "Wallet",
+    "Folder holding bittensor wallets",
+    z.string().min(1).default("~/.bittensor/wallets"),
+  ),
+  "subtensor.network": option(
+    "Chain",
+    "local (the embedded dev chain unless an endpoint is given), test or finney",
+    z.enum(["local", "test", "finney"]).default("local"),
+  ),
+  "subtensor.chain_endpoint": option(
+    "Chain",
+    "WebSocket endpoint of a subtensor node; overrides subtensor.network",
+    z
+      .string()
+      .regex(/^wss?:\/\/\S+$/, "must be a ws:// or wss:// URL")
+      .optional(),
+  ),
+  "subtensor.timeout": option(
+    "Chain",
+    "Seconds to wait for the chain at start-up",
+    z.number().positive().max(600).default(30),
+  ),
+  db_root_path: option(
+    "Storage",
+    "Root folder of the node's databases (then <netuid>/<hotkey>/)",
+    z.string().min(1).default("~/bittensor-db"),
+  ),
+  "logging.debug": option("Logging", "Log debug messages", z.boolean().default(false)),
+  "logging.trace": option("Logging", "Log trace messages (very verbose)", z.boolean().default(false)),
+  "prometheus.port": option(
+    "Logging",
+    "Serve Prometheus metrics on this port (off when unset)",
+    port.optional(),
+  ),
+});
+
+/** The miner's options: {@link commonConfigSchema} and its own. */
+export const minerConfigSchema = commonConfigSchema.extend({
+  "axon.port": option("Axon", "libp2p TCP port to listen on", port.default(8091)),
+  "axon.ip": option("Axon", "Address to listen on", z.string().min(1).default("0.0.0.0")),
+  "axon.external_ip": option(
+    "Axon",
+    "Address published on chain (defaults to axon.ip)",
+    z.string().min(1).optional(),
+  ),
+  threshold: option(
+    "Storage",
+    "Share of the filesystem's free space the miner offers",
+    z.number().gt(0).max(1).default(0.0001),
+  ),
+  chunk_size: option("Storage", "Chunk size in bytes", chunkSize()),
+  register: option(
+    "Subnet",
+    "Register the hotkey (burned) if it is not registered",
+    z.boolean().default(false),
+  ),
+  "wallet.password": option(
+    "Wallet",
+    "Password of an encrypted coldkey (only --register needs the coldkey)",
+    z.string().optional(),
+  ),
+  "neuron.metagraph_interval": option(
+    "Miner",
+    "Seconds between metagraph reads (validators, stakes, budgets)",
+    z.number().positive().default(60),
+  ),
+  // Sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms, so
+  // 16 streams and 200 requests/s are well above honest use and far below what hurts.
+  "neuron.max_streams_per_peer": option(
+    "Miner",
+    "Concurrent streams one peer may open; more disconnects it",
+    z.number().int().min(1).max(1024).default(16),
+  ),
+  "neuron.requests_per_second": option(
+    "Miner",
+    "Sustained requests per second per peer (bursts of twice that); more disconnects it",
+    z.number().positive().default(200),
+  ),
+});
+
+/** The validator's options: {@link commonConfigSchema} and its own. */
+export const validatorConfigSchema = commonConfigSchema.extend({
+  "neuron.challenge_interval": option(
+    "Validator",
+    "Seconds between challenge rounds",
+    z.number().positive().default(12),
+  ),
+  "neuron.chunks_per_challenge": option(
+    "Validator",
+    "Chunks named in one challenge",
+    z.number().int().min(1).max(64).default(1),
+  ),
+  "neuron.leaves_per_chunk": option(
+    "Validator",
+    "Leaves proven per challenged chunk",
+    z.number().int().min(1).max(64).default(1),
+  ),
+  "neuron.epoch_length": option(
+    "Validator",
+    "Blocks between weight settings",
+    z.number().int().min(1).default(100),
+  ),
+  "neuron.challenge_timeout": option(
+    "Validator",
+    "Seconds a miner has to answer a challenge",
+    z.number().positive().max(600).default(5),
+  ),
+  "neuron.fill_per_round": option(
+    "Validator",
+    "New chunks sent to one miner per round at most",
+    z.number().int().min(0).max(4096).default(16),
+  ),
+  "neuron.concurrency": option(
+    "Validator",
+    "Miners a round works on at once (dial, fill, challenge)",
+    z.number().int().min(1).max(1024).default(32),
+  ),
+  "neuron.max_chunks_per_miner": option(
+    "Validator",
+    "Chunks placed on one miner at most, whatever its budget",
+    z.number().int().min(1).default(1024),
+  ),
+  "neuron.retrieve_probability": option(
+    "Validator",
+    "Chance per round and miner of retrieving a whole chunk and checking it",
+    z.number().min(0).max(1).default(0.05),
+  ),
+  "neuron.scoring_policy": option(
+    "Validator",
+    `Scoring policy: ${describeChoices(scoringPolicyName.options, DEFAULT_SCORING_POLICY)}`,
+    scoringPolicyName.default(DEFAULT_SCORING_POLICY),
+  ),
+  "neuron.challenge_retention": option(
+    "Validator",
+    "Hours of challenge history kept; older records are pruned (scores keep what they added)",
+    z.number().positive().default(24),
+  ),
+  chunk_size: option("Storage", "Chunk size in bytes (must match the miners')", chunkSize()),
+});
+
+/** What every node reads, typed: `config["wallet.name"]` is a string. */
+export type CommonConfig = z.output<typeof commonConfigSchema>;
+export type MinerConfig = z.output<typeof minerConfigSchema>;
+export type ValidatorConfig = z.output<typeof validatorConfigSchema>;
+
+/**
+ * The per-peer request limits the miner's options set: bursts of twice the sustained rate.
+ *
+ * @example peerLimitsFrom(defaultsOf(minerConfigSchema)) // { maxStreamsPerPeer: 16, requestsPerSecond: 200, burst: 400 }
+ */
+export function peerLimitsFrom(
+  config: Pick<MinerConfig, "neuron.max_streams_per_peer" | "neuron.requests_per_second">,
+): Pick<PeerLimits, "maxStreamsPerPeer" | "requestsPerSecond" | "burst"> {
+  const requestsPerSecond = config["neuron.requests_per_second"];
+  return {
+    maxStreamsPerPeer: config["neuron.max_streams_per_peer"],
+    requestsPerSecond,
+    burst: Math.max(1, Math.ceil(requestsPerSecond * 2)),
+  };
+}
+
+/**
+ * Every option at its default: the one set of defaults the nodes' code falls back on too.
+ *
+ * @example defaultsOf(validatorConfigSchema)["neuron.concurrency"] // 32
+ */
+export function defaultsOf<S extends NodeSchema>(schema: S): z.output<S> {
+  return schema.parse({});
+}
+
+type OptionType = "string" | "number" | "boolean";
+
+/** What yargs and the environment need to know of one field: its value type, default and help. */
+function describeOption(key: string, field: z.ZodType): { type: OptionType; default?: unknown } & OptionInfo {
+  const info = optionInfo.get(field);
+  if (info === undefined) throw new ConfigError(`option ${key} has no description`);
+  let inner: z.ZodType = field;
+  let fallback: unknown;
+  if (inner instanceof z.ZodDefault) {
+    fallback = inner.def.defaultValue;
+    inner = inner.unwrap() as z.ZodType;
+  }
+  if (inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+  const type: OptionType =
+    inner instanceof z.ZodNumber ? "number" : inner instanceof z.ZodBoolean ? "boolean" : "string";
+  return { ...info, type, ...(fallback !== undefined ? { default: fallback } : {}) };
+}
 
 function flattenObject(value: unknown, prefix: string, out: Record<string, unknown>): void {
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
@@ -344,9 +286,9 @@ function readConfigFile(path: string): Record<string, unknown> {
   return flat;
 }
 
-function coerceEnv(spec: OptionSpec, raw: string): unknown {
-  if (spec.type === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
-  if (spec.type === "boolean") {
+function coerceEnv(type: OptionType, raw: string): unknown {
+  if (type === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
+  if (type === "boolean") {
     if (/^(1|true|yes)$/i.test(raw)) return true;
     if (/^(0|false|no)$/i.test(raw)) return false;
     return raw;
@@ -354,16 +296,31 @@ function coerceEnv(spec: OptionSpec, raw: string): unknown {
   return raw;
 }
 
+/** What {@link loadConfig} found: the validated config, or a request for the help text. */
+export type LoadedConfig<S extends NodeSchema> =
+  | { help: false; config: z.output<S>; helpText: string }
+  | { help: true; helpText: string };
+
 /**
- * Parses argv, the environment and an optional config file into a validated config.
+ * Parses argv, the environment and an optional config file into the config `schema` describes.
  * Throws {@link ConfigError} naming the first bad option and where it came from.
+ *
+ * @example
+ * const loaded = await loadConfig(validatorConfigSchema, process.argv.slice(2), process.env, usage);
+ * if (!loaded.help) loaded.config["neuron.concurrency"]; // number
  */
-export async function loadConfig(
-  specs: OptionSpec[],
+export async function loadConfig<S extends NodeSchema>(
+  schema: S,
   argv: string[],
   env: NodeJS.ProcessEnv,
   usage: string,
-): Promise<{ config: Config; help: boolean; helpText: string }> {
+): Promise<LoadedConfig<S>> {
+  const options = Object.entries(schema.shape).map(([key, field]) => ({
+    key,
+    ...describeOption(key, field as z.ZodType),
+  }));
+  // Loaded here, not at import: the schema's many readers (policies, the simulator) need no yargs.
+  const { default: yargs } = await import("yargs");
   const parser = yargs(argv)
     .parserConfiguration({ "dot-notation": false, "camel-case-expansion": false })
     .usage(usage)
@@ -377,22 +334,21 @@ export async function loadConfig(
     })
     .option("config", { type: "string", describe: "JSON config file (flat dotted keys or nested objects)" })
     .option("help", { type: "boolean", describe: "Show this help" });
-  for (const spec of specs) {
-    parser.option(spec.key, {
-      type: spec.type,
-      describe: `${spec.describe} [env ${envNameOf(spec.key)}]`,
-      ...(spec.default !== undefined ? { default: spec.default } : {}),
-      ...(spec.group ? { group: spec.group } : {}),
+  for (const option of options) {
+    parser.option(option.key, {
+      type: option.type,
+      describe: `${option.describe} [env ${envNameOf(option.key)}]`,
+      ...(option.default !== undefined ? { default: option.default } : {}),
+      group: option.group,
     });
   }
   const helpText = await parser.getHelp();
   const args = (await parser.parseAsync()) as Record<string, unknown>;
-  if (args.help === true) return { config: {}, help: true, helpText };
+  if (args.help === true) return { help: true, helpText };
 
   const fromFile = typeof args.config === "string" ? readConfigFile(args.config) : {};
-  const known = new Set(specs.map((s) => s.key));
   for (const key of Object.keys(fromFile)) {
-    if (!known.has(key))
+    if (!Object.hasOwn(schema.shape, key))
       throw new ConfigError(`unknown option "${key}" in config file ${String(args.config)}`);
   }
   // yargs fills defaults; tell which values the user actually typed.
@@ -400,30 +356,33 @@ export async function loadConfig(
     argv.filter((a) => a.startsWith("--")).map((a) => a.slice(2).split("=")[0]?.replace(/^no-/, "")),
   );
 
-  const config: Config = {};
-  for (const spec of specs) {
-    const envName = envNameOf(spec.key);
-    let source = "default";
-    let value: unknown = spec.default;
-    if (spec.key in fromFile) {
-      value = fromFile[spec.key];
-      source = "config file";
+  // Unset options stay out: the schema fills in their defaults.
+  const raw: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  for (const { key, type } of options) {
+    const envName = envNameOf(key);
+    if (key in fromFile) {
+      raw[key] = fromFile[key];
+      sources[key] = "config file";
     }
     if (env[envName] !== undefined) {
-      value = coerceEnv(spec, env[envName] as string);
-      source = `environment ${envName}`;
+      raw[key] = coerceEnv(type, env[envName] as string);
+      sources[key] = `environment ${envName}`;
     }
-    if (typed.has(spec.key)) {
-      value = args[spec.key];
-      source = `--${spec.key}`;
+    if (typed.has(key)) {
+      raw[key] = args[key];
+      sources[key] = `--${key}`;
     }
-    if (value === undefined) continue;
-    const result = spec.schema.safeParse(value);
-    if (!result.success) {
-      const why = result.error.issues[0]?.message ?? "invalid value";
-      throw new ConfigError(`invalid ${spec.key} from ${source}: ${JSON.stringify(value)} (${why})`);
-    }
-    config[spec.key] = result.data as string | number | boolean;
   }
-  return { config, help: false, helpText };
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    // Issues come in the schema's field order: the first is the first bad option.
+    const issue = result.error.issues[0];
+    const key = String(issue?.path[0]);
+    const why = issue?.message ?? "invalid value";
+    throw new ConfigError(
+      `invalid ${key} from ${sources[key] ?? "default"}: ${JSON.stringify(raw[key])} (${why})`,
+    );
+  }
+  return { help: false, config: result.data, helpText };
 }

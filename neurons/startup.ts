@@ -1,7 +1,6 @@
 /**
- * Start-up steps the miner and validator share: flags to hotkey, chain connection, shutdown
- * signals. A step that fails throws {@link StartupError} whose message is the one line the
- * operator sees.
+ * Start-up steps the miner and validator share: flags to hotkey, chain connection, metrics. A
+ * step that fails throws {@link StartupError} whose message is the one line the operator sees.
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
 import WebSocket from "ws";
@@ -9,41 +8,33 @@ import { resolveEndpoint } from "../chain/endpoint.js";
 import { ChainUnavailableError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js";
-import type { Config } from "./config.js";
+import type { CommonConfig } from "./config.js";
+import { NodeError } from "./errors.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";
+import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
+import type { NodeRun } from "./run-cli.js";
 
 /** The node's JSON logger at the level its logging flags ask for. */
-export function nodeLogger(config: Config, node: string): Logger {
+export function nodeLogger(config: CommonConfig, node: string): Logger {
   return createLogger({
     level: levelFromFlags({
-      debug: config["logging.debug"] === true,
-      trace: config["logging.trace"] === true,
+      debug: config["logging.debug"],
+      trace: config["logging.trace"],
     }),
     fields: { node },
   });
 }
 
 /** A start-up step failed; the message is the one line the operator sees. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-export function str(config: Config, key: string): string {
-  return String(config[key]);
-}
-
-export function num(config: Config, key: string): number {
-  return Number(config[key]);
+export class StartupError extends NodeError {
+  override name = "StartupError";
 }
 
 /** Loads the node's hotkey from its wallet, or says how to create it. */
-export async function loadNodeHotkey(config: Config): Promise<KeyringPair> {
-  const name = str(config, "wallet.name");
-  const hotkey = str(config, "wallet.hotkey");
-  const path = str(config, "wallet.path");
+export async function loadNodeHotkey(config: CommonConfig): Promise<KeyringPair> {
+  const name = config["wallet.name"];
+  const hotkey = config["wallet.hotkey"];
+  const path = config["wallet.path"];
   try {
     return (await loadHotkey({ name, hotkey, path })).keypair;
   } catch (error) {
@@ -60,12 +51,12 @@ export async function loadNodeHotkey(config: Config): Promise<KeyringPair> {
 }
 
 /** Connects to the chain the flags name, or says how to start one, within `subtensor.timeout`. */
-export async function connectChain(config: Config): Promise<PolkadotChainClient> {
+export async function connectChain(config: CommonConfig): Promise<PolkadotChainClient> {
   const endpoint = resolveEndpoint({
-    network: str(config, "subtensor.network"),
-    chainEndpoint: config["subtensor.chain_endpoint"] as string | undefined,
+    network: config["subtensor.network"],
+    chainEndpoint: config["subtensor.chain_endpoint"],
   });
-  const seconds = num(config, "subtensor.timeout");
+  const seconds = config["subtensor.timeout"];
   const unreachable = (cause: unknown) =>
     new StartupError(
       `cannot reach the chain at ${endpoint} within ${seconds} s; start it (the embedded dev chain: ` +
@@ -121,19 +112,18 @@ export function formatTao(rao: bigint): string {
   return fraction ? `${whole}.${fraction}` : String(whole);
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-export function shutdownSignal(log: Logger): Promise<string> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: string) => {
-      if (received) {
-        log.warn("second signal; exiting without a clean shutdown", { signal });
-        process.exit(1);
-      }
-      received = true;
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+/** Serves `metrics` at /metrics on `--prometheus.port` when it is set; the server stops with the node. */
+export async function serveNodeMetrics(node: NodeRun<CommonConfig>, metrics: MetricsRegistry): Promise<void> {
+  const port = node.config["prometheus.port"];
+  if (port === undefined) return;
+  let server: MetricsServer;
+  try {
+    server = await serveMetrics(metrics, { port });
+  } catch (error) {
+    throw new StartupError(`cannot serve metrics on port ${port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  node.stopAtExit(server);
+  node.log.info("metrics at /metrics", { port: server.port });
 }

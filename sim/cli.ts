@@ -8,15 +8,18 @@ import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { z } from "zod";
 import { readConfigFile } from "./config-file.js";
 import { SimError } from "./errors.js";
 import {
   defaultAdversaries,
   defaultValidatorStakes,
+  MAX_VALIDATORS,
   parseAdversaries,
   parseScenario,
   type Scenario,
   ScenarioError,
+  scenarioSchema,
 } from "./scenario.js";
 import type { SimTimings } from "./simulator.js";
 
@@ -27,17 +30,37 @@ import type { SimTimings } from "./simulator.js";
  */
 export const PROCESS_MODE_MAX_NODES = 32;
 
+/** A scenario field's bounds and default, for the flag that sets it. */
+function numberField(field: z.ZodDefault<z.ZodNumber>): { min: number; max: number; fallback: number } {
+  const inner = field.unwrap();
+  return {
+    min: inner.minValue ?? Number.MIN_SAFE_INTEGER,
+    max: inner.maxValue ?? Number.MAX_SAFE_INTEGER,
+    fallback: field.def.defaultValue,
+  };
+}
+
+/** The scenario fields the flags set, from the one scenario schema (sim/scenario.ts). */
+const fields = {
+  miners: numberField(scenarioSchema.shape.miners),
+  tempos: numberField(scenarioSchema.shape.tempos),
+  tempo: numberField(scenarioSchema.shape.tempo),
+  rounds: numberField(scenarioSchema.shape.roundsPerTempo),
+  seed: numberField(scenarioSchema.shape.seed),
+};
+const defaultValidators = parseScenario({}).validatorStakes.length;
+
 const usage = `Usage: npm run sim -- [options]
 
 Starts the embedded dev chain, a subnet, miners and validators (honest and adversarial), runs them
 for a number of tempos and reports who earned what and how fast cheaters were caught.
 
-  --miners N          miners (default 20)
-  --validators N      validators, stakes 1000, 500, 250, 125, 100, 100, … TAO (default 3)
-  --tempos N          tempos to run (default 8)
-  --tempo N           blocks per tempo (default 10)
-  --rounds N          validator rounds per tempo (default 2)
-  --seed N            seed of every random choice (default 1)
+  --miners N          miners (default ${fields.miners.fallback})
+  --validators N      validators, stakes ${defaultValidatorStakes(6).join(", ")}, … TAO (default ${defaultValidators})
+  --tempos N          tempos to run (default ${fields.tempos.fallback})
+  --tempo N           blocks per tempo (default ${fields.tempo.fallback})
+  --rounds N          validator rounds per tempo (default ${fields.rounds.fallback})
+  --seed N            seed of every random choice (default ${fields.seed.fallback})
   --adversaries LIST  e.g. lazy:2,corrupting:1,outsourcer:1,offline:1,churning:1,slow:1 (none: all honest;
                       default with 8+ miners: lazy:miners/10,corrupting:1,outsourcer:1,offline:1)
   --scenario FILE     a JSON or YAML scenario (see sim/scenarios/); flags override it
@@ -53,7 +76,11 @@ export class UsageError extends SimError {
   override readonly name = "UsageError";
 }
 
-function intFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+function intFlag(
+  name: string,
+  value: string | undefined,
+  { min, max }: { min: number; max: number },
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
@@ -108,7 +135,7 @@ export function parseCommandLine(
   const modeFlag = str("mode");
   if (modeFlag !== undefined && modeFlag !== "inprocess" && modeFlag !== "process")
     throw new UsageError(`--mode: expected process or inprocess, got "${modeFlag}"`);
-  const threads = intFlag("threads", str("threads"), 0, 64);
+  const threads = intFlag("threads", str("threads"), { min: 0, max: 64 });
 
   let base: Record<string, unknown> = {};
   const file = str("scenario");
@@ -127,17 +154,18 @@ export function parseCommandLine(
   const set = (key: string, value: unknown) => {
     if (value !== undefined) merged[key] = value;
   };
-  set("miners", intFlag("miners", str("miners"), 1, 4096));
-  const validators = intFlag("validators", str("validators"), 1, 64);
+  set("miners", intFlag("miners", str("miners"), fields.miners));
+  const validators = intFlag("validators", str("validators"), { min: 1, max: MAX_VALIDATORS });
   if (validators !== undefined) merged.validatorStakes = defaultValidatorStakes(validators);
-  set("tempos", intFlag("tempos", str("tempos"), 1, 10_000));
-  set("tempo", intFlag("tempo", str("tempo"), 2, 1000));
-  set("roundsPerTempo", intFlag("rounds", str("rounds"), 1, 100));
-  set("seed", intFlag("seed", str("seed"), 0, 0xffffffff));
+  set("tempos", intFlag("tempos", str("tempos"), fields.tempos));
+  set("tempo", intFlag("tempo", str("tempo"), fields.tempo));
+  set("roundsPerTempo", intFlag("rounds", str("rounds"), fields.rounds));
+  set("seed", intFlag("seed", str("seed"), fields.seed));
   const adversaries = str("adversaries");
   try {
     if (adversaries !== undefined) merged.adversaries = parseAdversaries(adversaries);
-    else if (file === undefined) merged.adversaries = defaultAdversaries(Number(merged.miners ?? 20));
+    else if (file === undefined)
+      merged.adversaries = defaultAdversaries(Number(merged.miners ?? fields.miners.fallback));
     const scenario = parseScenario(merged);
     const outDir = str("out") ?? join("runs", timestamp(new Date()));
     const mode = modeFlag ?? defaultMode(scenario);

@@ -4,6 +4,8 @@
  * written to `<out>/scenario.json` exactly as run, so a run can be repeated from its own output.
  */
 import { z } from "zod";
+import { scoringPolicyName } from "../neurons/config.js";
+import { DEFAULT_POLICY_NAME } from "../neurons/validator/policy.js";
 import {
   ADVERSARY_NAMES,
   type AdversaryName,
@@ -30,6 +32,12 @@ const eventSchema = z.strictObject({
 });
 export type SimEvent = z.infer<typeof eventSchema>;
 
+/** Validators a run may have; each is a node with its own stake. */
+export const MAX_VALIDATORS = 64;
+
+/** Validators of a run that names none. */
+const DEFAULT_VALIDATORS = 3;
+
 export const scenarioSchema = z.strictObject({
   name: z.string().default("custom"),
   description: z.string().optional(),
@@ -37,7 +45,11 @@ export const scenarioSchema = z.strictObject({
   seed: z.number().int().gte(0).lte(0xffffffff).default(1),
   miners: z.number().int().gte(1).lte(4096).default(20),
   /** Stake of each validator in TAO; the count is the number of validators. */
-  validatorStakes: z.array(z.number().positive()).min(1).max(64).default([1000, 500, 250]),
+  validatorStakes: z
+    .array(z.number().positive())
+    .min(1)
+    .max(MAX_VALIDATORS)
+    .default(() => defaultValidatorStakes(DEFAULT_VALIDATORS)),
   tempos: z.number().int().gte(1).lte(10_000).default(8),
   /** Blocks per epoch (`sudoSetTempo`). */
   tempo: z.number().int().gte(2).lte(1000).default(10),
@@ -63,14 +75,8 @@ export const scenarioSchema = z.strictObject({
       /** sybil: hotkeys sharing one disk (consecutive sybil miners form groups of this size). */
       sybilGroup: z.number().int().gte(1).default(2),
     })
-    .default({
-      lazyKeep: 0.5,
-      corruptRate: 1,
-      slowDelayFraction: 0.8,
-      offlineFromTempo: 3,
-      churnPeriod: 2,
-      sybilGroup: 2,
-    }),
+    // Parsing {} fills each field's own default: the defaults are written once, above.
+    .prefault({}),
   miner: z
     .strictObject({
       chunkSize: z
@@ -82,7 +88,7 @@ export const scenarioSchema = z.strictObject({
       /** The miner's (fixed) free space, in chunks; split across validators by stake. */
       freeChunks: z.number().int().gte(1).default(32),
     })
-    .default({ chunkSize: 64 * 1024, freeChunks: 32 }),
+    .prefault({}),
   validator: z
     .strictObject({
       chunksPerChallenge: z.number().int().gte(1).lte(64).default(4),
@@ -90,7 +96,7 @@ export const scenarioSchema = z.strictObject({
       challengeTimeoutMs: z.number().int().gte(100).default(5_000),
       fillPerRound: z.number().int().gte(1).default(16),
     })
-    .default({ chunksPerChallenge: 4, leavesPerChunk: 4, challengeTimeoutMs: 5_000, fillPerRound: 16 }),
+    .prefault({}),
   /**
    * Scoring policy of every validator (neurons/validator/policy.ts). latencyWeight defaults to 0
    * in the simulator: challenge latencies vary from run to run by milliseconds, and any latency
@@ -98,10 +104,10 @@ export const scenarioSchema = z.strictObject({
    */
   policy: z
     .strictObject({
-      name: z.string().default("ema"),
+      name: scoringPolicyName.default(DEFAULT_POLICY_NAME),
       params: z.record(z.string(), z.unknown()).default({ latencyWeight: 0 }),
     })
-    .default({ name: "ema", params: { latencyWeight: 0 } }),
+    .prefault({}),
   /** Extra AdminUtils setters applied with sudo after the defaults, e.g. `{ "sudoSetKappa": 32767 }`. */
   hyperparameters: z
     .record(z.string().regex(/^sudoSet[A-Za-z0-9]+$/), z.union([z.number(), z.boolean()]))

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { expandHome } from "../neurons/config.js";
+import { expandHome } from "../chain/expand-home.js";
 import {
   ChunkEmptyError,
   type ChunkStore,

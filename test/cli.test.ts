@@ -2,9 +2,17 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, envNameOf, loadConfig, minerOptions } from "../neurons/config.js";
+import { ConfigError, envNameOf, loadConfig, minerConfigSchema } from "../neurons/config.js";
 
 const run = promisify(execFile);
+const minerOptions = minerConfigSchema;
+
+/** The miner's config from these flags and environment (never the help text). */
+async function loadMinerConfig(argv: string[], env: NodeJS.ProcessEnv) {
+  const loaded = await loadConfig(minerOptions, argv, env, "");
+  if (loaded.help) throw new Error("unexpected --help");
+  return loaded;
+}
 const root = new URL("..", import.meta.url).pathname;
 
 describe("node configuration", () => {
@@ -13,7 +21,7 @@ describe("node configuration", () => {
   });
   it("applies defaults and lets flags beat the environment", async () => {
     const env = { SUBNET_NETUID: "7", SUBNET_THRESHOLD: "0.5" };
-    const { config } = await loadConfig(minerOptions, ["--netuid", "3"], env, "");
+    const { config } = await loadMinerConfig(["--netuid", "3"], env);
     expect(config.netuid).toBe(3);
     expect(config.threshold).toBe(0.5);
     expect(config["wallet.hotkey"]).toBe("default");

@@ -249,7 +249,7 @@ describe("serving a registered validator", () => {
       });
       expect(result).toEqual({ ok: true });
     }
-    expect(metrics.render()).toMatch(/^miner_challenges_answered_total 3$/m);
+    expect(await metrics.render()).toMatch(/^miner_challenges_answered_total 3$/m);
   });
 
   it("refuses a challenge for a chunk it does not hold", async () => {
@@ -261,7 +261,7 @@ describe("serving a registered validator", () => {
     };
     const reply = await ask(validator, { type: "challenge", challenge });
     expect(errorCode(reply)).toBe(ErrorCode.NotFound);
-    expect(metrics.render()).toMatch(/^miner_challenges_failed_total 1$/m);
+    expect(await metrics.render()).toMatch(/^miner_challenges_failed_total 1$/m);
   });
 
   it("reports evictions since a sequence number", async () => {
@@ -269,8 +269,8 @@ describe("serving a registered validator", () => {
     expect(reply.body).toMatchObject({ type: "evictions-reply", evicted: [] });
   });
 
-  it("exports Prometheus metrics for stored chunks, bytes and latency", () => {
-    const text = metrics.render();
+  it("exports Prometheus metrics for stored chunks, bytes and latency", async () => {
+    const text = await metrics.render();
     expect(text).toContain(`miner_chunks_stored{validator="${validator.address}"} 3`);
     expect(text).toContain(
       `miner_stored_bytes{validator="${validator.address}"} ${CHUNK * 2 + CHUNK / 2 + 7}`,
@@ -341,7 +341,7 @@ describe("refusing bad requests", () => {
     new DataView(prefix.buffer).setUint32(0, 2 * MAX_FRAME_SIZE);
     const { reply, closed } = await sendRaw(prefix);
     if (!closed) expect(errorCode(reply as Envelope)).toBe(ErrorCode.FrameTooLarge);
-    expect(metrics.render()).toMatch(/miner_peers_refused_total\{reason="frame-size"\} 1/);
+    expect(await metrics.render()).toMatch(/miner_peers_refused_total\{reason="frame-size"\} 1/);
     await stillServes();
   });
 

@@ -196,13 +196,9 @@ describe("ValidatorDb", () => {
     db = ValidatorDb.open(path);
     expect(db.evictedChunks(miner.id)).toEqual([3, 7, 8]);
     expect(db.minerById(miner.id)?.evictionSeq).toBe(4);
-    expect(db.isEvicted(miner.id, 7)).toBe(true);
     expect(hex(db.rootOf(miner.id, 7))).toBe(hex(h(7)));
     db.putChunkRoots(miner.id, [{ chunkIndex: 7, root: h(7) }]);
     expect(db.evictedChunks(miner.id)).toEqual([3, 8]);
-    db.truncateChunks(miner.id, 5);
-    expect(db.chunkRootCount(miner.id)).toBe(5);
-    expect(db.evictedChunks(miner.id)).toEqual([3]);
     db.close();
   });
 
@@ -231,28 +227,6 @@ describe("ValidatorDb", () => {
     expect(db.deletePendingReveal("0xdef")).toBe(true);
     expect(db.deletePendingReveal("0xdef")).toBe(false);
     expect(db.pendingReveals()).toEqual([pending]);
-    db.close();
-  });
-
-  it("forgetting a miner removes everything about it", () => {
-    const db = ValidatorDb.open(freshPath());
-    const miner = db.upsertMiner({ hotkey: "m", uid: 0, multiaddr: null, seenAt: 0 });
-    const keep = db.upsertMiner({ hotkey: "k", uid: 1, multiaddr: null, seenAt: 0 });
-    for (const m of [miner, keep]) {
-      db.putChunkRoots(m.id, [{ chunkIndex: 0, root: h(m.hotkey) }]);
-      db.setAllocation(m.id, { chunkCount: 1, commitment: null }, 0);
-      db.recordEvictions(m.id, [0], 1);
-      db.recordChallenge({ id: h(`c${m.hotkey}`), minerId: m.id, outcome: { kind: "fail" }, at: 0 }, [ema]);
-    }
-    db.forgetMiner(miner.id);
-    expect(db.minerById(miner.id)).toBeUndefined();
-    expect(db.chunkRootCount(miner.id)).toBe(0);
-    expect(db.allocation(miner.id)).toBeUndefined();
-    expect(db.evictedChunks(miner.id)).toEqual([]);
-    expect(db.challenge(h("cm"))).toBeUndefined();
-    expect(db.scoreState(miner.id, ema)).toEqual(ema.initial());
-    expect(db.chunkRootCount(keep.id)).toBe(1);
-    expect(db.challengeCounts(keep.id).fail).toBe(1);
     db.close();
   });
 

@@ -62,9 +62,8 @@ function newValidator(): Validator {
 /** The first (honest) miner's metrics: counts the requests it served, by type. */
 const firstMinerMetrics = createMetricsRegistry();
 
-function served(type: string): number {
-  const line = firstMinerMetrics
-    .render()
+async function served(type: string): Promise<number> {
+  const line = (await firstMinerMetrics.render())
     .split("\n")
     .filter((l) => l.startsWith("miner_requests_total{") && l.includes(`type="${type}"`));
   return line.reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
@@ -166,15 +165,15 @@ describe("validator", () => {
   it("asks a full miner its budget again only every 10 rounds", async () => {
     const record = db.minerByHotkey(minerHotkeys[0]!.address);
     expect(db.chunkRootCount(record!.id)).toBe(miners[0]!.stores.budget(validatorHotkey.address));
-    const hellos = served("hello");
-    const challenges = served("challenge");
+    const hellos = await served("hello");
+    const challenges = await served("challenge");
     await rounds(2);
     // Two rounds ran (the outsourcer forwards its challenges here too, hence at least).
-    expect(served("challenge")).toBeGreaterThanOrEqual(challenges + 2);
-    expect(served("hello")).toBe(hellos);
+    expect(await served("challenge")).toBeGreaterThanOrEqual(challenges + 2);
+    expect(await served("hello")).toBe(hellos);
     // Within 10 rounds of the last one, it asks again.
     await rounds(10);
-    expect(served("hello")).toBeGreaterThan(hellos);
+    expect(await served("hello")).toBeGreaterThan(hellos);
   });
 
   it("scores miners that delete chunks, answer garbage, go offline or proxy below the honest ones", async () => {

@@ -1,28 +1,18 @@
 /**
- * `node neurons/miner.js`: config → hotkey → chain → registration → serve, until SIGINT/SIGTERM.
- * Start-up failures end the process with exit code 1 and one line saying what to do; a bad flag
- * with exit code 2 (runCli).
+ * `node neurons/miner.js`: config → hotkey → chain → registration → serve, until SIGINT/SIGTERM
+ * (the lifecycle and exit codes: ../run-cli.ts).
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
 import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
-import { type Config, minerOptions } from "../config.js";
+import { type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
-import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
-import { runNodeCli } from "../run-cli.js";
-import {
-  connectChain,
-  formatTao,
-  loadNodeHotkey,
-  nodeLogger,
-  num,
-  StartupError,
-  shutdownSignal,
-  str,
-} from "../startup.js";
-import { createMiner, type Miner } from "./miner.js";
+import { createMetricsRegistry } from "../metrics.js";
+import { type NodeRun, runNodeCli } from "../run-cli.js";
+import { connectChain, formatTao, loadNodeHotkey, StartupError, serveNodeMetrics } from "../startup.js";
+import { createMiner } from "./miner.js";
 
 const usage = `Usage: node neurons/miner.js [options]
 
@@ -30,32 +20,32 @@ Serves a share of this machine's disk to the subnet's validators: stores their c
 SQLite store per validator and answers their challenges with Merkle proofs.`;
 
 async function ensureRegistered(
-  config: Config,
+  config: MinerConfig,
   chain: ChainClient,
   hotkey: KeyringPair,
   log: Logger,
 ): Promise<number> {
-  const netuid = num(config, "netuid");
+  const netuid = config.netuid;
   if (!(await chain.subnetExists(netuid))) {
     throw new StartupError(`subnet ${netuid} does not exist on ${chain.endpoint}; check --netuid`);
   }
   const uid = await chain.uidOf(netuid, hotkey.address);
   if (uid !== undefined) return uid;
-  const name = str(config, "wallet.name");
+  const name = config["wallet.name"];
   if (config.register !== true) {
     throw new StartupError(
       `hotkey ${hotkey.address} is not registered on subnet ${netuid}; pass --register to register it ` +
         `(burned registration paid by the coldkey of wallet "${name}"), or: ` +
-        `btcli subnets register --netuid ${netuid} --wallet.name ${name} --wallet.hotkey ${str(config, "wallet.hotkey")}`,
+        `btcli subnets register --netuid ${netuid} --wallet.name ${name} --wallet.hotkey ${config["wallet.hotkey"]}`,
     );
   }
   let coldkey: KeyringPair;
   try {
-    const password = config["wallet.password"] as string | undefined;
+    const password = config["wallet.password"];
     coldkey = (
       await loadColdkey({
         name,
-        path: str(config, "wallet.path"),
+        path: config["wallet.path"],
         ...(password !== undefined ? { password } : {}),
       })
     ).keypair;
@@ -88,75 +78,38 @@ async function ensureRegistered(
   }
 }
 
-async function startMiner(config: Config): Promise<number> {
-  const log = nodeLogger(config, "miner");
-  const stopping = shutdownSignal(log);
-  let chain: PolkadotChainClient | undefined;
-  let miner: Miner | undefined;
-  let metricsServer: MetricsServer | undefined;
+async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
+  const { config, log } = node;
+  const hotkey = await loadNodeHotkey(config);
+  const chain = await connectChain(config);
+  node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
+  const uid = await ensureRegistered(config, chain, hotkey, log);
+  log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: config.netuid });
+  // The standard process metrics (CPU, memory, event-loop lag, GC) only where they are served.
+  const metrics = createMetricsRegistry({ processMetrics: config["prometheus.port"] !== undefined });
+  const miner = createMiner({
+    settings: {
+      netuid: config.netuid,
+      dbRoot: config.db_root_path,
+      chunkSize: config.chunk_size,
+      threshold: config.threshold,
+      listen: { ip: config["axon.ip"], port: config["axon.port"] },
+      ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
+      metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
+      limits: peerLimitsFrom(config),
+    },
+    chain,
+    hotkey,
+    log,
+    metrics,
+  });
   try {
-    const hotkey = await loadNodeHotkey(config);
-    chain = await connectChain(config);
-    const uid = await ensureRegistered(config, chain, hotkey, log);
-    log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: num(config, "netuid") });
-    const metrics = createMetricsRegistry();
-    const rps = num(config, "neuron.requests_per_second");
-    miner = createMiner({
-      settings: {
-        netuid: num(config, "netuid"),
-        dbRoot: str(config, "db_root_path"),
-        chunkSize: num(config, "chunk_size"),
-        threshold: num(config, "threshold"),
-        listen: { ip: str(config, "axon.ip"), port: num(config, "axon.port") },
-        ...(config["axon.external_ip"] !== undefined ? { externalIp: str(config, "axon.external_ip") } : {}),
-        metagraphIntervalMs: num(config, "neuron.metagraph_interval") * 1000,
-        limits: {
-          maxStreamsPerPeer: num(config, "neuron.max_streams_per_peer"),
-          requestsPerSecond: rps,
-          burst: Math.max(1, Math.ceil(rps * 2)),
-        },
-      },
-      chain,
-      hotkey,
-      log,
-      metrics,
-    });
-    try {
-      await miner.start();
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      throw new StartupError(`the miner could not start: ${why}`, { cause: error });
-    }
-    if (config["prometheus.port"] !== undefined) {
-      try {
-        metricsServer = await serveMetrics(metrics, { port: num(config, "prometheus.port") });
-        log.info("metrics at /metrics", { port: metricsServer.port });
-      } catch (error) {
-        throw new StartupError(
-          `cannot serve metrics on port ${num(config, "prometheus.port")}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-    }
+    await node.start(miner);
   } catch (error) {
-    await miner?.stop().catch(() => undefined);
-    await metricsServer?.stop().catch(() => undefined);
-    await chain?.stop().catch(() => undefined);
-    if (error instanceof StartupError) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    console.error(`error: start-up failed: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new StartupError(`the miner could not start: ${why}`, { cause: error });
   }
-
-  const signal = await stopping;
-  log.info("shutting down", { signal });
-  await miner.stop();
-  await metricsServer?.stop();
-  await chain.stop().catch(() => undefined);
-  log.info("stopped");
-  return 0;
+  await serveNodeMetrics(node, metrics);
 }
 
-runNodeCli(minerOptions, usage, startMiner);
+runNodeCli({ name: "miner", schema: minerConfigSchema, usage, setUp: startMiner });

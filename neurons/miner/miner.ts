@@ -150,15 +150,27 @@ export function createMiner(init: MinerInit): Miner {
 
   // Metrics. Gauges over the stores are read at scrape time.
   const requestMetrics = registerRequestMetrics(metrics);
-  const refused = metrics.counter("miner_peers_refused_total", "Streams refused, by reason");
-  metrics.gauge("miner_chunks_stored", "Chunks held, per validator", () =>
-    perStore((store) => store.count()),
+  const refused = metrics.counter("miner_peers_refused_total", "Streams refused, by reason", {
+    labelNames: ["reason"],
+  });
+  const byValidator = { labelNames: ["validator"] };
+  metrics.gauge(
+    "miner_chunks_stored",
+    "Chunks held, per validator",
+    () => perStore((store) => store.count()),
+    byValidator,
   );
-  metrics.gauge("miner_stored_bytes", "Payload bytes held, per validator", () =>
-    perStore((store) => store.usedBytes()),
+  metrics.gauge(
+    "miner_stored_bytes",
+    "Payload bytes held, per validator",
+    () => perStore((store) => store.usedBytes()),
+    byValidator,
   );
-  metrics.gauge("miner_budget_bytes", "Budget per validator", () =>
-    [...sync.validators.keys()].map((h) => [{ validator: h }, (stores?.budget(h) ?? 0) * chunkSize]),
+  metrics.gauge(
+    "miner_budget_bytes",
+    "Budget per validator",
+    () => [...sync.validators.keys()].map((h) => [{ validator: h }, (stores?.budget(h) ?? 0) * chunkSize]),
+    byValidator,
   );
   metrics.gauge("miner_validators", "Validators allowed to make requests", () => sync.validators.size);
 

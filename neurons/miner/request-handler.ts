@@ -45,10 +45,13 @@ export interface RequestMetrics {
 /** Registers the request metrics. */
 export function registerRequestMetrics(metrics: MetricsRegistry): RequestMetrics {
   return {
-    requests: metrics.counter("miner_requests_total", "Requests served, by message type and outcome"),
+    requests: metrics.counter("miner_requests_total", "Requests served, by message type and outcome", {
+      labelNames: ["type", "outcome"],
+    }),
     latency: metrics.histogram(
       "miner_request_duration_seconds",
       "Time from a decoded request to its response, by message type",
+      { labelNames: ["type"] },
     ),
     answered: metrics.counter("miner_challenges_answered_total", "Challenges answered with a proof"),
     failed: metrics.counter(

@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { expandHome } from "../config.js";
+import { expandHome } from "../../chain/expand-home.js";
 import { NodeError } from "../errors.js";
 
 /** Default root of every miner database. */

@@ -10,6 +10,7 @@ import { type DecodedFrame, encodeFrame } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import { createEnvelope, type Envelope, ErrorCode } from "../../protocol/messages.js";
+import { defaultsOf, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
 import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
 
@@ -33,9 +34,7 @@ export interface PeerLimits {
  * here, so 16 streams and 200 requests/s are well above honest use and far below what hurts.
  */
 export const DEFAULT_PEER_LIMITS: PeerLimits = {
-  maxStreamsPerPeer: 16,
-  requestsPerSecond: 200,
-  burst: 400,
+  ...peerLimitsFrom(defaultsOf(minerConfigSchema)),
   maxFrameSize: MAX_FRAME_SIZE,
   readTimeoutMs: 30_000,
   banMs: 30_000,

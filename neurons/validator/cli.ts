@@ -1,25 +1,16 @@
 /**
  * `node neurons/validator.js`: config → hotkey → chain → registration and stake checks → the
- * validator loop, until SIGINT/SIGTERM. Start-up failures end the process with exit code 1 and
- * one line saying what to do; a bad flag with exit code 2 (runCli).
+ * validator loop, until SIGINT/SIGTERM (the lifecycle and exit codes: ../run-cli.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
-import { type Config, expandHome, validatorOptions } from "../config.js";
-import { createMetricsRegistry, type MetricsServer, serveMetrics } from "../metrics.js";
-import { runNodeCli } from "../run-cli.js";
-import {
-  connectChain,
-  loadNodeHotkey,
-  nodeLogger,
-  num,
-  StartupError,
-  shutdownSignal,
-  str,
-} from "../startup.js";
+import { expandHome } from "../../chain/expand-home.js";
+import { type ValidatorConfig, validatorConfigSchema } from "../config.js";
+import { createMetricsRegistry } from "../metrics.js";
+import { type NodeRun, runNodeCli } from "../run-cli.js";
+import { connectChain, loadNodeHotkey, StartupError, serveNodeMetrics } from "../startup.js";
 import { loadOrCreateSecret } from "./data.js";
-import { createValidator, type Validator, ValidatorStartError } from "./validator.js";
+import { createValidator, ValidatorStartError, validatorSettingsFrom } from "./validator.js";
 import { ValidatorDb } from "./validator-db.js";
 
 const usage = `Usage: node neurons/validator.js [options]
@@ -27,77 +18,40 @@ const usage = `Usage: node neurons/validator.js [options]
 Stores data on the subnet's miners, challenges them at random, verifies their proofs, scores
 them and sets weights on chain.`;
 
-async function startValidator(config: Config): Promise<number> {
-  const log = nodeLogger(config, "validator");
-  const stopping = shutdownSignal(log);
-  let chain: PolkadotChainClient | undefined;
-  let db: ValidatorDb | undefined;
-  let validator: Validator | undefined;
-  let metricsServer: MetricsServer | undefined;
-  try {
-    const hotkey = await loadNodeHotkey(config);
-    chain = await connectChain(config);
-    const netuid = num(config, "netuid");
-    if (!(await chain.subnetExists(netuid))) {
-      throw new StartupError(`subnet ${netuid} does not exist on ${chain.endpoint}; check --netuid`);
-    }
-    // State lives beside the miners' layout: <db_root>/<netuid>/<validator hotkey>/.
-    const dir = join(expandHome(str(config, "db_root_path")), String(netuid), hotkey.address);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    db = ValidatorDb.open(join(dir, "validator.sqlite"));
-    const secret = loadOrCreateSecret(join(dir, "validator.secret"));
-    const metrics = createMetricsRegistry();
-    validator = createValidator({
-      settings: {
-        netuid,
-        chunkSize: num(config, "chunk_size"),
-        chunksPerChallenge: num(config, "neuron.chunks_per_challenge"),
-        leavesPerChunk: num(config, "neuron.leaves_per_chunk"),
-        challengeTimeoutMs: num(config, "neuron.challenge_timeout") * 1000,
-        fillPerRound: num(config, "neuron.fill_per_round"),
-        maxChunksPerMiner: num(config, "neuron.max_chunks_per_miner"),
-        concurrency: num(config, "neuron.concurrency"),
-        retrieveProbability: num(config, "neuron.retrieve_probability"),
-        weightsIntervalBlocks: num(config, "neuron.epoch_length"),
-        roundIntervalMs: num(config, "neuron.challenge_interval") * 1000,
-        policy: { name: str(config, "neuron.scoring_policy") },
-      },
-      chain,
-      hotkey,
-      db,
-      secret,
-      log,
-      metrics,
-    });
-    try {
-      await validator.start();
-    } catch (error) {
-      if (error instanceof ValidatorStartError) throw new StartupError(error.message, { cause: error });
-      throw error;
-    }
-    log.info("validating", { hotkey: hotkey.address, netuid, state: dir });
-    if (config["prometheus.port"] !== undefined) {
-      metricsServer = await serveMetrics(metrics, { port: num(config, "prometheus.port") });
-      log.info("metrics at /metrics", { port: metricsServer.port });
-    }
-  } catch (error) {
-    await validator?.stop().catch(() => undefined);
-    await metricsServer?.stop().catch(() => undefined);
-    db?.close();
-    await chain?.stop().catch(() => undefined);
-    const why = error instanceof Error ? error.message : String(error);
-    console.error(error instanceof StartupError ? `error: ${why}` : `error: start-up failed: ${why}`);
-    return 1;
+async function startValidator(node: NodeRun<ValidatorConfig>): Promise<void> {
+  const { config, log } = node;
+  const hotkey = await loadNodeHotkey(config);
+  const chain = await connectChain(config);
+  node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
+  const netuid = config.netuid;
+  if (!(await chain.subnetExists(netuid))) {
+    throw new StartupError(`subnet ${netuid} does not exist on ${chain.endpoint}; check --netuid`);
   }
-
-  const signal = await stopping;
-  log.info("shutting down", { signal });
-  await validator.stop();
-  await metricsServer?.stop();
-  db.close();
-  await chain.stop().catch(() => undefined);
-  log.info("stopped");
-  return 0;
+  // State lives beside the miners' layout: <db_root>/<netuid>/<validator hotkey>/.
+  const dir = join(expandHome(config.db_root_path), String(netuid), hotkey.address);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const db = ValidatorDb.open(join(dir, "validator.sqlite"));
+  node.stopAtExit({ stop: () => db.close() });
+  const secret = loadOrCreateSecret(join(dir, "validator.secret"));
+  // The standard process metrics (CPU, memory, event-loop lag, GC) only where they are served.
+  const metrics = createMetricsRegistry({ processMetrics: config["prometheus.port"] !== undefined });
+  const validator = createValidator({
+    settings: validatorSettingsFrom(config),
+    chain,
+    hotkey,
+    db,
+    secret,
+    log,
+    metrics,
+  });
+  try {
+    await node.start(validator);
+  } catch (error) {
+    if (error instanceof ValidatorStartError) throw new StartupError(error.message, { cause: error });
+    throw error;
+  }
+  log.info("validating", { hotkey: hotkey.address, netuid, state: dir });
+  await serveNodeMetrics(node, metrics);
 }
 
-runNodeCli(validatorOptions, usage, startValidator);
+runNodeCli({ name: "validator", schema: validatorConfigSchema, usage, setUp: startValidator });

@@ -34,6 +34,7 @@ import {
 import { dirname } from "node:path";
 import { LEAF_SIZE, MAX_CHUNK_SIZE } from "../../protocol/constants.js";
 import { chunkRoot } from "../../protocol/merkle.js";
+import { NodeError } from "../errors.js";
 
 /** Bytes of a validator secret. */
 export const VALIDATOR_SECRET_LENGTH = 32;
@@ -45,15 +46,12 @@ const CHUNK_KEY_DOMAIN = "storage-subnet/chunk/v1";
 const ZERO_IV = new Uint8Array(16);
 
 /** Bad arguments to a chunk derivation (secret length, index, size). */
-export class ChunkDerivationError extends Error {
+export class ChunkDerivationError extends NodeError {
   override name = "ChunkDerivationError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The secret file cannot be read, created, or is not a valid secret. */
-export class SecretFileError extends Error {
+export class SecretFileError extends NodeError {
   override name = "SecretFileError";
   readonly path: string;
   constructor(path: string, message: string, options?: { cause?: unknown }) {

@@ -15,6 +15,8 @@ import {
   type MinerScore,
   type ScoringPolicy,
 } from "../../protocol/scoring.js";
+import { defaultsOf, type ScoringPolicyName, validatorConfigSchema } from "../config.js";
+import { NodeError } from "../errors.js";
 
 /** What a policy knows about a miner besides its outcomes, at scoring time. */
 export interface ScoringContext {
@@ -50,7 +52,7 @@ export interface ScoringPolicyImpl<S = unknown> {
 }
 
 /** `createPolicy` was given a name no policy is registered under. */
-export class UnknownPolicyError extends Error {
+export class UnknownPolicyError extends NodeError {
   override name = "UnknownPolicyError";
   readonly policyName: string;
   constructor(policyName: string, options?: { cause?: unknown }) {
@@ -63,19 +65,13 @@ export class UnknownPolicyError extends Error {
 }
 
 /** A policy's parameters failed validation; `cause` is the zod error. */
-export class PolicyParamsError extends Error {
+export class PolicyParamsError extends NodeError {
   override name = "PolicyParamsError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A stored state does not have the shape of the policy's state. */
-export class PolicyStateError extends Error {
+export class PolicyStateError extends NodeError {
   override name = "PolicyStateError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 function decodeWith<S>(schema: z.ZodType<S>, policyName: string, value: unknown): S {
@@ -238,11 +234,12 @@ function entry<P>(
   return { description, params, create: (parsed) => create(parsed as P) };
 }
 
-/** The default policy's registry name. */
-export const DEFAULT_POLICY_NAME = "ema";
+/** The default policy's registry name: the `--neuron.scoring_policy` default. */
+export const DEFAULT_POLICY_NAME: ScoringPolicyName =
+  defaultsOf(validatorConfigSchema)["neuron.scoring_policy"];
 
-/** Every scoring policy by name. */
-export const scoringPolicies: Readonly<Record<string, PolicyEntry>> = Object.freeze({
+/** Every scoring policy by name: one for each name the config schema accepts. */
+export const scoringPolicies: Readonly<Record<ScoringPolicyName, PolicyEntry>> = Object.freeze({
   ema: entry(
     "success-rate moving average, failures cost failurePenalty passes, × proven share, small latency factor (default)",
     emaParamsSchema,
@@ -267,7 +264,7 @@ export const scoringPolicies: Readonly<Record<string, PolicyEntry>> = Object.fre
  * @example createPolicy("windowed", { window: 128 })
  */
 export function createPolicy(name: string, params: Record<string, unknown> = {}): ScoringPolicyImpl {
-  const found = Object.hasOwn(scoringPolicies, name) ? scoringPolicies[name] : undefined;
+  const found = Object.hasOwn(scoringPolicies, name) ? scoringPolicies[name as ScoringPolicyName] : undefined;
   if (found === undefined) throw new UnknownPolicyError(name);
   const parsed = found.params.safeParse(params);
   if (!parsed.success) {

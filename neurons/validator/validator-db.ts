@@ -16,7 +16,8 @@
  *   challenge again — a retry after a crash, a duplicate delivery — changes nothing.
  * - Scores are kept per (miner, policy) as the policy's JSON state, so several policies can score
  *   the same evidence side by side (see ./policy.ts).
- * - Foreign keys with `ON DELETE CASCADE`: forgetting a miner removes everything about it.
+ * - Foreign keys: a record about a miner the database does not hold is refused
+ *   ({@link UnknownMinerError}).
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -24,6 +25,7 @@ import Database from "better-sqlite3";
 import type { PendingReveal } from "../../chain/client.js";
 import { HASH_LENGTH } from "../../protocol/constants.js";
 import type { ChallengeOutcome } from "../../protocol/scoring.js";
+import { NodeError } from "../errors.js";
 import type { ScoringPolicyImpl } from "./policy.js";
 
 /** Bumped when the schema changes; a file with another version is refused. */
@@ -33,11 +35,8 @@ const SCHEMA_VERSION = 1;
 const MAX_CHALLENGE_ID_LENGTH = 64;
 
 /** Base class of the database's errors. */
-export class ValidatorDbError extends Error {
+export class ValidatorDbError extends NodeError {
   override name = "ValidatorDbError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** The file could not be opened as a validator database (unreadable, or another schema version). */
@@ -258,11 +257,7 @@ function assertTime(value: number, what: string): void {
 }
 
 function isForeignKeyError(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    error.name === "SqliteError" &&
-    (error as { code?: unknown }).code === "SQLITE_CONSTRAINT_FOREIGNKEY"
-  );
+  return error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_FOREIGNKEY";
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -280,7 +275,6 @@ function prepareStatements(db: Database.Database) {
     updateMiner: prepare(
       "UPDATE miners SET uid = ?, multiaddr = COALESCE(?, multiaddr), last_seen = MAX(last_seen, ?) WHERE id = ?",
     ),
-    deleteMiner: prepare("DELETE FROM miners WHERE id = ?"),
     setAllocation: prepare(
       `INSERT INTO allocations (miner_id, chunk_count, commitment, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (miner_id) DO UPDATE SET chunk_count = excluded.chunk_count,
@@ -291,14 +285,11 @@ function prepareStatements(db: Database.Database) {
     rootOf: prepare("SELECT root FROM chunk_roots WHERE miner_id = ? AND chunk_index = ?").pluck(),
     roots: prepare("SELECT chunk_index, root FROM chunk_roots WHERE miner_id = ? ORDER BY chunk_index"),
     rootCount: prepare("SELECT COUNT(*) FROM chunk_roots WHERE miner_id = ?").pluck(),
-    deleteRootsFrom: prepare("DELETE FROM chunk_roots WHERE miner_id = ? AND chunk_index >= ?"),
     markEvicted: prepare("INSERT OR IGNORE INTO evicted_chunks (miner_id, chunk_index) VALUES (?, ?)"),
     clearEvicted: prepare("DELETE FROM evicted_chunks WHERE miner_id = ? AND chunk_index = ?"),
-    deleteEvictedFrom: prepare("DELETE FROM evicted_chunks WHERE miner_id = ? AND chunk_index >= ?"),
     evicted: prepare(
       "SELECT chunk_index FROM evicted_chunks WHERE miner_id = ? ORDER BY chunk_index",
     ).pluck(),
-    isEvicted: prepare("SELECT 1 FROM evicted_chunks WHERE miner_id = ? AND chunk_index = ?").pluck(),
     advanceEvictionSeq: prepare("UPDATE miners SET eviction_seq = MAX(eviction_seq, ?) WHERE id = ?"),
     insertChallenge: prepare(
       "INSERT OR IGNORE INTO challenges (id, miner_id, outcome, latency_ms, at, reason) VALUES (?, ?, ?, ?, ?, ?)",
@@ -442,11 +433,6 @@ export class ValidatorDb {
     return (this.#q.miners.all() as MinerRow[]).map(toMiner);
   }
 
-  /** Deletes a miner and everything recorded about it (roots, allocation, challenges, scores). */
-  forgetMiner(minerId: number): void {
-    this.#write(minerId, () => this.#q.deleteMiner.run(minerId));
-  }
-
   // Allocation and chunk roots
 
   setAllocation(minerId: number, allocation: Omit<Allocation, "updatedAt">, at: number): void {
@@ -518,15 +504,6 @@ export class ValidatorDb {
     return this.#q.rootCount.get(minerId) as number;
   }
 
-  /** Drops the roots and eviction marks of chunks at `fromIndex` and above (an allocation shrank). */
-  truncateChunks(minerId: number, fromIndex: number): void {
-    assertIndex(fromIndex, "fromIndex");
-    this.#write(minerId, () => {
-      this.#q.deleteRootsFrom.run(minerId, fromIndex);
-      this.#q.deleteEvictedFrom.run(minerId, fromIndex);
-    });
-  }
-
   // Evictions
 
   /**
@@ -547,10 +524,6 @@ export class ValidatorDb {
   /** Chunk indices the miner reported evicted and that were not stored again since. */
   evictedChunks(minerId: number): number[] {
     return this.#q.evicted.all(minerId) as number[];
-  }
-
-  isEvicted(minerId: number, chunkIndex: number): boolean {
-    return this.#q.isEvicted.get(minerId, chunkIndex) !== undefined;
   }
 
   // Challenges and scores

@@ -19,6 +19,8 @@ import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import type { Message } from "../../protocol/messages.js";
 import { type ChallengeOutcome, toU16Weights, weighByChunksPlaced } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
+import { defaultsOf, type ValidatorConfig, validatorConfigSchema } from "../config.js";
+import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
@@ -51,6 +53,12 @@ export interface ValidatorSettings {
   retrieveProbability: number;
   /** Blocks between weight settings. */
   weightsIntervalBlocks: number;
+  /**
+   * How long challenge records are kept. Older ones are pruned every {@link PRUNE_INTERVAL_MS};
+   * scores keep what they contributed, so this bounds only the history (audit, replay), which
+   * otherwise grows by a row per challenge.
+   */
+  challengeRetentionMs: number;
   /** Scoring policy name and parameters (see ./policy.ts). */
   policy: { name: string; params?: Record<string, unknown> };
   /** Pause between rounds. */
@@ -66,22 +74,45 @@ export interface ValidatorSettings {
  */
 const CONNECT_TIMEOUT_MS = 30_000;
 
+/**
+ * Time between prunings of the challenge history. A challenge id is a fresh nonce, recorded again
+ * only by a retry within its round, so any retention longer than a round is safe to prune.
+ */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
 /** Rounds between budget checks (`hello`) of a miner whose allocation is full: 2 minutes at the default interval. */
 const BUDGET_RECHECK_ROUNDS = 10;
 
-export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = {
-  chunksPerChallenge: 1,
-  leavesPerChunk: 1,
-  challengeTimeoutMs: 5_000,
-  fillPerRound: 16,
-  maxChunksPerMiner: 1024,
-  concurrency: 32,
-  retrieveProbability: 0.05,
-  weightsIntervalBlocks: 100,
-  policy: { name: "ema" },
-  roundIntervalMs: 12_000,
-  autoRun: true,
-};
+/**
+ * The validator's settings from its config (the `neuron.*` options; seconds become milliseconds).
+ *
+ * @example createValidator({ settings: validatorSettingsFrom(config), chain, hotkey, db, secret })
+ */
+export function validatorSettingsFrom(
+  config: ValidatorConfig,
+): Omit<ValidatorSettings, "leafSize" | "autoRun"> {
+  return {
+    netuid: config.netuid,
+    chunkSize: config.chunk_size,
+    chunksPerChallenge: config["neuron.chunks_per_challenge"],
+    leavesPerChunk: config["neuron.leaves_per_chunk"],
+    challengeTimeoutMs: config["neuron.challenge_timeout"] * 1000,
+    fillPerRound: config["neuron.fill_per_round"],
+    maxChunksPerMiner: config["neuron.max_chunks_per_miner"],
+    concurrency: config["neuron.concurrency"],
+    retrieveProbability: config["neuron.retrieve_probability"],
+    weightsIntervalBlocks: config["neuron.epoch_length"],
+    challengeRetentionMs: config["neuron.challenge_retention"] * 3_600_000,
+    roundIntervalMs: config["neuron.challenge_interval"] * 1000,
+    policy: { name: config["neuron.scoring_policy"] },
+  };
+}
+
+/** The settings a validator runs with where its init names none: the config schema's defaults. */
+export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = (() => {
+  const { netuid: _, ...defaults } = validatorSettingsFrom(defaultsOf(validatorConfigSchema));
+  return { ...defaults, autoRun: true };
+})();
 
 export interface ValidatorInit {
   settings: Partial<ValidatorSettings> & { netuid: number };
@@ -104,11 +135,8 @@ export interface ValidatorInit {
 }
 
 /** The validator cannot run; the message says what to do. */
-export class ValidatorStartError extends Error {
-  override readonly name = "ValidatorStartError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+export class ValidatorStartError extends NodeError {
+  override name = "ValidatorStartError";
 }
 
 /** What one round did, for logs, tests and the simulator. */
@@ -186,7 +214,9 @@ export function createValidator(init: ValidatorInit): Validator {
   const policy: ScoringPolicyImpl = createPolicy(settings.policy.name, settings.policy.params ?? {});
   const storeId = hotkey.address;
   const metrics = init.metrics;
-  const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome");
+  const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome", {
+    labelNames: ["outcome"],
+  });
   const weightsSet = metrics?.counter("validator_weights_set_total", "Weight settings submitted");
   const reachable = metrics?.gauge("validator_miners_reachable", "Miners that answered in the last round");
   const lastWeightBlock = metrics?.gauge("validator_last_weights_block", "Block of the last weight setting");
@@ -201,6 +231,8 @@ export function createValidator(init: ValidatorInit): Validator {
   let rounds = 0;
   /** Each miner's budget for us in chunks, as of its last `hello`, and the round of that hello. */
   const budgets = new Map<number, { chunks: number; round: number }>();
+  /** When the challenge history was last pruned. */
+  let prunedAt = Number.NEGATIVE_INFINITY;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -434,6 +466,14 @@ export function createValidator(init: ValidatorInit): Validator {
     return outcome.kind;
   }
 
+  function pruneHistory(): void {
+    const at = now();
+    if (at - prunedAt < PRUNE_INTERVAL_MS) return;
+    prunedAt = at;
+    const pruned = db.pruneChallenges(at - settings.challengeRetentionMs);
+    if (pruned > 0) log.debug("pruned challenge history", { records: pruned });
+  }
+
   async function runRound(options: { setWeights?: boolean } = {}): Promise<RoundReport> {
     rounds++;
     await sync();
@@ -459,6 +499,7 @@ export function createValidator(init: ValidatorInit): Validator {
       if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m);
     });
     reachable?.set(answered);
+    pruneHistory();
     try {
       report.revealed = await revealPending();
       if (options.setWeights !== false) {

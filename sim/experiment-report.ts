@@ -4,7 +4,6 @@
  * other parameters, each point the mean over seeds with a min–max bar, and a table of the means.
  */
 import { escapeHtml } from "./escape-html.js";
-import type { Sweep } from "./experiment.js";
 
 const WIDTH = 560;
 const HEIGHT = 300;
@@ -125,7 +124,16 @@ function chart(metric: string, xName: string, xKeys: string[], series: Series[])
  *
  * @example writeFileSync("report.html", renderReport(sweep, parseCsv(csvText)))
  */
-export function renderReport(sweep: Sweep, csv: readonly (readonly string[])[]): string {
+/** What the report shows of a sweep (a `Sweep` from experiment.ts has all of it). */
+export interface ReportedSweep {
+  name: string;
+  description: string;
+  parameters: ReadonlyArray<{ path: string; values: readonly unknown[] }>;
+  seeds: readonly number[];
+  charted: readonly string[];
+}
+
+export function renderReport(sweep: ReportedSweep, csv: readonly (readonly string[])[]): string {
   const header = csv[0] ?? [];
   const rows = csv.slice(1).filter((r) => r.length === header.length);
   const col = (name: string) => header.indexOf(name);

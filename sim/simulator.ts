@@ -28,6 +28,7 @@ import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { bootstrapSubnet } from "../chain/bootstrap.js";
 import type { Metagraph } from "../chain/client.js";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { DEFAULT_RPC_LIMITS } from "../chain/devchain/rpc-server.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { submitWeights } from "../chain/weights.js";
@@ -250,7 +251,8 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
   try {
     stage("starting the dev chain");
     let t = performance.now();
-    const { chain, client, epochTrust } = await startChain(keys, running);
+    const nodeCount = scenario.miners + scenario.validatorStakes.length;
+    const { chain, client, epochTrust } = await startChain(keys, nodeCount, running);
     timings.chainStartMs = performance.now() - t;
 
     stage("bootstrapping the subnet");
@@ -332,11 +334,14 @@ function deriveKeys(scenario: Scenario): SimKeys {
  * Starts the dev chain in `manual` mode with the miners' and validators' funds, the inclusion pump
  * and a chain client; each part goes into `running` as it starts, so a failure still stops it.
  */
-async function startChain(keys: SimKeys, running: Running): Promise<SimChain> {
+async function startChain(keys: SimKeys, nodeCount: number, running: Running): Promise<SimChain> {
   const epochTrust: SimChain["epochTrust"] = new Map();
   const chain = createDevChain({
     port: 0,
     mode: "manual",
+    // In process mode every node opens its own chain connection; the default cap (100) would refuse
+    // the nodes of a large run.
+    rpcLimits: { maxConnections: Math.max(DEFAULT_RPC_LIMITS.maxConnections, nodeCount + 16) },
     pallets: subtensorPallets({
       onEpoch: (id, block, out) => {
         epochTrust.set(id, { block, trust: out.trust });

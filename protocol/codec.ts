@@ -57,6 +57,7 @@ import {
   ENVELOPE_NONCE_LENGTH,
   type Envelope,
   ErrorCode,
+  HELLO_NONCE_LENGTH,
   type HelloMessage,
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_SOFTWARE_VERSION_LENGTH,
@@ -334,6 +335,10 @@ const BODY_FIELDS: { [K in MessageType]: Field<Body<K>> } = {
       chunkSize: u32({ min: 1, max: MAX_CHUNK_SIZE }),
       leafSize: u32({ min: 1 }),
       capacity: nullable(struct({ budgetBytes: u64, usedBytes: u64, chunkCount: u32() })),
+      nonce: fixedBytes(HELLO_NONCE_LENGTH),
+      proof: nullable(
+        struct({ hotkey: fixedBytes(PUBLIC_KEY_LENGTH), signature: fixedBytes(SIGNATURE_LENGTH) }),
+      ),
     },
     (hello, name) => checkUint(hello.leafSize, hello.chunkSize, `${name}.leafSize`, 1),
   ),

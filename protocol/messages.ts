@@ -24,6 +24,13 @@ export const MAX_STORE_ID_LENGTH = 64;
 /** Longest software version string in UTF-8 bytes. */
 export const MAX_SOFTWARE_VERSION_LENGTH = 64;
 
+/**
+ * Evicted chunk indices in one `evictions-reply` at most: a miner pages a longer list (the
+ * validator asks again from `nextSeq`), and a validator refuses a longer reply as a protocol
+ * violation. 10,000 indices are a 40 KB frame.
+ */
+export const MAX_EVICTIONS_PER_REPLY = 10_000;
+
 /** Longest error message in UTF-8 bytes: a reply says what went wrong, not a stack trace. */
 export const MAX_ERROR_MESSAGE_LENGTH = 256;
 
@@ -58,7 +65,25 @@ export interface Capacity {
   chunkCount: number;
 }
 
-/** Opens a conversation; a miner answers a validator's hello with its own, capacity filled in. */
+/** Length of a hello's nonce: fresh bytes from the validator that the miner's proof signs. */
+export const HELLO_NONCE_LENGTH = 32;
+
+/**
+ * A miner's proof that it holds the hotkey it is registered under: its sr25519 public key and
+ * its signature over `helloProofPayload` (protocol/hello.ts) of the validator's nonce and both
+ * hotkeys.
+ */
+export interface HelloProof {
+  /** The miner's hotkey public key, PUBLIC_KEY_LENGTH bytes. */
+  hotkey: Uint8Array;
+  /** SIGNATURE_LENGTH bytes. */
+  signature: Uint8Array;
+}
+
+/**
+ * Opens a conversation; a miner answers a validator's hello with its own, capacity filled in and
+ * the validator's nonce signed with its hotkey.
+ */
 export interface HelloMessage {
   type: "hello";
   role: NodeRole;
@@ -68,6 +93,10 @@ export interface HelloMessage {
   leafSize: number;
   /** The requesting validator's capacity on the miner; null in a validator's hello. */
   capacity: Capacity | null;
+  /** HELLO_NONCE_LENGTH bytes: fresh in a validator's hello, echoed in the miner's answer. */
+  nonce: Uint8Array;
+  /** The miner's proof of its hotkey over `nonce`; null in a validator's hello. */
+  proof: HelloProof | null;
 }
 
 export interface StoreMessage {

@@ -200,6 +200,8 @@ describe("serving a registered validator", () => {
       chunkSize: CHUNK,
       leafSize: 1024,
       capacity: null,
+      nonce: new Uint8Array(32).fill(7),
+      proof: null,
     });
     expect(reply.body).toMatchObject({ type: "hello", role: "miner", chunkSize: CHUNK, leafSize: 1024 });
     if (reply.body.type !== "hello") return;

@@ -16,7 +16,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient } from "../../chain/client.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
-import { authReady, createRequestVerifier } from "../auth.js";
+import { authReady, createRequestSigner, createRequestVerifier } from "../auth.js";
 import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
@@ -248,6 +248,7 @@ export function createMiner(init: MinerInit): Miner {
         log,
       });
       const handle: RequestHandler = createRequestHandler({
+        hotkey: createRequestSigner(hotkey),
         stores: started,
         verifier: createRequestVerifier({
           isAllowed: (h) => sync.validators.has(h),

@@ -1,6 +1,8 @@
 /**
  * The miner's answers to signed requests from validators (neurons/auth.ts checks who asks):
- * - `hello`: the requester's capacity on this miner (budget, used bytes, chunk count);
+ * - `hello`: the requester's capacity on this miner (budget, used bytes, chunk count), and the
+ *   requester's nonce signed with the miner's hotkey (protocol/hello.ts), so the validator knows
+ *   which registered miner it reached;
  * - `store`: into the requester's own store, within its budget; acknowledged with the chunk's
  *   Merkle root only after the write is durable;
  * - `retrieve`, `challenge` (Merkle proofs from the stored bytes), `evictions`.
@@ -8,15 +10,17 @@
  */
 import { answerChallenge, ChunkUnavailableError } from "../../protocol/challenge.js";
 import { LEAF_SIZE, PROTOCOL_VERSION } from "../../protocol/constants.js";
+import { helloProofPayload } from "../../protocol/hello.js";
 import { buildChunkTree } from "../../protocol/merkle.js";
 import {
   createEnvelope,
   type Envelope,
   ErrorCode,
   MAX_ERROR_MESSAGE_LENGTH,
+  MAX_EVICTIONS_PER_REPLY,
   type Message,
 } from "../../protocol/messages.js";
-import type { RequestVerifier } from "../auth.js";
+import type { RequestSigner, RequestVerifier } from "../auth.js";
 import type { Logger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import type { ChallengeMarks } from "./challenge-marks.js";
@@ -30,8 +34,8 @@ export const MINER_SOFTWARE_VERSION = "storage-subnet-miner/0.1.0";
 /** Chunks one challenge may name; each costs a chunk read and possibly a tree build. */
 export const MAX_CHALLENGED_CHUNKS = 64;
 
-/** Eviction records returned per `evictions` reply. */
-const EVICTIONS_PAGE = 10_000;
+/** Eviction records returned per `evictions` reply: what a validator accepts in one. */
+const EVICTIONS_PAGE = MAX_EVICTIONS_PER_REPLY;
 
 /** The request metrics, registered once per miner. */
 export interface RequestMetrics {
@@ -63,6 +67,8 @@ export function registerRequestMetrics(metrics: MetricsRegistry): RequestMetrics
 }
 
 export interface RequestHandlerInit {
+  /** The miner's hotkey: signs the proof in `hello` answers. */
+  hotkey: RequestSigner;
   stores: StoreManager;
   verifier: RequestVerifier;
   /** Whether a validator has a store here (without creating one). */
@@ -87,7 +93,7 @@ export type RequestHandler = (request: Envelope, encodedBody?: Uint8Array) => En
 
 /**
  * @example
- * const handle = createRequestHandler({ stores, verifier, hasStore, onStored, trees, marks, … });
+ * const handle = createRequestHandler({ hotkey, stores, verifier, hasStore, onStored, trees, marks, … });
  * createFrameServer({ node, log, handle: (request, { body }) => handle(request, body) });
  */
 export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
@@ -124,6 +130,13 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
               budgetBytes: budget * chunkSize,
               usedBytes: store?.usedBytes() ?? 0,
               chunkCount: store?.count() ?? 0,
+            },
+            nonce: body.nonce,
+            proof: {
+              hotkey: init.hotkey.publicKey,
+              signature: init.hotkey.sign(
+                helloProofPayload(body.nonce, request.sender, init.hotkey.publicKey),
+              ),
             },
           },
           request,

@@ -285,7 +285,20 @@ function prepareStatements(db: Database.Database) {
     rootOf: prepare("SELECT root FROM chunk_roots WHERE miner_id = ? AND chunk_index = ?").pluck(),
     roots: prepare("SELECT chunk_index, root FROM chunk_roots WHERE miner_id = ? ORDER BY chunk_index"),
     rootCount: prepare("SELECT COUNT(*) FROM chunk_roots WHERE miner_id = ?").pluck(),
-    markEvicted: prepare("INSERT OR IGNORE INTO evicted_chunks (miner_id, chunk_index) VALUES (?, ?)"),
+    // Only a chunk this validator placed can be evicted: the mark is made from its root's row.
+    markEvicted: prepare(
+      `INSERT OR IGNORE INTO evicted_chunks (miner_id, chunk_index)
+       SELECT miner_id, chunk_index FROM chunk_roots WHERE miner_id = ? AND chunk_index = ?`,
+    ),
+    evictedCount: prepare("SELECT COUNT(*) FROM evicted_chunks WHERE miner_id = ?").pluck(),
+    evictedBelow: prepare(
+      "SELECT chunk_index FROM evicted_chunks WHERE miner_id = ? AND chunk_index < ? ORDER BY chunk_index LIMIT ?",
+    ).pluck(),
+    liveChunkAt: prepare(
+      `SELECT chunk_index FROM chunk_roots r WHERE miner_id = ? AND NOT EXISTS
+         (SELECT 1 FROM evicted_chunks e WHERE e.miner_id = r.miner_id AND e.chunk_index = r.chunk_index)
+       ORDER BY chunk_index LIMIT 1 OFFSET ?`,
+    ).pluck(),
     clearEvicted: prepare("DELETE FROM evicted_chunks WHERE miner_id = ? AND chunk_index = ?"),
     evicted: prepare(
       "SELECT chunk_index FROM evicted_chunks WHERE miner_id = ? ORDER BY chunk_index",
@@ -361,6 +374,10 @@ export class ValidatorDb {
       db.transaction(() => {
         db.exec(SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        // Eviction marks of chunks never placed: a file from before marks were checked against
+        // the roots may hold millions (a miner listed indices it never got), and every count reads them.
+        db.exec(`DELETE FROM evicted_chunks WHERE NOT EXISTS (SELECT 1 FROM chunk_roots r
+                   WHERE r.miner_id = evicted_chunks.miner_id AND r.chunk_index = evicted_chunks.chunk_index)`);
       })();
       return new ValidatorDb(path, db);
     } catch (error) {
@@ -508,22 +525,49 @@ export class ValidatorDb {
 
   /**
    * Applies a miner's `evictions-reply`: marks the chunks evicted and moves the miner's eviction
-   * sequence number to `nextSeq` (never backwards), in one transaction.
+   * sequence number to `nextSeq` (never backwards), in one transaction. Only chunks this
+   * validator placed on the miner (those with a root) are marked; other indices are ignored, so
+   * a miner's claims add at most one row per chunk placed. Returns how many marks were added.
    */
-  recordEvictions(minerId: number, chunkIndices: readonly number[], nextSeq: number): void {
+  recordEvictions(minerId: number, chunkIndices: readonly number[], nextSeq: number): number {
     for (const index of chunkIndices) assertIndex(index, "chunk index");
     assertIndex(nextSeq, "nextSeq");
     const mark = this.#q.markEvicted;
-    this.#write(minerId, () => {
+    return this.#write(minerId, () => {
       const changed = this.#q.advanceEvictionSeq.run(nextSeq, minerId).changes;
       if (changed === 0) throw new UnknownMinerError(minerId);
-      for (const index of chunkIndices) mark.run(minerId, index);
+      let added = 0;
+      for (const index of chunkIndices) added += mark.run(minerId, index).changes;
+      return added;
     });
   }
 
   /** Chunk indices the miner reported evicted and that were not stored again since. */
   evictedChunks(minerId: number): number[] {
     return this.#q.evicted.all(minerId) as number[];
+  }
+
+  /** How many of the miner's chunks are marked evicted (counted in SQL, nothing loaded). */
+  evictedCount(minerId: number): number {
+    return this.#q.evictedCount.get(minerId) as number;
+  }
+
+  /** Up to `limit` evicted chunk indices below `bound`, ascending: the slots to refill first. */
+  evictedChunksBelow(minerId: number, bound: number, limit: number): number[] {
+    return this.#q.evictedBelow.all(minerId, bound, limit) as number[];
+  }
+
+  /** Chunks placed on the miner and not evicted. */
+  liveChunkCount(minerId: number): number {
+    return this.chunkRootCount(minerId) - this.evictedCount(minerId);
+  }
+
+  /**
+   * The `position`-th live chunk index (0-based, ascending), or undefined past the end: a
+   * challenge's pick among the live chunks without loading the list.
+   */
+  liveChunkAt(minerId: number, position: number): number | undefined {
+    return this.#q.liveChunkAt.get(minerId, position) as number | undefined;
   }
 
   // Challenges and scores

@@ -5,8 +5,9 @@
  * a whole chunk, records each outcome once, and sets weights from the scores every few blocks.
  */
 import { randomBytes } from "node:crypto";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
+import { Queue } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { u8aToHex } from "@polkadot/util";
@@ -14,9 +15,21 @@ import type { ChainClient, Metagraph, PendingReveal } from "../../chain/client.j
 import { ChainModuleError } from "../../chain/errors.js";
 import { submitWeights } from "../../chain/weights.js";
 import { createChallenge, verifyResponse } from "../../protocol/challenge.js";
-import { CHUNK_SIZE, LEAF_SIZE, NONCE_LENGTH } from "../../protocol/constants.js";
+import { CodecError } from "../../protocol/codec-errors.js";
+import {
+  CHUNK_SIZE,
+  LEAF_SIZE,
+  MAX_FRAME_SIZE,
+  NONCE_LENGTH,
+  PROTOCOL_VERSION,
+} from "../../protocol/constants.js";
 import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
-import type { Message } from "../../protocol/messages.js";
+import {
+  HELLO_NONCE_LENGTH,
+  MAX_EVICTIONS_PER_REPLY,
+  type Message,
+  type MessageType,
+} from "../../protocol/messages.js";
 import { type ChallengeOutcome, toU16Weights, weighByChunksPlaced } from "../../protocol/scoring.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../auth.js";
 import { defaultsOf, type ValidatorConfig, validatorConfigSchema } from "../config.js";
@@ -25,6 +38,7 @@ import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
+import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
 
@@ -63,6 +77,11 @@ export interface ValidatorSettings {
   policy: { name: string; params?: Record<string, unknown> };
   /** Pause between rounds. */
   roundIntervalMs: number;
+  /**
+   * How long one miner's work in a round (dial, hello, evictions, fill, challenge, retrieval) may
+   * take in all; past it the rest is abandoned. Bounds what a silent or trickling miner holds.
+   */
+  minerDeadlineMs: number;
   /** Run rounds on their own after start(); false leaves it to runRound() (tests, the simulator). */
   autoRun: boolean;
 }
@@ -80,6 +99,22 @@ const CONNECT_TIMEOUT_MS = 30_000;
  */
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 
+/**
+ * Default of {@link ValidatorSettings.minerDeadlineMs}. A full visit of an honest miner is a hello,
+ * an evictions query, up to `fill_per_round` (16) 1 MiB stores and a challenge: about a second on
+ * loopback, and well under a minute on a slow link. A silent miner's visit ends here at the latest.
+ */
+export const DEFAULT_MINER_DEADLINE_MS = 60_000;
+
+/**
+ * Largest reply frame accepted to a `hello` (and the request it answers): both are a few hundred
+ * bytes, so a miner cannot make the validator buffer a megabyte to learn its budget.
+ */
+const SMALL_FRAME_SIZE = 4096;
+
+/** Largest `evictions-reply` frame: MAX_EVICTIONS_PER_REPLY indices and the envelope around them. */
+const EVICTIONS_FRAME_SIZE = SMALL_FRAME_SIZE + 4 * MAX_EVICTIONS_PER_REPLY;
+
 /** Rounds between budget checks (`hello`) of a miner whose allocation is full: 2 minutes at the default interval. */
 const BUDGET_RECHECK_ROUNDS = 10;
 
@@ -90,7 +125,7 @@ const BUDGET_RECHECK_ROUNDS = 10;
  */
 export function validatorSettingsFrom(
   config: ValidatorConfig,
-): Omit<ValidatorSettings, "leafSize" | "autoRun"> {
+): Omit<ValidatorSettings, "leafSize" | "autoRun" | "minerDeadlineMs"> {
   return {
     netuid: config.netuid,
     chunkSize: config.chunk_size,
@@ -111,7 +146,7 @@ export function validatorSettingsFrom(
 /** The settings a validator runs with where its init names none: the config schema's defaults. */
 export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = (() => {
   const { netuid: _, ...defaults } = validatorSettingsFrom(defaultsOf(validatorConfigSchema));
-  return { ...defaults, autoRun: true };
+  return { ...defaults, minerDeadlineMs: DEFAULT_MINER_DEADLINE_MS, autoRun: true };
 })();
 
 export interface ValidatorInit {
@@ -137,6 +172,15 @@ export interface ValidatorInit {
 /** The validator cannot run; the message says what to do. */
 export class ValidatorStartError extends NodeError {
   override name = "ValidatorStartError";
+}
+
+/**
+ * A miner's reply broke the protocol: an answer to another request, a type that does not answer
+ * the request, an oversize or malformed frame, more evictions than a reply may list. Recorded as
+ * a failure (the miner answered, wrongly), never as a timeout.
+ */
+export class MinerProtocolError extends NodeError {
+  override name = "MinerProtocolError";
 }
 
 /** What one round did, for logs, tests and the simulator. */
@@ -171,6 +215,15 @@ interface MinerView {
   uid: number;
 }
 
+/**
+ * Where a visit stands with a miner: proven (the peer at its address signed for its hotkey),
+ * refused (it did not, or another hotkey holds that peer or address), or unreachable.
+ */
+type Access =
+  | { kind: "proven"; session: MinerSession }
+  | { kind: "refused"; reason: string }
+  | { kind: "unreachable"; reason: string };
+
 function minerAddress(graph: Metagraph, uid: number, commitments: Map<string, Uint8Array>): string | null {
   const hotkey = graph.hotkeys[uid] as string;
   const committed = commitments.get(hotkey);
@@ -185,18 +238,36 @@ function minerAddress(graph: Metagraph, uid: number, commitments: Map<string, Ui
   return null;
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+/** The peer id a multiaddr names (its /p2p/ part), if any. */
+function peerOf(address: string): string | undefined {
+  try {
+    return multiaddr(address)
+      .getComponents()
+      .find((c) => c.name === "p2p")?.value;
+  } catch {
+    return undefined;
+  }
 }
+
+/** Whether an error means the miner answered against the protocol (rather than not at all). */
+function isProtocolViolation(error: unknown): boolean {
+  return error instanceof MinerProtocolError || error instanceof CodecError;
+}
+
+/** A short reason for the challenge record: the violation, or the transport error's name. */
+function failureReason(error: unknown): string {
+  if (isProtocolViolation(error)) return `protocol: ${(error as Error).message}`.slice(0, 200);
+  return error instanceof Error ? error.name : "error";
+}
+
+/** What a request may be answered with (an `error` reply is always possible). */
+const ANSWERS: Partial<Record<MessageType, MessageType>> = {
+  hello: "hello",
+  store: "store-ack",
+  retrieve: "retrieve-reply",
+  challenge: "proof",
+  evictions: "evictions-reply",
+};
 
 /**
  * @example
@@ -231,24 +302,374 @@ export function createValidator(init: ValidatorInit): Validator {
   let rounds = 0;
   /** Each miner's budget for us in chunks, as of its last `hello`, and the round of that hello. */
   const budgets = new Map<number, { chunks: number; round: number }>();
+  /** Which miner holds which peer and address, once proven. */
+  const sessions = createMinerSessions();
+  /**
+   * Miners whose visit is under way, by miner id. A round starts a visit only for a miner with
+   * none, so in the running loop (which does not wait for visits) a slow miner delays only itself.
+   */
+  const visiting = new Map<number, Promise<void>>();
+  /** Visits in progress at once, at most `concurrency`. */
+  const queue = new Queue<void>({ concurrency: settings.concurrency });
+  /** Aborted by stop(): ends every visit at once. */
+  let stopping = new AbortController();
+  /** Request ids: a reply must echo its request's. */
+  let lastRequestId = 0;
   /** When the challenge history was last pruned. */
   let prunedAt = Number.NEGATIVE_INFINITY;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
-  const ask = async (record: MinerRecord, body: Message, timeoutMs: number) => {
-    if (!p2p || !signer || !record.multiaddr) throw new Error("miner has no address");
-    const address = multiaddr(record.multiaddr);
+  /** Opens (or reuses) a connection to `address` and returns the peer that answered there. */
+  async function connect(address: string, signal: AbortSignal): Promise<PeerId> {
+    if (!p2p) throw new MinerProtocolError("the validator is not started");
+    const named = peerOf(address);
+    if (named !== undefined) {
+      const peer = peerIdFromString(named);
+      const open = p2p.getConnections(peer);
+      if (open.length > 0) return peer;
+    }
     // Opening the connection (TCP, noise, yamux) is not part of a request's deadline: on a busy
     // validator host handshakes queue up, and a miner must not lose a fill or a challenge to that.
-    const peer = address.getComponents().find((c) => c.name === "p2p")?.value;
-    if (peer !== undefined && p2p.getConnections(peerIdFromString(peer)).length === 0)
-      await p2p.dial(address, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
-    const reply = await request(p2p, address, signRequest(signer, body), {
-      signal: AbortSignal.timeout(timeoutMs),
+    const connection = await p2p.dial(multiaddr(address), {
+      signal: AbortSignal.any([AbortSignal.timeout(CONNECT_TIMEOUT_MS), signal]),
     });
+    return connection.remotePeer;
+  }
+
+  /**
+   * Sends one signed request to a proven miner and returns the reply's body. The reply must echo
+   * the request id and be of the type that answers the request (or an `error`); anything else is
+   * a {@link MinerProtocolError}.
+   */
+  async function ask(
+    m: MinerView,
+    session: MinerSession,
+    body: Message,
+    timeoutMs: number,
+    signal: AbortSignal,
+    maxFrameSize = MAX_FRAME_SIZE,
+  ): Promise<Message> {
+    if (!p2p || !signer) throw new MinerProtocolError("the validator is not started");
+    const peer = await connect(session.address, signal);
+    if (peer.toString() !== session.peer) {
+      // Another peer answers at the address now: it has proven nothing.
+      sessions.release(m.record.id);
+      throw new MinerProtocolError(`another peer (${peer.toString()}) answers at the miner's address`);
+    }
+    return exchange(peer, body, timeoutMs, signal, maxFrameSize);
+  }
+
+  async function exchange(
+    peer: PeerId,
+    body: Message,
+    timeoutMs: number,
+    signal: AbortSignal,
+    maxFrameSize: number,
+  ): Promise<Message> {
+    if (!p2p || !signer) throw new MinerProtocolError("the validator is not started");
+    lastRequestId = (lastRequestId + 1) >>> 0;
+    const requestId = lastRequestId;
+    const reply = await request(p2p, peer, signRequest(signer, body, { requestId }), {
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]),
+      maxFrameSize,
+    });
+    if (reply.requestId !== requestId) {
+      throw new MinerProtocolError(`a reply to request ${reply.requestId}, not ${requestId}`);
+    }
+    if (reply.body.type !== "error" && reply.body.type !== ANSWERS[body.type]) {
+      throw new MinerProtocolError(`a ${reply.body.type} does not answer a ${body.type}`);
+    }
     return reply.body;
-  };
+  }
+
+  /**
+   * Says hello to the peer at the miner's address and checks its proof of the miner's hotkey;
+   * records the budget it offers. Returns the session when proven, or why not.
+   */
+  async function hello(m: MinerView, peer: PeerId, address: string, signal: AbortSignal): Promise<Access> {
+    const nonce = new Uint8Array(randomBytes(HELLO_NONCE_LENGTH));
+    const reply = await exchange(
+      peer,
+      {
+        type: "hello",
+        role: "validator",
+        protocolVersion: PROTOCOL_VERSION,
+        softwareVersion: "storage-subnet-validator/0.1.0",
+        chunkSize,
+        leafSize,
+        capacity: null,
+        nonce,
+        proof: null,
+      },
+      5_000,
+      signal,
+      SMALL_FRAME_SIZE,
+    );
+    if (reply.type !== "hello") {
+      sessions.release(m.record.id);
+      return { kind: "refused", reason: reply.type === "error" ? `hello: error ${reply.code}` : "hello" };
+    }
+    if (!helloProves(reply, { nonce, validatorKey: hotkey.publicKey, minerHotkey: m.record.hotkey })) {
+      sessions.release(m.record.id);
+      return { kind: "refused", reason: "identity: the peer did not prove the miner's hotkey" };
+    }
+    const session = { address, peer: peer.toString() };
+    if (!sessions.bind(m.record.id, session)) {
+      return { kind: "refused", reason: "identity: another hotkey holds this peer or address" };
+    }
+    if (reply.capacity) {
+      const target = Math.min(settings.maxChunksPerMiner, Math.floor(reply.capacity.budgetBytes / chunkSize));
+      budgets.set(m.record.id, { chunks: target, round: rounds });
+    }
+    return { kind: "proven", session };
+  }
+
+  /**
+   * Makes sure the peer at the miner's committed address is the miner: a session proven at that
+   * address, or a fresh hello. A changed address drops the old session and its connection, so
+   * the next request goes to the new one. Throws when the miner cannot be reached.
+   */
+  async function prove(m: MinerView, signal: AbortSignal): Promise<Access> {
+    const address = m.record.multiaddr as string;
+    const proven = sessions.sessionOf(m.record.id, address);
+    if (proven) return { kind: "proven", session: proven };
+    const old = sessions.anySessionOf(m.record.id);
+    if (old) {
+      sessions.release(m.record.id);
+      await p2p?.hangUp(peerIdFromString(old.peer)).catch(() => undefined);
+    }
+    const named = peerOf(address);
+    const before = sessions.claimant(m.record.id, { address, ...(named ? { peer: named } : {}) });
+    if (before !== undefined)
+      return { kind: "refused", reason: "identity: another hotkey holds this address" };
+    const peer = await connect(address, signal);
+    if (sessions.claimant(m.record.id, { address, peer: peer.toString() }) !== undefined)
+      return { kind: "refused", reason: "identity: another hotkey holds this peer" };
+    return hello(m, peer, address, signal);
+  }
+
+  async function learnEvictions(m: MinerView, session: MinerSession, signal: AbortSignal): Promise<void> {
+    const reply = await ask(
+      m,
+      session,
+      { type: "evictions", storeId, sinceSeq: m.record.evictionSeq },
+      5_000,
+      signal,
+      EVICTIONS_FRAME_SIZE,
+    );
+    if (reply.type !== "evictions-reply") return;
+    if (reply.storeId !== storeId) throw new MinerProtocolError("evictions of another store");
+    if (reply.evicted.length > MAX_EVICTIONS_PER_REPLY) {
+      throw new MinerProtocolError(
+        `${reply.evicted.length} evictions in one reply (at most ${MAX_EVICTIONS_PER_REPLY})`,
+      );
+    }
+    if (reply.evicted.length > 0 || reply.nextSeq !== m.record.evictionSeq) {
+      // Only chunks placed on this miner are marked (the database checks each against its roots).
+      db.recordEvictions(m.record.id, reply.evicted, reply.nextSeq);
+    }
+  }
+
+  /**
+   * Fills a miner's allocation up to its budget for us, a few chunks a round. Returns chunks stored.
+   * A miner whose allocation is full and has evicted nothing is asked its budget again only every
+   * {@link BUDGET_RECHECK_ROUNDS} rounds: a shrinking budget shows as evictions anyway, and the
+   * `hello` was a third of a round's requests.
+   */
+  async function fill(m: MinerView, session: MinerSession, signal: AbortSignal): Promise<number> {
+    const id = m.record.id;
+    let known = budgets.get(id);
+    if (
+      known !== undefined &&
+      rounds - known.round < BUDGET_RECHECK_ROUNDS &&
+      db.evictedCount(id) === 0 &&
+      db.chunkRootCount(id) >= known.chunks
+    )
+      return 0;
+    if (known?.round !== rounds) {
+      const peer = await connect(session.address, signal);
+      const access = await hello(m, peer, session.address, signal);
+      if (access.kind !== "proven") throw new MinerProtocolError(access.reason);
+      known = budgets.get(id);
+      if (known?.round !== rounds) return 0;
+    }
+    const target = known.chunks;
+    const have = db.chunkRootCount(id);
+    // Refill evicted slots first, then grow.
+    const wanted = db.evictedChunksBelow(id, target, settings.fillPerRound);
+    for (let i = have; i < target && wanted.length < settings.fillPerRound; i++) wanted.push(i);
+    let stored = 0;
+    for (const chunkIndex of wanted) {
+      const data = deriveChunk({
+        secret,
+        minerHotkey: m.record.hotkey,
+        storeId,
+        chunkIndex,
+        size: chunkSize,
+      });
+      const reply = await ask(m, session, { type: "store", storeId, chunkIndex, data }, 30_000, signal);
+      if (reply.type !== "store-ack") {
+        log.debug("store refused", { miner: m.record.hotkey, chunkIndex, reply: reply.type });
+        break;
+      }
+      const root = chunkRoot(data, leafSize);
+      if (reply.chunkIndex !== chunkIndex || u8aToHex(reply.root) !== u8aToHex(root)) {
+        log.warn("store acknowledged with a wrong root", { miner: m.record.hotkey, chunkIndex });
+        break;
+      }
+      db.putChunkRoots(id, [{ chunkIndex, root }]);
+      stored++;
+    }
+    if (stored > 0) db.setAllocation(id, { chunkCount: db.chunkRootCount(id), commitment: null }, now());
+    return stored;
+  }
+
+  /** Records a protocol violation outside a challenge: the miner answered, against the rules. */
+  function recordViolation(m: MinerView, reason: string): void {
+    const outcome: ChallengeOutcome = { kind: "fail" };
+    // A fresh id, not one of the seeded draws: a violation must not shift the challenges' draws.
+    const id = new Uint8Array(randomBytes(NONCE_LENGTH));
+    db.recordChallenge({ id, minerId: m.record.id, outcome, at: now(), reason }, [policy]);
+    sent?.inc({ outcome: outcome.kind });
+    log.debug("protocol violation", { miner: m.record.hotkey, reason });
+  }
+
+  async function challenge(
+    m: MinerView,
+    access: Access,
+    signal: AbortSignal,
+  ): Promise<ChallengeOutcome | undefined> {
+    const id = m.record.id;
+    const live = db.liveChunkCount(id);
+    if (live === 0) return undefined;
+    const nonce = random(NONCE_LENGTH, m.record);
+    const start = now();
+    const picked = createChallenge({
+      storeId,
+      chunkCount: live,
+      leafCount: leafCountFor(chunkSize, leafSize),
+      chunksPerChallenge: Math.min(settings.chunksPerChallenge, live),
+      leavesPerChunk: settings.leavesPerChunk,
+      nonce,
+      now: start,
+      ttlMs: settings.challengeTimeoutMs,
+    });
+    // Picks index the live chunks; the miner knows chunks by their own indices (ascending either way).
+    const chunks = picked.chunks.map((c) => ({ ...c, chunkIndex: db.liveChunkAt(id, c.chunkIndex) }));
+    if (chunks.some((c) => c.chunkIndex === undefined)) return undefined;
+    const challenge = { ...picked, chunks: chunks as typeof picked.chunks };
+    let outcome: ChallengeOutcome;
+    let reason: string | undefined;
+    if (access.kind === "refused") {
+      // Not the miner at that address (or it would not say): nothing is sent there on its behalf.
+      outcome = { kind: "fail" };
+      reason = access.reason;
+    } else if (access.kind === "unreachable") {
+      outcome = { kind: "timeout" };
+      reason = access.reason;
+    } else {
+      try {
+        const reply = await ask(
+          m,
+          access.session,
+          { type: "challenge", challenge },
+          settings.challengeTimeoutMs,
+          signal,
+        );
+        const answeredAt = now();
+        if (reply.type !== "proof") {
+          outcome = { kind: "fail" };
+          reason = reply.type === "error" ? `error ${reply.code}` : reply.type;
+        } else {
+          const verdict = verifyResponse(challenge, reply.response, {
+            rootOf: (i) => db.rootOf(id, i),
+            now: answeredAt,
+            leafSize,
+          });
+          if (verdict.ok) outcome = { kind: "pass", latencyMs: answeredAt - start };
+          // Past the deadline but before the request's own timer: late, not wrong.
+          else outcome = { kind: verdict.reason === "expired" ? "timeout" : "fail" };
+          if (!verdict.ok) reason = verdict.reason;
+        }
+      } catch (err) {
+        outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
+        reason = failureReason(err);
+      }
+    }
+    // Recorded under the nonce: a crash and retry can never count the same challenge twice.
+    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), ...(reason ? { reason } : {}) }, [
+      policy,
+    ]);
+    sent?.inc({ outcome: outcome.kind });
+    if (outcome.kind !== "pass") log.debug("challenge failed", { miner: m.record.hotkey, reason });
+    return outcome;
+  }
+
+  /** Retrieves one random live chunk and checks it against its root; a mismatch counts as a failure. */
+  async function spotRetrieve(m: MinerView, access: Access, signal: AbortSignal): Promise<void> {
+    const id = m.record.id;
+    const live = db.liveChunkCount(id);
+    if (live === 0) return;
+    const pick = db.liveChunkAt(id, (random(4, m.record).reduce((a, b) => a * 256 + b, 0) >>> 0) % live);
+    const nonce = random(NONCE_LENGTH, m.record);
+    if (pick === undefined) return;
+    let outcome: ChallengeOutcome;
+    const start = now();
+    if (access.kind === "refused") outcome = { kind: "fail" };
+    else if (access.kind === "unreachable") outcome = { kind: "timeout" };
+    else {
+      try {
+        const reply = await ask(
+          m,
+          access.session,
+          { type: "retrieve", storeId, chunkIndex: pick },
+          30_000,
+          signal,
+        );
+        const root = db.rootOf(id, pick);
+        const ok =
+          reply.type === "retrieve-reply" &&
+          root !== undefined &&
+          u8aToHex(chunkRoot(reply.data, leafSize)) === u8aToHex(root);
+        outcome = ok ? { kind: "pass", latencyMs: now() - start } : { kind: "fail" };
+      } catch (err) {
+        outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
+      }
+    }
+    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), reason: "retrieve" }, [policy]);
+  }
+
+  /**
+   * One miner's work in a round, under one deadline ({@link ValidatorSettings.minerDeadlineMs}):
+   * prove who it is, learn its evictions, fill it, challenge it, now and then retrieve a chunk.
+   */
+  async function visit(m: MinerView, report: RoundReport, counts: { answered: number }): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(settings.minerDeadlineMs), stopping.signal]);
+    let access: Access;
+    try {
+      access = await prove(m, signal);
+    } catch (err) {
+      access = isProtocolViolation(err)
+        ? { kind: "refused", reason: failureReason(err) }
+        : { kind: "unreachable", reason: failureReason(err) };
+    }
+    if (access.kind === "proven") {
+      try {
+        await learnEvictions(m, access.session, signal);
+        report.stored += await fill(m, access.session, signal);
+        counts.answered++;
+      } catch (err) {
+        if (isProtocolViolation(err)) recordViolation(m, failureReason(err));
+        else log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
+      }
+    } else {
+      log.debug("miner not proven", { miner: m.record.hotkey, ...access });
+    }
+    const outcome = await challenge(m, access, signal);
+    if (outcome) report.challenges[outcome.kind]++;
+    if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m, access, signal);
+  }
 
   async function sync(): Promise<void> {
     graph = await chain.metagraph(settings.netuid);
@@ -264,162 +685,7 @@ export function createValidator(init: ValidatorInit): Validator {
     miners = records.flatMap((record, i) =>
       sightings[i]?.multiaddr ? [{ record, uid: sightings[i].uid as number }] : [],
     );
-  }
-
-  /** Live chunk indices of a miner: stored and not evicted, ascending. */
-  function liveChunks(minerId: number): number[] {
-    const evicted = new Set(db.evictedChunks(minerId));
-    return db
-      .chunkRoots(minerId)
-      .map((e) => e.chunkIndex)
-      .filter((i) => !evicted.has(i));
-  }
-
-  async function learnEvictions(m: MinerView): Promise<void> {
-    const reply = await ask(m.record, { type: "evictions", storeId, sinceSeq: m.record.evictionSeq }, 5_000);
-    if (
-      reply.type === "evictions-reply" &&
-      (reply.evicted.length > 0 || reply.nextSeq !== m.record.evictionSeq)
-    ) {
-      db.recordEvictions(m.record.id, reply.evicted, reply.nextSeq);
-    }
-  }
-
-  /**
-   * Fills a miner's allocation up to its budget for us, a few chunks a round. Returns chunks stored.
-   * A miner whose allocation is full and has evicted nothing is asked its budget again only every
-   * {@link BUDGET_RECHECK_ROUNDS} rounds: a shrinking budget shows as evictions anyway, and the
-   * `hello` was a third of a round's requests.
-   */
-  async function fill(m: MinerView): Promise<number> {
-    const known = budgets.get(m.record.id);
-    if (
-      known !== undefined &&
-      rounds - known.round < BUDGET_RECHECK_ROUNDS &&
-      db.evictedChunks(m.record.id).length === 0 &&
-      db.chunkRootCount(m.record.id) >= known.chunks
-    )
-      return 0;
-    const hello = await ask(
-      m.record,
-      {
-        type: "hello",
-        role: "validator",
-        protocolVersion: 1,
-        softwareVersion: "storage-subnet-validator/0.1.0",
-        chunkSize,
-        leafSize,
-        capacity: null,
-      },
-      5_000,
-    );
-    if (hello.type !== "hello" || !hello.capacity) return 0;
-    const target = Math.min(settings.maxChunksPerMiner, Math.floor(hello.capacity.budgetBytes / chunkSize));
-    budgets.set(m.record.id, { chunks: target, round: rounds });
-    const have = db.chunkRootCount(m.record.id);
-    const evicted = new Set(db.evictedChunks(m.record.id));
-    // Refill evicted slots first, then grow.
-    const wanted: number[] = [];
-    for (const i of evicted) if (wanted.length < settings.fillPerRound && i < target) wanted.push(i);
-    for (let i = have; i < target && wanted.length < settings.fillPerRound; i++) wanted.push(i);
-    let stored = 0;
-    for (const chunkIndex of wanted) {
-      const data = deriveChunk({
-        secret,
-        minerHotkey: m.record.hotkey,
-        storeId,
-        chunkIndex,
-        size: chunkSize,
-      });
-      const reply = await ask(m.record, { type: "store", storeId, chunkIndex, data }, 30_000);
-      if (reply.type !== "store-ack") {
-        log.debug("store refused", { miner: m.record.hotkey, chunkIndex, reply: reply.type });
-        break;
-      }
-      const root = chunkRoot(data, leafSize);
-      if (u8aToHex(reply.root) !== u8aToHex(root)) {
-        log.warn("store acknowledged with a wrong root", { miner: m.record.hotkey, chunkIndex });
-        break;
-      }
-      db.putChunkRoots(m.record.id, [{ chunkIndex, root }]);
-      stored++;
-    }
-    if (stored > 0)
-      db.setAllocation(m.record.id, { chunkCount: db.chunkRootCount(m.record.id), commitment: null }, now());
-    return stored;
-  }
-
-  async function challenge(m: MinerView): Promise<ChallengeOutcome | undefined> {
-    const live = liveChunks(m.record.id);
-    if (live.length === 0) return undefined;
-    const nonce = random(NONCE_LENGTH, m.record);
-    const start = now();
-    const picked = createChallenge({
-      storeId,
-      chunkCount: live.length,
-      leafCount: leafCountFor(chunkSize, leafSize),
-      chunksPerChallenge: Math.min(settings.chunksPerChallenge, live.length),
-      leavesPerChunk: settings.leavesPerChunk,
-      nonce,
-      now: start,
-      ttlMs: settings.challengeTimeoutMs,
-    });
-    // Picks index the live list; the miner knows chunks by their own indices (ascending either way).
-    const challenge = {
-      ...picked,
-      chunks: picked.chunks.map((c) => ({ ...c, chunkIndex: live[c.chunkIndex] as number })),
-    };
-    let outcome: ChallengeOutcome;
-    let reason: string | undefined;
-    try {
-      const reply = await ask(m.record, { type: "challenge", challenge }, settings.challengeTimeoutMs);
-      const answeredAt = now();
-      if (reply.type !== "proof") {
-        outcome = { kind: "fail" };
-        reason = reply.type === "error" ? `error ${reply.code}` : reply.type;
-      } else {
-        const verdict = verifyResponse(challenge, reply.response, {
-          rootOf: (i) => db.rootOf(m.record.id, i),
-          now: answeredAt,
-          leafSize,
-        });
-        outcome = verdict.ok ? { kind: "pass", latencyMs: answeredAt - start } : { kind: "fail" };
-        if (!verdict.ok) reason = verdict.reason;
-      }
-    } catch (err) {
-      outcome = { kind: "timeout" };
-      reason = err instanceof Error ? err.name : "error";
-    }
-    // Recorded under the nonce: a crash and retry can never count the same challenge twice.
-    db.recordChallenge(
-      { id: nonce, minerId: m.record.id, outcome, at: now(), ...(reason ? { reason } : {}) },
-      [policy],
-    );
-    sent?.inc({ outcome: outcome.kind });
-    if (outcome.kind !== "pass") log.debug("challenge failed", { miner: m.record.hotkey, reason });
-    return outcome;
-  }
-
-  /** Retrieves one random live chunk and checks it against its root; a mismatch counts as a failure. */
-  async function spotRetrieve(m: MinerView): Promise<void> {
-    const live = liveChunks(m.record.id);
-    if (live.length === 0) return;
-    const pick = live[(random(4, m.record).reduce((a, b) => a * 256 + b, 0) >>> 0) % live.length] as number;
-    const nonce = random(NONCE_LENGTH, m.record);
-    let outcome: ChallengeOutcome;
-    const start = now();
-    try {
-      const reply = await ask(m.record, { type: "retrieve", storeId, chunkIndex: pick }, 30_000);
-      const root = db.rootOf(m.record.id, pick);
-      const ok =
-        reply.type === "retrieve-reply" &&
-        root !== undefined &&
-        u8aToHex(chunkRoot(reply.data, leafSize)) === u8aToHex(root);
-      outcome = ok ? { kind: "pass", latencyMs: now() - start } : { kind: "fail" };
-    } catch {
-      outcome = { kind: "timeout" };
-    }
-    db.recordChallenge({ id: nonce, minerId: m.record.id, outcome, at: now(), reason: "retrieve" }, [policy]);
+    sessions.retain(new Set(miners.map((m) => m.record.id)));
   }
 
   async function computeScores(): Promise<number[]> {
@@ -428,7 +694,7 @@ export function createValidator(init: ValidatorInit): Validator {
     for (const m of miners) {
       const placed = db.chunkRootCount(m.record.id);
       if (placed === 0) continue;
-      const provenShare = liveChunks(m.record.id).length / placed;
+      const provenShare = db.liveChunkCount(m.record.id) / placed;
       const state = db.scoreState(m.record.id, policy);
       scores[m.uid] = weighByChunksPlaced(policy.score(state, { provenShare }), placed);
     }
@@ -474,8 +740,15 @@ export function createValidator(init: ValidatorInit): Validator {
     if (pruned > 0) log.debug("pruned challenge history", { records: pruned });
   }
 
-  async function runRound(options: { setWeights?: boolean } = {}): Promise<RoundReport> {
+  /**
+   * A round: sync, a visit for every miner without one under way, then weights when due. With
+   * `waitForMiners` (runRound) it returns once every visit it started is done; without (the
+   * running loop) it returns at once and logs its report when its visits are done, so the next
+   * round is not held up by a slow miner.
+   */
+  async function round(options: { setWeights?: boolean; waitForMiners: boolean }): Promise<RoundReport> {
     rounds++;
+    const startedAt = now();
     await sync();
     const block = graph?.block ?? (await chain.currentBlock());
     const report: RoundReport = {
@@ -485,20 +758,19 @@ export function createValidator(init: ValidatorInit): Validator {
       stored: 0,
       challenges: { pass: 0, fail: 0, timeout: 0 },
     };
-    let answered = 0;
-    await forEachConcurrently(miners, settings.concurrency, async (m) => {
-      try {
-        await learnEvictions(m);
-        report.stored += await fill(m);
-        answered++;
-      } catch (err) {
-        log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
-      }
-      const outcome = await challenge(m);
-      if (outcome) report.challenges[outcome.kind]++;
-      if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m);
-    });
-    reachable?.set(answered);
+    const counts = { answered: 0 };
+    const started: Promise<void>[] = [];
+    for (const m of miners) {
+      if (visiting.has(m.record.id)) continue;
+      const visited = queue
+        .add(() => visit(m, report, counts))
+        .catch((err: unknown) => log.warn("visit failed", { miner: m.record.hotkey, error: String(err) }))
+        .finally(() => visiting.delete(m.record.id));
+      visiting.set(m.record.id, visited);
+      started.push(visited);
+    }
+    const visited = Promise.all(started).then(() => reachable?.set(counts.answered));
+    if (options.waitForMiners) await visited;
     pruneHistory();
     try {
       report.revealed = await revealPending();
@@ -509,7 +781,9 @@ export function createValidator(init: ValidatorInit): Validator {
     } catch (err) {
       log.warn("setting weights failed", { error: String(err) });
     }
-    log.info("round", { ...report, challenges: report.challenges });
+    void visited.then(() =>
+      log.info("round", { ...report, challenges: report.challenges, durationMs: now() - startedAt }),
+    );
     return report;
   }
 
@@ -533,12 +807,13 @@ export function createValidator(init: ValidatorInit): Validator {
         p2p = await createP2PNode();
         ownsP2p = true;
       }
+      stopping = new AbortController();
       running = true;
       if (!settings.autoRun) return;
       loop = (async () => {
         while (running) {
           try {
-            await runRound();
+            await round({ waitForMiners: false });
           } catch (err) {
             log.warn("round failed", { error: String(err) });
           }
@@ -554,9 +829,16 @@ export function createValidator(init: ValidatorInit): Validator {
       running = false;
       wake?.();
       await loop;
+      stopping.abort(new ValidatorStopError("the validator is stopping"));
+      await Promise.allSettled([...visiting.values()]);
       if (ownsP2p) await p2p?.stop();
     },
-    runRound,
+    runRound: (options = {}) => round({ ...options, waitForMiners: true }),
     scores: computeScores,
   };
+}
+
+/** The reason visits are aborted when the validator stops. */
+class ValidatorStopError extends NodeError {
+  override name = "ValidatorStopError";
 }

@@ -5,7 +5,6 @@
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
-import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";

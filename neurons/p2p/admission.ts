@@ -128,6 +128,19 @@ export function remoteIp(address: Multiaddr): string | undefined {
   }
 }
 
+/**
+ * IP and port: unique per TCP connection, and the same on the raw connection the gater sees and
+ * on the Connection the server sees (whose address also names the peer id).
+ */
+function connectionKey(address: Multiaddr): string {
+  try {
+    const { host, port } = getNetConfig(address);
+    return `${host}/${port ?? ""}`;
+  } catch {
+    return address.toString();
+  }
+}
+
 interface Tracked {
   ip: string;
   maConn: MultiaddrConnection;
@@ -159,8 +172,7 @@ export function createAdmission(init: AdmissionInit = {}): Admission {
   const learnedIps = new Map<string, number>();
   const bannedUntil = new Map<string, number>();
   const failures = new Map<string, Failures>();
-  // By remote address text (ip and port): unique per TCP connection, and the same on the raw
-  // connection the gater sees and the Connection the server sees.
+  // By connectionKey.
   const tracked = new Map<string, Tracked>();
   const perIp = new Map<string, { pending: number; open: number }>();
   const totals: AdmissionCounts = { pending: 0, open: 0, validatorPending: 0, validatorOpen: 0 };
@@ -253,7 +265,7 @@ export function createAdmission(init: AdmissionInit = {}): Admission {
         if (totals.pending >= limits.maxPending) return refuse("pending", ip);
         if (totals.pending + totals.open >= limits.maxConnections) return refuse("connections", ip);
       }
-      const key = maConn.remoteAddr.toString();
+      const key = connectionKey(maConn.remoteAddr);
       tracked.set(key, { ip, maConn, validator, open: false, authenticated: false });
       ipCounts(ip).pending++;
       if (validator) totals.validatorPending++;
@@ -265,7 +277,7 @@ export function createAdmission(init: AdmissionInit = {}): Admission {
       return isKeyBanned(`peer:${peerId.toString()}`);
     },
     denyInboundUpgradedConnection(_peerId: PeerId, maConn: MultiaddrConnection): boolean {
-      const entry = tracked.get(maConn.remoteAddr.toString());
+      const entry = tracked.get(connectionKey(maConn.remoteAddr));
       if (entry === undefined || entry.open) return false;
       entry.open = true;
       const counts = ipCounts(entry.ip);
@@ -322,7 +334,7 @@ export function createAdmission(init: AdmissionInit = {}): Admission {
     },
     isValidatorIp,
     markAuthenticated(connection) {
-      const entry = tracked.get(connection.remoteAddr.toString());
+      const entry = tracked.get(connectionKey(connection.remoteAddr));
       if (entry) {
         entry.authenticated = true;
         clearTimeout(entry.timer);

@@ -16,10 +16,10 @@ import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import type { Libp2p } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapSubnet } from "../chain/bootstrap.js";
@@ -102,10 +102,14 @@ function runAttacker(options: Record<string, unknown>): {
   latest: () => { connected: number; streamsSent: number; refused: number };
   stop: () => Promise<void>;
 } {
-  const child = spawn(process.execPath, [join(root, "test/support/p2p-attacker.mjs"), JSON.stringify(options)], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, "test/support/p2p-attacker.mjs"), JSON.stringify(options)],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   children.push(child);
   let latest = { connected: 0, streamsSent: 0, refused: 0 };
   let pending = "";
@@ -262,9 +266,9 @@ describe("connection admission", () => {
       sources: ["127.0.3.1", "127.0.3.2", "127.0.3.3"],
     });
     try {
-      expect(await waitUntil(() => attacker.latest().connected + attacker.latest().refused >= 330, 30_000)).toBe(
-        true,
-      );
+      expect(
+        await waitUntil(() => attacker.latest().connected + attacker.latest().refused >= 330, 30_000),
+      ).toBe(true);
       expect(attacker.latest().refused).toBeGreaterThan(0);
       expect(attacker.latest().connected).toBeLessThanOrEqual(3 * 64);
       const loaded = percentile(await timeStores(20), 0.5);
@@ -273,7 +277,9 @@ describe("connection admission", () => {
       expect(loaded).toBeLessThan(3 * quiet + 50);
       // Never having authenticated, every idle connection is closed.
       expect(await waitUntil(() => attacker.latest().connected === 0, 10_000)).toBe(true);
-      expect(counterValue(await metrics.render(), "miner_connections_refused_total", "idle")).toBeGreaterThan(0);
+      expect(counterValue(await metrics.render(), "miner_connections_refused_total", "idle")).toBeGreaterThan(
+        0,
+      );
       // The validator's connection authenticated and stays.
       expect(validatorNode.getConnections().some((c) => c.remotePeer.toString() === miner.peerId)).toBe(true);
     } finally {
@@ -333,7 +339,9 @@ describe("authentication before buffering", () => {
       } finally {
         await comeback.stop();
       }
-      expect(counterValue(await metrics.render(), "miner_connections_refused_total", "banned")).toBeGreaterThan(0);
+      expect(
+        counterValue(await metrics.render(), "miner_connections_refused_total", "banned"),
+      ).toBeGreaterThan(0);
     } finally {
       clearInterval(sampler);
       await attacker.stop();

@@ -53,7 +53,9 @@ async function attack(index) {
   await Promise.all(
     Array.from({ length: options.streams }, async () => {
       try {
-        const stream = await node.dialProtocol(target, STORAGE_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+        const stream = await node.dialProtocol(target, STORAGE_PROTOCOL, {
+          signal: AbortSignal.timeout(10_000),
+        });
         stream.send(frame);
         status.streamsSent++;
       } catch {

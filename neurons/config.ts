@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { expandHome } from "../chain/expand-home.js";
-import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE } from "../protocol/constants.js";
+import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.js";
 import { NodeError } from "./errors.js";
+import type { AdmissionLimits } from "./p2p/admission.js";
 import type { PeerLimits } from "./p2p/server.js";
 
 /**
@@ -148,6 +149,39 @@ export const minerConfigSchema = commonConfigSchema.extend({
     "Sustained requests per second per peer (bursts of twice that); more disconnects it",
     z.number().positive().default(200),
   ),
+  // Admission (neurons/p2p/admission.ts): libp2p's 10 s upgrade timeout and one global cap of 64
+  // let ~64 sockets that never finish the handshake shut every new validator dial out.
+  "neuron.handshake_timeout": option(
+    "Miner",
+    "Seconds an inbound connection has to finish the libp2p handshake",
+    z.number().positive().max(60).default(3),
+  ),
+  "neuron.max_pending_per_ip": option(
+    "Miner",
+    "Inbound connections mid-handshake from one IP that is not a validator's",
+    z.number().int().min(1).max(4096).default(32),
+  ),
+  "neuron.max_connections_per_ip": option(
+    "Miner",
+    "Inbound connections from one IP that is not a validator's",
+    z.number().int().min(1).max(4096).default(64),
+  ),
+  "neuron.unauthenticated_idle": option(
+    "Miner",
+    "Seconds a connection may stay open without an authenticated request",
+    z.number().positive().max(3600).default(10),
+  ),
+  // 256 concurrent 1 MiB stores: a few per validator at the subnet's 64, so honest load is rarely
+  // refused, while what unauthenticated streams can make the miner hold stays bounded.
+  "neuron.max_buffered_bytes": option(
+    "Miner",
+    "Bytes of requests being read or handled at once, across all peers; past it requests are refused as busy",
+    z
+      .number()
+      .int()
+      .min(MAX_FRAME_SIZE)
+      .default(256 * MAX_FRAME_SIZE),
+  ),
 });
 
 /** The validator's options: {@link commonConfigSchema} and its own. */
@@ -221,13 +255,42 @@ export type ValidatorConfig = z.output<typeof validatorConfigSchema>;
  * @example peerLimitsFrom(defaultsOf(minerConfigSchema)) // { maxStreamsPerPeer: 16, requestsPerSecond: 200, burst: 400 }
  */
 export function peerLimitsFrom(
-  config: Pick<MinerConfig, "neuron.max_streams_per_peer" | "neuron.requests_per_second">,
-): Pick<PeerLimits, "maxStreamsPerPeer" | "requestsPerSecond" | "burst"> {
+  config: Pick<
+    MinerConfig,
+    "neuron.max_streams_per_peer" | "neuron.requests_per_second" | "neuron.max_buffered_bytes"
+  >,
+): Pick<PeerLimits, "maxStreamsPerPeer" | "requestsPerSecond" | "burst" | "maxBufferedBytes"> {
   const requestsPerSecond = config["neuron.requests_per_second"];
   return {
     maxStreamsPerPeer: config["neuron.max_streams_per_peer"],
     requestsPerSecond,
     burst: Math.max(1, Math.ceil(requestsPerSecond * 2)),
+    maxBufferedBytes: config["neuron.max_buffered_bytes"],
+  };
+}
+
+/**
+ * The connection admission limits the miner's options set (the others keep their defaults).
+ *
+ * @example admissionLimitsFrom(defaultsOf(minerConfigSchema)).handshakeTimeoutMs // 3000
+ */
+export function admissionLimitsFrom(
+  config: Pick<
+    MinerConfig,
+    | "neuron.handshake_timeout"
+    | "neuron.max_pending_per_ip"
+    | "neuron.max_connections_per_ip"
+    | "neuron.unauthenticated_idle"
+  >,
+): Pick<
+  AdmissionLimits,
+  "handshakeTimeoutMs" | "maxPendingPerIp" | "maxConnectionsPerIp" | "unauthenticatedIdleMs"
+> {
+  return {
+    handshakeTimeoutMs: config["neuron.handshake_timeout"] * 1000,
+    maxPendingPerIp: config["neuron.max_pending_per_ip"],
+    maxConnectionsPerIp: config["neuron.max_connections_per_ip"],
+    unauthenticatedIdleMs: config["neuron.unauthenticated_idle"] * 1000,
   };
 }
 

@@ -6,7 +6,7 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
-import { type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
+import { admissionLimitsFrom, type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry } from "../metrics.js";
 import { type NodeRun, runNodeCli } from "../run-cli.js";
@@ -96,6 +96,7 @@ async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
       ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
       metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
       limits: peerLimitsFrom(config),
+      admission: admissionLimitsFrom(config),
     },
     chain,
     hotkey,

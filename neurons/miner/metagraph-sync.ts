@@ -41,6 +41,8 @@ export interface MetagraphSyncInit {
 export interface MetagraphSync {
   /** Hotkeys allowed to make requests, with their stake (rao). */
   readonly validators: ReadonlyMap<string, bigint>;
+  /** The axon IPs those validators serve (for connection admission); 0.0.0.0 is left out. */
+  readonly validatorIps: ReadonlySet<string>;
   /** Reads the metagraph now and rebalances; a caller arriving mid-read waits and reads again. */
   refresh(): Promise<void>;
   /** Starts reading every interval (the first read after one interval). */
@@ -59,6 +61,7 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
   const { chain, netuid, hotkey, log } = init;
   const intervalMs = init.intervalMs ?? DEFAULT_METAGRAPH_INTERVAL_MS;
   let validators = new Map<string, bigint>();
+  let validatorIps = new Set<string>();
   let refreshing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -81,8 +84,12 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
       "reading the metagraph",
     );
     const next = new Map<string, bigint>();
+    const nextIps = new Set<string>();
     graph.hotkeys.forEach((h, uid) => {
-      if (graph.validatorPermit[uid] === true) next.set(h, graph.stake[uid] ?? 0n);
+      if (graph.validatorPermit[uid] !== true) return;
+      next.set(h, graph.stake[uid] ?? 0n);
+      const ip = graph.axons[uid]?.ip;
+      if (ip !== undefined && ip !== "0.0.0.0" && ip !== "::") nextIps.add(ip);
     });
     if (!graph.hotkeys.includes(hotkey)) {
       log.warn("this miner's hotkey is no longer registered on the subnet", { hotkey, netuid });
@@ -98,6 +105,7 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
     }
     const changed = next.size !== validators.size || [...next].some(([h, s]) => validators.get(h) !== s);
     validators = next;
+    validatorIps = nextIps;
     const list: ValidatorStake[] = [...next].map(([h, stake]) => ({ hotkey: h, stake }));
     const report = stores.rebalance(list);
     for (const [h, evicted] of report.evicted) {
@@ -142,6 +150,9 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
   return {
     get validators() {
       return validators;
+    },
+    get validatorIps() {
+      return validatorIps;
     },
     refresh,
     start() {

@@ -13,15 +13,23 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import type { KeyringPair } from "@polkadot/keyring/types";
+import { encodeAddress } from "@polkadot/util-crypto";
 import type { ChainClient } from "../../chain/client.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE } from "../../protocol/constants.js";
-import type { Envelope } from "../../protocol/messages.js";
-import { authReady, createRequestSigner, createRequestVerifier } from "../auth.js";
+import { type Envelope, ErrorCode } from "../../protocol/messages.js";
+import { authReady, createRequestSigner, createRequestVerifier, DEFAULT_AUTH_WINDOW_MS } from "../auth.js";
 import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
+import { type Admission, type AdmissionLimits, createAdmission } from "../p2p/admission.js";
 import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE } from "../p2p/node.js";
-import { createFrameServer, createPeerBans, type FrameServer, type PeerLimits } from "../p2p/server.js";
+import {
+  createFrameServer,
+  createPeerBans,
+  type FrameServer,
+  type PeerLimits,
+  type SenderVerdict,
+} from "../p2p/server.js";
 import { createAnnouncer } from "./announce.js";
 import { type ChallengeMarks, createChallengeMarks } from "./challenge-marks.js";
 import { createMetagraphSync } from "./metagraph-sync.js";
@@ -32,6 +40,9 @@ import { createTreeCache, DEFAULT_TREE_CACHE_BYTES } from "./tree-cache.js";
 
 /** Room for the envelope and fields around a chunk in a frame. */
 const FRAME_OVERHEAD = 64 * 1024;
+
+/** SS58 prefix of hotkeys on subtensor. */
+const SS58_FORMAT = 42;
 
 export interface MinerSettings {
   netuid: number;
@@ -48,6 +59,8 @@ export interface MinerSettings {
   /** Serve the axon and the commitment on start (skipped when the chain already has them). Default true. */
   announce?: boolean;
   limits?: Partial<PeerLimits>;
+  /** Who may connect: handshake deadline, caps per IP, validators' reserved share (neurons/p2p/admission.ts). */
+  admission?: Partial<AdmissionLimits>;
   /** Accepted clock difference of signed requests. */
   authWindowMs?: number;
   treeCacheBytes?: number;
@@ -128,6 +141,7 @@ export function createMiner(init: MinerInit): Miner {
   let stores: StoreManager | undefined;
   let node: Libp2p | undefined;
   let server: FrameServer | undefined;
+  let admission: Admission | undefined;
   let marks: ChallengeMarks | undefined;
   const knownStores = new Set<string>();
   const trees = createTreeCache(settings.treeCacheBytes ?? DEFAULT_TREE_CACHE_BYTES, LEAF_SIZE);
@@ -141,6 +155,7 @@ export function createMiner(init: MinerInit): Miner {
       for (const index of indices) trees.delete(validator, index);
     },
     afterRefresh: async () => {
+      admission?.setValidatorIps(sync.validatorIps);
       idleMaintenance();
       if (!announcer.published) await announcer.publish(node);
     },
@@ -153,6 +168,36 @@ export function createMiner(init: MinerInit): Miner {
   const refused = metrics.counter("miner_peers_refused_total", "Streams refused, by reason", {
     labelNames: ["reason"],
   });
+  const refusedConnections = metrics.counter(
+    "miner_connections_refused_total",
+    "Inbound connections refused or closed by admission, by reason",
+    { labelNames: ["reason"] },
+  );
+
+  // The sender a frame's front claims, judged before its body is read: a permitted validator's
+  // hotkey with a timestamp inside the window (the signature is checked once the body is in).
+  const windowMs = settings.authWindowMs ?? DEFAULT_AUTH_WINDOW_MS;
+  const addresses = new Map<string, string>();
+  const checkSender = (sender: Uint8Array, timestamp: number): SenderVerdict => {
+    const hex = Buffer.from(sender).toString("hex");
+    let hotkey = addresses.get(hex);
+    if (hotkey === undefined) {
+      hotkey = encodeAddress(sender, SS58_FORMAT);
+      if (addresses.size >= 10_000) addresses.clear();
+      addresses.set(hex, hotkey);
+    }
+    if (!sync.validators.has(hotkey)) {
+      return {
+        ok: false,
+        code: ErrorCode.Unauthorized,
+        reason: `${hotkey} is not a validator with a permit`,
+      };
+    }
+    if (Math.abs(timestamp - now()) > windowMs) {
+      return { ok: false, code: ErrorCode.StaleTimestamp, reason: "timestamp outside the window" };
+    }
+    return { ok: true, hotkey };
+  };
   const byValidator = { labelNames: ["validator"] };
   metrics.gauge(
     "miner_chunks_stored",
@@ -269,10 +314,23 @@ export function createMiner(init: MinerInit): Miner {
         const privateKey = await loadOrCreatePeerKey(join(layout.dir, PEER_KEY_FILE));
         await sync.refresh();
         const bans = createPeerBans();
-        node = await createP2PNode({ privateKey, listen: settings.listen, denyPeer: bans.isBanned });
+        admission = createAdmission({
+          ...(settings.admission ? { limits: settings.admission } : {}),
+          log: log.child({ component: "admission" }),
+          onRefused: (reason) => refusedConnections.inc({ reason }),
+        });
+        admission.setValidatorIps(sync.validatorIps);
+        node = await createP2PNode({
+          privateKey,
+          listen: settings.listen,
+          denyPeer: bans.isBanned,
+          admission,
+        });
         server = createFrameServer({
           node,
           bans,
+          admission,
+          checkSender,
           log: log.child({ component: "p2p" }),
           handle: (request, { body }) => {
             // The received body bytes belong to this request only; a behaviour that answers
@@ -312,6 +370,8 @@ export function createMiner(init: MinerInit): Miner {
         log.warn("libp2p stop failed", { error });
       }
       node = undefined;
+      admission?.stop();
+      admission = undefined;
       marks?.stop();
       marks = undefined;
       stores?.close();

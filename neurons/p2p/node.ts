@@ -16,8 +16,10 @@ import { createLibp2p } from "libp2p";
 import { type DecodedFrame, encodeFrame, FrameDecoder } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
+import { type FrameHeader, MAX_FRAME_HEADER_SIZE, peekFrameHeader } from "../../protocol/frame-header.js";
 import type { Envelope } from "../../protocol/messages.js";
 import { NodeError } from "../errors.js";
+import { type Admission, DEFAULT_ADMISSION_LIMITS } from "./admission.js";
 
 /** The storage protocol's id; its major version follows PROTOCOL_VERSION. */
 export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
@@ -91,14 +93,19 @@ export interface P2PNodeInit {
   privateKey?: PrivateKey;
   /** Listen address and TCP port (0 picks a free one). Default 127.0.0.1:0. */
   listen?: { ip: string; port: number };
-  /** Open connections at most. Default 300. */
+  /**
+   * Who may connect (neurons/p2p/admission.ts): its gater, caps and handshake deadline replace
+   * the three options below. A serving node (the miner) has one.
+   */
+  admission?: Admission;
+  /** Open connections at most, without `admission`. Default 300. */
   maxConnections?: number;
   /**
-   * Inbound connection attempts per second accepted from one host. libp2p's default (5) is too
-   * low when a simulator's many validators share one address.
+   * Inbound connection attempts per second accepted from one host, without `admission`.
+   * libp2p's default (5) is too low when a simulator's many validators share one address.
    */
   inboundConnectionThreshold?: number;
-  /** Connections mid-upgrade at once. Default 64. */
+  /** Connections mid-upgrade at once, without `admission`. Default 64. */
   maxIncomingPendingConnections?: number;
   /** Refuses inbound connections from these peers (checked once the peer id is known). */
   denyPeer?: (peerId: string) => boolean;
@@ -127,24 +134,40 @@ export function tcpMultiaddrText(
  */
 export async function createP2PNode(init: P2PNodeInit = {}): Promise<Libp2p> {
   const listen = init.listen ?? { ip: "127.0.0.1", port: 0 };
+  const { admission, denyPeer } = init;
+  const gater = admission?.gater;
+  const limits = admission?.limits;
   return createLibp2p({
     ...(init.privateKey ? { privateKey: init.privateKey } : {}),
     addresses: { listen: [tcpMultiaddrText(listen.ip, listen.port)] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    ...(init.denyPeer
+    ...(gater || denyPeer
       ? {
           connectionGater: {
-            denyInboundEncryptedConnection: (peerId: PeerId) => init.denyPeer?.(peerId.toString()) ?? false,
+            ...gater,
+            denyInboundEncryptedConnection: async (peerId: PeerId, maConn) =>
+              (denyPeer?.(peerId.toString()) ?? false) ||
+              ((await gater?.denyInboundEncryptedConnection?.(peerId, maConn)) ?? false),
           },
         }
       : {}),
-    connectionManager: {
-      maxConnections: init.maxConnections ?? 300,
-      inboundConnectionThreshold: init.inboundConnectionThreshold ?? 1_000,
-      maxIncomingPendingConnections: init.maxIncomingPendingConnections ?? 64,
-    },
+    connectionManager: limits
+      ? {
+          // The admission's gater enforces the finer caps (per IP, validators' reserved share);
+          // libp2p's own counters only need room for both shares.
+          maxConnections: limits.maxConnections + limits.reservedConnections,
+          maxIncomingPendingConnections: limits.maxPending + limits.reservedPending,
+          inboundConnectionThreshold: limits.connectionsPerIpPerSecond,
+          inboundUpgradeTimeout: limits.handshakeTimeoutMs,
+        }
+      : {
+          maxConnections: init.maxConnections ?? 300,
+          inboundConnectionThreshold: init.inboundConnectionThreshold ?? 1_000,
+          maxIncomingPendingConnections: init.maxIncomingPendingConnections ?? 64,
+          inboundUpgradeTimeout: DEFAULT_ADMISSION_LIMITS.handshakeTimeoutMs,
+        },
   });
 }
 
@@ -152,6 +175,14 @@ export interface ReadFrameOptions {
   /** Largest payload accepted. Default MAX_FRAME_SIZE. */
   maxFrameSize?: number;
   signal?: AbortSignal;
+  /**
+   * Judges the frame from its front (protocol/frame-header.ts) before any of its body is
+   * buffered: a throw refuses it (the error propagates, the stream is left to the caller). Return
+   * true to let the body take until `signal`; otherwise `headerSignal` bounds the whole frame.
+   */
+  onHeader?: (header: FrameHeader) => boolean | undefined;
+  /** Aborts the read when the frame's front (or, unless `onHeader` returns true, all of it) is late. */
+  headerSignal?: AbortSignal;
 }
 
 /**
@@ -171,25 +202,51 @@ export async function readDecodedFrame(
   stream: Stream,
   options: ReadFrameOptions = {},
 ): Promise<DecodedFrame | undefined> {
-  const decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? MAX_FRAME_SIZE });
-  const { signal } = options;
-  if (signal?.aborted) throw new RequestAbortedError("aborted before reading", { cause: signal.reason });
+  const maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
+  const decoder = new FrameDecoder({ maxFrameSize });
+  const { signal, headerSignal, onHeader } = options;
+  let headerDeadline = headerSignal !== undefined;
+  const aborted = () => signal?.aborted === true || (headerDeadline && headerSignal?.aborted === true);
+  if (aborted()) throw new RequestAbortedError("aborted before reading", { cause: signal?.reason });
   const onAbort = () => stream.abort(new RequestAbortedError("read aborted", { cause: signal?.reason }));
+  const onHeaderAbort = () =>
+    stream.abort(
+      new RequestAbortedError("the frame's header came too late", { cause: headerSignal?.reason }),
+    );
   signal?.addEventListener("abort", onAbort, { once: true });
+  headerSignal?.addEventListener("abort", onHeaderAbort, { once: true });
+  // The frame's front, kept until it is whole (at most MAX_FRAME_HEADER_SIZE bytes).
+  let front: Uint8Array | undefined = onHeader ? new Uint8Array(0) : undefined;
   try {
     for await (const chunk of stream) {
       const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+      if (front !== undefined && onHeader !== undefined) {
+        const more = bytes.subarray(0, MAX_FRAME_HEADER_SIZE - front.length);
+        const joined = new Uint8Array(front.length + more.length);
+        joined.set(front);
+        joined.set(more, front.length);
+        front = joined;
+        const header = peekFrameHeader(front, { maxFrameSize });
+        if (header !== undefined) {
+          front = undefined;
+          if (onHeader(header) === true) {
+            headerDeadline = false;
+            headerSignal?.removeEventListener("abort", onHeaderAbort);
+          }
+        }
+      }
       const frames = decoder.pushFrames(bytes);
       if (frames.length > 0) return frames[0];
     }
-    if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: signal.reason });
+    if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
     decoder.end();
     return undefined;
   } catch (error) {
-    if (signal?.aborted) throw new RequestAbortedError("read aborted", { cause: error });
+    if (aborted()) throw new RequestAbortedError("read aborted", { cause: error });
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
+    headerSignal?.removeEventListener("abort", onHeaderAbort);
   }
 }
 

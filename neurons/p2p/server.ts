@@ -4,14 +4,25 @@
  * size) are enforced here; a peer that breaks one gets an error reply and is disconnected. A
  * malformed frame gets an error reply and a closed stream. Nothing a peer sends can throw out of
  * the handler.
+ *
+ * Authentication before buffering (with `checkSender`): a frame's front (protocol/frame-header.ts:
+ * length, type, claimed sender and timestamp) must arrive within a short deadline, and only a
+ * permitted sender with a fresh timestamp may send more than a hello-sized frame; every frame's
+ * bytes come out of one budget shared by all streams (and a smaller one per IP that has not
+ * authenticated) before its body is read. The signature, which covers the body, is checked by the
+ * handler once the body is in. With an `admission`, failures count toward bans by peer id and IP,
+ * and an authenticated request marks its connection and IP as a validator's.
  */
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { type DecodedFrame, encodeFrame } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
+import type { FrameHeader } from "../../protocol/frame-header.js";
 import { createEnvelope, type Envelope, ErrorCode } from "../../protocol/messages.js";
 import { defaultsOf, minerConfigSchema, peerLimitsFrom } from "../config.js";
+import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { type Admission, remoteIp } from "./admission.js";
 import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
 
 export interface PeerLimits {
@@ -27,6 +38,20 @@ export interface PeerLimits {
   readTimeoutMs: number;
   /** How long a peer that broke a limit may not reconnect (with {@link FrameServerInit.bans}). */
   banMs: number;
+  /**
+   * How long a peer has to deliver a frame's front (with `checkSender`), and a sender that is not
+   * a permitted validator its whole (small) frame.
+   */
+  headerTimeoutMs: number;
+  /**
+   * Largest frame from a sender that is not a permitted validator with a fresh timestamp (with
+   * `checkSender`): room for a hello, or a small request that earns a proper error reply.
+   */
+  maxUnauthenticatedFrameSize: number;
+  /** Bytes of frames being read or handled, across all streams; past it new frames are refused (busy). */
+  maxBufferedBytes: number;
+  /** The same, per IP that has not authenticated as a validator's (with an `admission`). */
+  maxBufferedBytesPerIp: number;
 }
 
 /**
@@ -38,6 +63,12 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   maxFrameSize: MAX_FRAME_SIZE,
   readTimeoutMs: 30_000,
   banMs: 30_000,
+  // A frame's front is 131 bytes, sent at once by an honest requester.
+  headerTimeoutMs: 5_000,
+  // A signed hello is ~180 bytes; 4 KiB leaves room for any small request.
+  maxUnauthenticatedFrameSize: 4_096,
+  // Four stalled 1 MiB frames per stranger's IP; the rest of the budget is validators'.
+  maxBufferedBytesPerIp: 4 * MAX_FRAME_SIZE,
 };
 
 /** Peers refused for a while after breaking a limit; hand `isBanned` to createP2PNode's `denyPeer`. */
@@ -72,6 +103,31 @@ export function createPeerBans(now: () => number = Date.now): PeerBans {
 
 export type Violation = "streams" | "rate" | "frame-size";
 
+/** Why a stream was refused or failed, for metrics: a broken limit, or one of these. */
+export type Refusal =
+  | Violation
+  | "malformed"
+  | "timeout"
+  /** A frame larger than a stranger may send, or from a banned hotkey. */
+  | "unauthenticated"
+  /** The handler refused the request's authentication (bad signature, unknown sender, …). */
+  | "auth"
+  /** The buffered-bytes budget is spent. */
+  | "busy"
+  /** The connection's peer id or IP is banned. */
+  | "banned";
+
+/** The handler's refusals that mean the request did not authenticate: failures toward a ban. */
+const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.Unauthorized,
+  ErrorCode.BadSignature,
+  ErrorCode.StaleTimestamp,
+  ErrorCode.Replay,
+]);
+
+/** What the server may know of a frame's claimed sender before its body: a permitted hotkey, or why not. */
+export type SenderVerdict = { ok: true; hotkey: string } | { ok: false; code: ErrorCode; reason: string };
+
 export interface RequestContext {
   /** The remote peer id. */
   peer: string;
@@ -87,11 +143,19 @@ export interface FrameServerInit {
   limits?: Partial<PeerLimits>;
   /** Where violators are banned for `limits.banMs`; without it they are only disconnected. */
   bans?: PeerBans;
+  /**
+   * Judges a frame's claimed sender (public key) and timestamp from its front, before its body:
+   * only a permitted sender with a fresh timestamp may send more than
+   * `limits.maxUnauthenticatedFrameSize`. Without it every frame may be `limits.maxFrameSize`.
+   */
+  checkSender?: (sender: Uint8Array, timestamp: number) => SenderVerdict;
+  /** Connection admission: failures count toward its bans, authenticated requests mark validators. */
+  admission?: Admission;
   log: Logger;
   /** Largest response payload produced (a retrieve reply carries a whole chunk). Default limits.maxFrameSize. */
   maxResponseFrameSize?: number;
   /** Told about every refused peer or malformed request (metrics). */
-  onRefused?: (kind: Violation | "malformed" | "timeout", peer: string) => void;
+  onRefused?: (kind: Refusal, peer: string) => void;
   protocol?: string;
 }
 
@@ -100,9 +164,23 @@ export interface FrameServer {
   stop(): Promise<void>;
   /** Streams currently being served. */
   readonly activeStreams: number;
+  /** Bytes of frames being read or handled now (the budget of `limits.maxBufferedBytes`). */
+  readonly bufferedBytes: number;
 }
 
-interface PeerState {
+/** A frame refused from its front; `code` goes back to the peer. */
+export class FrameRefusedError extends NodeError {
+  override name = "FrameRefusedError";
+  constructor(
+    readonly kind: "unauthenticated" | "busy" | "rate",
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Bucket {
   active: number;
   tokens: number;
   refilledAt: number;
@@ -117,26 +195,43 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
   const limits: PeerLimits = { ...DEFAULT_PEER_LIMITS, ...init.limits };
   const protocol = init.protocol ?? STORAGE_PROTOCOL;
   const maxResponse = init.maxResponseFrameSize ?? limits.maxFrameSize;
-  const { node, log } = init;
-  const peers = new Map<string, PeerState>();
+  const { node, log, admission } = init;
+  // Token buckets by peer id, by IP (strangers' IPs only) and by hotkey ("ip:…", "hotkey:…").
+  const buckets = new Map<string, Bucket>();
+  const bufferedByIp = new Map<string, number>();
   let active = 0;
+  let buffered = 0;
 
-  // A peer's bucket outlives its connections (reconnecting must not refill it); an idle peer whose
-  // bucket has refilled holds nothing worth keeping and is dropped when the map grows.
-  const prunePeers = (now: number): void => {
-    for (const [peer, state] of peers) {
+  // A bucket outlives its connections (reconnecting must not refill it); an idle one that has
+  // refilled holds nothing worth keeping and is dropped when the map grows.
+  const pruneBuckets = (now: number): void => {
+    for (const [key, state] of buckets) {
       const refilled = state.tokens + ((now - state.refilledAt) / 1000) * limits.requestsPerSecond;
-      if (state.active === 0 && refilled >= limits.burst) peers.delete(peer);
+      if (state.active === 0 && refilled >= limits.burst) buckets.delete(key);
     }
   };
 
-  const takeToken = (state: PeerState): boolean => {
+  const bucket = (key: string): Bucket => {
+    let state = buckets.get(key);
+    if (state === undefined) {
+      if (buckets.size >= 1_000) pruneBuckets(performance.now());
+      state = { active: 0, tokens: limits.burst, refilledAt: performance.now() };
+      buckets.set(key, state);
+    }
+    return state;
+  };
+
+  const refill = (state: Bucket): void => {
     const now = performance.now();
     state.tokens = Math.min(
       limits.burst,
       state.tokens + ((now - state.refilledAt) / 1000) * limits.requestsPerSecond,
     );
     state.refilledAt = now;
+  };
+
+  const takeToken = (state: Bucket): boolean => {
+    refill(state);
     if (state.tokens < 1) return false;
     state.tokens -= 1;
     return true;
@@ -159,6 +254,15 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     await stream.close({ signal: AbortSignal.timeout(limits.readTimeoutMs) });
   };
 
+  /** Counts a failure toward the connection's ban; a banned connection is closed. */
+  const fail = (connection: Connection, peer: string, kind: Refusal): void => {
+    init.onRefused?.(kind, peer);
+    if (admission?.recordFailure(connection)) {
+      init.bans?.ban(peer, limits.banMs);
+      connection.abort(new Error("too many failed requests"));
+    }
+  };
+
   const refuse = async (
     stream: Stream,
     connection: Connection,
@@ -170,6 +274,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     init.onRefused?.(kind, peer);
     log.warn("peer broke a limit; disconnecting", { peer, limit: kind, banMs: init.bans ? limits.banMs : 0 });
     init.bans?.ban(peer, limits.banMs);
+    admission?.recordFailure(connection);
     try {
       await reply(stream, createEnvelope({ type: "error", code, message }));
     } catch {
@@ -178,14 +283,29 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     connection.abort(new Error(`peer broke the ${kind} limit`));
   };
 
+  /** Answers a frame refused from its front, without reading its body (the stream is reset). */
+  const refuseFrame = async (stream: Stream, header: FrameHeader | undefined, error: FrameRefusedError) => {
+    const envelope = createEnvelope(
+      { type: "error", code: error.code, message: truncate(error.message) },
+      { requestId: header?.requestId ?? 0 },
+    );
+    try {
+      await writeBytes(stream, encodeFrame(envelope), AbortSignal.timeout(limits.headerTimeoutMs));
+    } finally {
+      // Reset rather than close: the unread body is dropped instead of waited for.
+      stream.abort(error);
+    }
+  };
+
   const serveStream = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString();
-    let state = peers.get(peer);
-    if (state === undefined) {
-      if (peers.size >= 1_000) prunePeers(performance.now());
-      state = { active: 0, tokens: limits.burst, refilledAt: performance.now() };
-      peers.set(peer, state);
+    const ip = remoteIp(connection.remoteAddr);
+    if (admission?.isBanned(connection)) {
+      init.onRefused?.("banned", peer);
+      connection.abort(new Error("banned"));
+      return;
     }
+    const state = bucket(peer);
     if (state.active >= limits.maxStreamsPerPeer) {
       await refuse(stream, connection, peer, "streams", ErrorCode.RateLimited, "too many concurrent streams");
       return;
@@ -194,22 +314,92 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
       await refuse(stream, connection, peer, "rate", ErrorCode.RateLimited, "request rate limit exceeded");
       return;
     }
+    // A stranger's IP shares one bucket across its peer ids; a validator's IP may host many.
+    const stranger = admission !== undefined && ip !== undefined && !admission.isValidatorIp(ip);
+    if (stranger && !takeToken(bucket(`ip:${ip}`))) {
+      await refuse(stream, connection, peer, "rate", ErrorCode.RateLimited, "request rate limit exceeded");
+      return;
+    }
     state.active++;
     active++;
+    let reserved = 0;
+    let header: FrameHeader | undefined;
+    let hotkey: string | undefined;
+    const release = () => {
+      buffered -= reserved;
+      if (stranger && ip !== undefined && reserved > 0) {
+        const left = (bufferedByIp.get(ip) ?? 0) - reserved;
+        if (left > 0) bufferedByIp.set(ip, left);
+        else bufferedByIp.delete(ip);
+      }
+      reserved = 0;
+    };
+    const admitFrame = (front: FrameHeader): boolean => {
+      header = front;
+      const { checkSender } = init;
+      let permitted = checkSender === undefined;
+      if (checkSender !== undefined) {
+        const verdict: SenderVerdict = front.auth
+          ? checkSender(front.auth.sender, front.auth.timestamp)
+          : { ok: false, code: ErrorCode.Unauthorized, reason: "request is not signed" };
+        if (verdict.ok) {
+          const own = bucket(`hotkey:${verdict.hotkey}`);
+          refill(own);
+          // Only verified requests take the hotkey's tokens (after the handler), so a stranger
+          // naming a validator's key cannot spend them; an empty bucket refuses the claim at once.
+          if (own.tokens < 1) {
+            throw new FrameRefusedError(
+              "rate",
+              ErrorCode.RateLimited,
+              "request rate limit exceeded for this hotkey",
+            );
+          }
+          hotkey = verdict.hotkey;
+          permitted = true;
+        } else if (front.payloadLength > limits.maxUnauthenticatedFrameSize) {
+          throw new FrameRefusedError("unauthenticated", verdict.code, verdict.reason);
+        }
+      }
+      const size = front.payloadLength;
+      const ipBuffered = stranger && ip !== undefined ? (bufferedByIp.get(ip) ?? 0) : 0;
+      if (
+        buffered + size > limits.maxBufferedBytes ||
+        (stranger && ipBuffered + size > limits.maxBufferedBytesPerIp)
+      ) {
+        throw new FrameRefusedError(
+          "busy",
+          ErrorCode.RateLimited,
+          "busy: too many requests being read; retry later",
+        );
+      }
+      reserved = size;
+      buffered += size;
+      if (stranger && ip !== undefined) bufferedByIp.set(ip, ipBuffered + size);
+      return permitted;
+    };
     try {
       let frame: DecodedFrame | undefined;
       try {
         frame = await readDecodedFrame(stream, {
           maxFrameSize: limits.maxFrameSize,
           signal: AbortSignal.timeout(limits.readTimeoutMs),
+          headerSignal: AbortSignal.timeout(limits.headerTimeoutMs),
+          onHeader: admitFrame,
         });
       } catch (error) {
+        if (error instanceof FrameRefusedError) {
+          log.debug("frame refused before its body", { peer, reason: error.message });
+          if (error.kind === "busy") init.onRefused?.("busy", peer);
+          else fail(connection, peer, error.kind === "rate" ? "rate" : "unauthenticated");
+          await refuseFrame(stream, header, error).catch(() => undefined);
+          return;
+        }
         if (error instanceof CodecError) {
           if (error.code === "too-large") {
             await refuse(stream, connection, peer, "frame-size", ErrorCode.FrameTooLarge, error.message);
             return;
           }
-          init.onRefused?.("malformed", peer);
+          fail(connection, peer, "malformed");
           log.debug("malformed request", { peer, error: error.message, codecError: error.code });
           const code = error.code === "bad-version" ? ErrorCode.UnsupportedVersion : ErrorCode.BadRequest;
           await reply(
@@ -218,7 +408,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
           ).catch(() => stream.abort(error));
           return;
         }
-        if (error instanceof RequestAbortedError) init.onRefused?.("timeout", peer);
+        if (error instanceof RequestAbortedError) fail(connection, peer, "timeout");
         log.debug("stream failed before a request arrived", { peer, error });
         stream.abort(error instanceof Error ? error : new Error(String(error)));
         return;
@@ -238,11 +428,19 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
           { requestId: request.requestId },
         );
       }
+      release();
+      if (response.body.type === "error" && AUTH_FAILURES.has(response.body.code)) {
+        fail(connection, peer, "auth");
+      } else if (hotkey !== undefined) {
+        takeToken(bucket(`hotkey:${hotkey}`));
+        admission?.markAuthenticated(connection);
+      }
       await reply(stream, response);
     } catch (error) {
       log.debug("stream failed", { peer, error });
       stream.abort(error instanceof Error ? error : new Error(String(error)));
     } finally {
+      release();
       state.active--;
       active--;
     }
@@ -251,6 +449,9 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
   return {
     get activeStreams() {
       return active;
+    },
+    get bufferedBytes() {
+      return buffered;
     },
     async start() {
       await node.handle(
@@ -270,7 +471,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     },
     async stop() {
       await node.unhandle(protocol);
-      peers.clear();
+      buckets.clear();
     },
   };
 }

@@ -5,7 +5,6 @@
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainClient } from "../../chain/client.js";
 import { ChainError } from "../../chain/errors.js";
-import type { PolkadotChainClient } from "../../chain/polkadot-client.js";
 import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
@@ -96,6 +95,7 @@ async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
       listen: { ip: config["axon.ip"], port: config["axon.port"] },
       ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
       metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
+      validatorGraceMs: config["neuron.validator_grace"] * 60_000,
       limits: peerLimitsFrom(config),
     },
     chain,

@@ -59,6 +59,7 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
   const { chain, netuid, hotkey, log } = init;
   const intervalMs = init.intervalMs ?? DEFAULT_METAGRAPH_INTERVAL_MS;
   let validators = new Map<string, bigint>();
+  let inGrace = new Set<string>();
   let refreshing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -100,6 +101,16 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
     validators = next;
     const list: ValidatorStake[] = [...next].map(([h, stake]) => ({ hotkey: h, stake }));
     const report = stores.rebalance(list);
+    for (const [h, since] of report.inGrace) {
+      // Once per absence: the first read that misses the validator.
+      if (!inGrace.has(h)) {
+        log.warn("a validator left the metagraph or lost its permit; its chunks stay for the grace period", {
+          validator: h,
+          since: new Date(since).toISOString(),
+        });
+      }
+    }
+    inGrace = new Set(report.inGrace.keys());
     for (const [h, evicted] of report.evicted) {
       init.onEvicted(h, evicted);
       log.info("evicted chunks over budget", { validator: h, count: evicted.length });

@@ -7,8 +7,10 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { logger as polkadotLogger } from "@polkadot/util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWallet } from "../chain/wallet.js";
+import { createLogger, routeConsoleToLog } from "../neurons/logger.js";
 import { children, type Run, runNode } from "./node-process.js";
 import { type DevSubnet, startDevSubnet, stopDevSubnet } from "./subnet-fixture.js";
 
@@ -95,6 +97,34 @@ afterAll(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await stopDevSubnet(subnet);
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("routeConsoleToLog", () => {
+  it("turns @polkadot/util's logger lines and other console output into JSON records, until restored", () => {
+    const lines: string[] = [];
+    const original = console.error;
+    const restore = routeConsoleToLog(
+      createLogger({ write: (line) => lines.push(line), fields: { node: "t" } }),
+    );
+    try {
+      polkadotLogger("api-ws").error("disconnected from ws://127.0.0.1:9944: 1006:: Abnormal Closure");
+      polkadotLogger("rpc-core").warn("some", { detail: 1 });
+      console.log("plain %d", 7);
+    } finally {
+      restore();
+    }
+    expect(console.error).toBe(original);
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({
+        level: "error",
+        msg: "disconnected from ws://127.0.0.1:9944: 1006:: Abnormal Closure",
+        origin: "api-ws",
+        node: "t",
+      }),
+      expect.objectContaining({ level: "warn", msg: "some { detail: 1 }", origin: "rpc-core" }),
+      expect.objectContaining({ level: "info", msg: "plain 7", origin: "console" }),
+    ]);
+  });
 });
 
 describe("node output when the chain drops", () => {

@@ -2,7 +2,7 @@
  * The miner's view of the subnet: the metagraph is re-read every interval; each read updates the
  * validators allowed to make requests (hotkeys with a validator permit) and rebalances their
  * budgets by stake. A failed read is retried with backoff while serving goes on with the last
- * known set.
+ * known set. A validator that drops out keeps its chunks for the grace period (partition.ts).
  */
 import type { ChainClient, Metagraph } from "../../chain/client.js";
 import { NodeError } from "../errors.js";

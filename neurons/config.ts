@@ -137,6 +137,14 @@ export const minerConfigSchema = commonConfigSchema.extend({
     "Seconds between metagraph reads (validators, stakes, budgets)",
     z.number().positive().default(60),
   ),
+  // Longer than one tempo (360 blocks × 12 s = 72 min), when permits are recomputed: a validator
+  // that drops out of the metagraph for a read or two, or loses its permit for a single epoch,
+  // keeps its data. The space stays withheld from the others for at most that long.
+  "neuron.validator_grace": option(
+    "Miner",
+    "Minutes a validator that left the metagraph or lost its permit keeps its chunks (0: evict at once)",
+    z.number().min(0).default(90),
+  ),
   // Sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms, so
   // 16 streams and 200 requests/s are well above honest use and far below what hurts.
   "neuron.max_streams_per_peer": option(

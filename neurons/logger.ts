@@ -1,3 +1,5 @@
+import { format } from "node:util";
+
 /**
  * Structured logs: one JSON object per line (`{"time":…,"level":"info","msg":"…",…fields}`),
  * written to stderr by default so stdout stays free for a program's output. A logger is a value
@@ -90,4 +92,42 @@ function jsonSafe(_key: string, value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+const CONSOLE_LEVELS = { error: "error", warn: "warn", info: "info", log: "info", debug: "debug" } as const;
+
+/** The prefix @polkadot/util's `logger` puts before every message: a local time and `ORIGIN:`. */
+const POLKADOT_DATE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
+const POLKADOT_ORIGIN = /^\s*([A-Z0-9/_-]+):$/;
+
+/**
+ * Sends everything written through `console` to `log` as JSON lines, until the returned function
+ * restores the console. For node processes only (their logs must be one JSON object a line):
+ * @polkadot/api and @polkadot/rpc-provider write through @polkadot/util's `logger`, which has no
+ * hook but `console` (`DEBUG` only switches its debug lines on), and print lines such as
+ * `2026-01-01 12:00:00 API-WS: disconnected from ws://…` whenever the chain drops. Their date and
+ * origin become the `origin` field; other console output gets `origin: "console"`.
+ *
+ * @example
+ * const restore = routeConsoleToLog(log);
+ * // … the node runs; console.warn("x") is now {"level":"warn","msg":"x","origin":"console",…}
+ * restore();
+ */
+export function routeConsoleToLog(log: Logger): () => void {
+  const saved = new Map<keyof typeof CONSOLE_LEVELS, (...args: unknown[]) => void>();
+  for (const [method, level] of Object.entries(CONSOLE_LEVELS) as [keyof typeof CONSOLE_LEVELS, LogLevel][]) {
+    saved.set(method, console[method]);
+    console[method] = (...args: unknown[]) => {
+      const [first, second, ...rest] = args;
+      const origin = typeof second === "string" ? POLKADOT_ORIGIN.exec(second)?.[1] : undefined;
+      if (typeof first === "string" && POLKADOT_DATE.test(first) && origin !== undefined) {
+        log[level](format(...rest), { origin: origin.toLowerCase() });
+      } else {
+        log[level](format(...args), { origin: "console" });
+      }
+    };
+  }
+  return () => {
+    for (const [method, original] of saved) console[method] = original;
+  };
 }

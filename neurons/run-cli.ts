@@ -8,7 +8,7 @@
  */
 import type { z } from "zod";
 import { type CommonConfig, ConfigError, loadConfig, type NodeSchema } from "./config.js";
-import type { Logger } from "./logger.js";
+import { type Logger, routeConsoleToLog } from "./logger.js";
 import { nodeLogger, StartupError } from "./startup.js";
 
 /** A part of a node with a start/stop lifecycle, as libp2p's `Startable`. */
@@ -80,6 +80,9 @@ export async function runNode<C extends CommonConfig>(
   setUp: (node: NodeRun<C>) => Promise<void>,
 ): Promise<number> {
   const log = nodeLogger(config, name);
+  // The chain client library writes plain text through console (see routeConsoleToLog); in a
+  // running node every line on stderr is JSON.
+  const restoreConsole = routeConsoleToLog(log);
   const stopping = shutdownSignal(log);
   const parts: Stoppable[] = [];
   const stopAll = async (onError: (error: unknown) => void) => {
@@ -107,6 +110,8 @@ export async function runNode<C extends CommonConfig>(
   } catch (error) {
     // Start-up already failed: a part that also fails to stop adds nothing the operator can use.
     await stopAll(() => undefined);
+    // The one line the operator reads is plain text.
+    restoreConsole();
     const why = error instanceof Error ? error.message : String(error);
     console.error(error instanceof StartupError ? `error: ${why}` : `error: start-up failed: ${why}`);
     return 1;

@@ -187,7 +187,11 @@ describe("StoreManager", () => {
   /** Manager tests use 64 KiB chunks so the partition database's own size is under one chunk. */
   const BIG = 64 * 1024;
 
-  function manager(freeBytes: () => number, stores?: Map<string, ChunkStore>): StoreManager {
+  function manager(
+    freeBytes: () => number,
+    stores?: Map<string, ChunkStore>,
+    { validatorGraceMs = 0, now = () => 1_000 }: { validatorGraceMs?: number; now?: () => number } = {},
+  ): StoreManager {
     const layout = resolveStoreLayout({ dbRoot: dir, netuid: 3, minerHotkey: "miner" });
     return new StoreManager({
       layout,
@@ -195,7 +199,8 @@ describe("StoreManager", () => {
       threshold: 0.5,
       floorChunks: 1,
       freeBytes,
-      now: () => 1_000,
+      now,
+      validatorGraceMs,
       ...(stores
         ? {
             openStore: (path: string, chunkSize: number) => {
@@ -294,6 +299,63 @@ describe("StoreManager", () => {
     const restarted = manager(() => 20 * BIG, stores);
     expect(restarted.budget("a")).toBe(10);
     restarted.close();
+  });
+
+  it("keeps an unlisted validator's chunks and share for the grace period, then evicts them (real SQLite)", () => {
+    const MINUTE = 60_000;
+    let clock = 1_000_000;
+    // A disk of 40 chunks whose free space is what our own files leave: 20 chunks to share.
+    const layoutDir = resolveStoreLayout({ dbRoot: dir, netuid: 3, minerHotkey: "miner" }).dir;
+    const freeBytes = () => 40 * BIG - folderUsedBytes(layoutDir);
+    const open = () => manager(freeBytes, undefined, { validatorGraceMs: 30 * MINUTE, now: () => clock });
+    let m = open();
+    const both = [
+      { hotkey: "stays", stake: 1n },
+      { hotkey: "flaky", stake: 1n },
+    ];
+    m.rebalance(both);
+    expect([m.budget("stays"), m.budget("flaky")]).toEqual([10, 10]);
+    for (let i = 0; i < 5; i++) {
+      m.put("flaky", i, new Uint8Array(BIG).fill(i + 1));
+      m.put("stays", i, new Uint8Array(BIG).fill(i + 1));
+    }
+
+    // A glitch: the metagraph misses "flaky" for 29 minutes, over several reads and a restart.
+    const glitch = m.rebalance([{ hotkey: "stays", stake: 1n }]);
+    expect(glitch.evicted.size).toBe(0);
+    expect(glitch.inGrace).toEqual(new Map([["flaky", clock]]));
+    // "stays" is not handed the missing validator's share while it may come back.
+    expect([m.budget("stays"), m.budget("flaky")]).toEqual([10, 10]);
+    clock += 15 * MINUTE;
+    m.close();
+    m = open();
+    expect(m.rebalance([{ hotkey: "stays", stake: 1n }]).evicted.size).toBe(0);
+    clock += 14 * MINUTE;
+    expect(m.rebalance([{ hotkey: "stays", stake: 1n }]).evicted.size).toBe(0);
+    expect(m.store("flaky").count()).toBe(5);
+
+    // It is back: nothing was lost, and a later absence starts a fresh grace period.
+    const back = m.rebalance(both);
+    expect(back.evicted.size).toBe(0);
+    expect(back.inGrace.size).toBe(0);
+    expect(Buffer.from(m.store("flaky").get(4)!).equals(Buffer.from(new Uint8Array(BIG).fill(5)))).toBe(true);
+    clock += 60 * MINUTE;
+    expect(m.rebalance([{ hotkey: "stays", stake: 1n }]).evicted.size).toBe(0);
+
+    // Gone for longer than the grace period: its chunks go and "stays" gets the space.
+    clock += 30 * MINUTE;
+    const gone = m.rebalance([{ hotkey: "stays", stake: 1n }]);
+    expect(gone.evicted.get("flaky")?.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(gone.inGrace.size).toBe(0);
+    expect([m.budget("stays"), m.budget("flaky")]).toEqual([20, 0]);
+    expect(m.store("flaky").count()).toBe(0);
+    expect(m.evictedSince("flaky", 0).indices).toHaveLength(5);
+    // Later reads neither evict again nor start another grace period.
+    clock += MINUTE;
+    const later = m.rebalance([{ hotkey: "stays", stake: 1n }]);
+    expect(later.evicted.size).toBe(0);
+    expect(later.inGrace.size).toBe(0);
+    m.close();
   });
 
   it("opens real SQLite stores lazily at the layout's paths", () => {

@@ -95,6 +95,7 @@ async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
       listen: { ip: config["axon.ip"], port: config["axon.port"] },
       ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),
       metagraphIntervalMs: config["neuron.metagraph_interval"] * 1000,
+      validatorGraceMs: config["neuron.validator_grace"] * 60_000,
       limits: peerLimitsFrom(config),
       admission: admissionLimitsFrom(config),
     },

@@ -2,7 +2,7 @@
  * The miner's view of the subnet: the metagraph is re-read every interval; each read updates the
  * validators allowed to make requests (hotkeys with a validator permit) and rebalances their
  * budgets by stake. A failed read is retried with backoff while serving goes on with the last
- * known set.
+ * known set. A validator that drops out keeps its chunks for the grace period (partition.ts).
  */
 import type { ChainClient, Metagraph } from "../../chain/client.js";
 import { NodeError } from "../errors.js";
@@ -62,6 +62,7 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
   const intervalMs = init.intervalMs ?? DEFAULT_METAGRAPH_INTERVAL_MS;
   let validators = new Map<string, bigint>();
   let validatorIps = new Set<string>();
+  let inGrace = new Set<string>();
   let refreshing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -108,6 +109,16 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
     validatorIps = nextIps;
     const list: ValidatorStake[] = [...next].map(([h, stake]) => ({ hotkey: h, stake }));
     const report = stores.rebalance(list);
+    for (const [h, since] of report.inGrace) {
+      // Once per absence: the first read that misses the validator.
+      if (!inGrace.has(h)) {
+        log.warn("a validator left the metagraph or lost its permit; its chunks stay for the grace period", {
+          validator: h,
+          since: new Date(since).toISOString(),
+        });
+      }
+    }
+    inGrace = new Set(report.inGrace.keys());
     for (const [h, evicted] of report.evicted) {
       init.onEvicted(h, evicted);
       log.info("evicted chunks over budget", { validator: h, count: evicted.length });

@@ -56,6 +56,8 @@ export interface MinerSettings {
   /** Address published on chain; default: the listen ip, or a non-loopback interface address. */
   externalIp?: string;
   metagraphIntervalMs?: number;
+  /** How long a validator gone from the metagraph keeps its chunks (default DEFAULT_VALIDATOR_GRACE_MS). */
+  validatorGraceMs?: number;
   /** Serve the axon and the commitment on start (skipped when the chain already has them). Default true. */
   announce?: boolean;
   limits?: Partial<PeerLimits>;
@@ -284,6 +286,7 @@ export function createMiner(init: MinerInit): Miner {
         layout,
         chunkSize,
         threshold: settings.threshold,
+        ...(settings.validatorGraceMs !== undefined ? { validatorGraceMs: settings.validatorGraceMs } : {}),
         ...(init.freeBytes ? { freeBytes: init.freeBytes } : {}),
         now,
       });

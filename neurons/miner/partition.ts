@@ -21,12 +21,20 @@
  * deleted, with a per-validator sequence number, so a crash can at worst announce an eviction
  * that did not happen (the chunk is then evicted again later), never hide one that did. A
  * validator learns them with `evictedSince(hotkey, seq)`.
+ *
+ * Grace. A validator that was allotted space and is no longer listed (it left the metagraph or lost
+ * its permit) keeps its place in the split, at its last known stake, for `validatorGraceMs` from
+ * the first rebalance that missed it; only then does its budget drop to 0 and its chunks go. A
+ * metagraph glitch thus costs nothing, and the others' budgets are not inflated by space that may
+ * be claimed back a minute later. The start of each absence is kept in the partition database, so
+ * a restart neither resets nor skips a grace period.
  */
 
 import { mkdirSync, readdirSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
+import { defaultsOf, minerConfigSchema } from "../config.js";
 import { NodeError } from "../errors.js";
 import type { ChunkStore } from "./chunk-store.js";
 import { SqliteChunkStore } from "./sqlite-chunk-store.js";
@@ -37,6 +45,9 @@ export const DEFAULT_THRESHOLD = 0.0001;
 
 /** Chunks every validator gets before stake counts, where the total allows. */
 export const DEFAULT_FLOOR_CHUNKS = 1;
+
+/** How long an unlisted validator keeps its chunks: `--neuron.validator_grace` (minutes) by default. */
+export const DEFAULT_VALIDATOR_GRACE_MS = defaultsOf(minerConfigSchema)["neuron.validator_grace"] * 60_000;
 
 /** Fractional stakes (given as numbers) are kept to 9 decimals, the precision of TAO in RAO. */
 const STAKE_SCALE = 1_000_000_000;
@@ -166,6 +177,11 @@ function stakeUnits(validator: ValidatorStake): bigint {
     : BigInt(Math.round(stake * STAKE_SCALE));
 }
 
+/** A stake as the allocation table keeps it ("1000" exactly as a bigint, "1.5" as a number). */
+function parseStake(text: string): bigint | number {
+  return /^\d+$/.test(text) ? BigInt(text) : Number(text);
+}
+
 function compareBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -246,7 +262,35 @@ export class PartitionDb {
         evicted_at       INTEGER NOT NULL,
         PRIMARY KEY (validator_hotkey, seq)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS absence (
+        validator_hotkey TEXT    PRIMARY KEY,
+        since            INTEGER NOT NULL
+      ) WITHOUT ROWID;
     `);
+  }
+
+  /**
+   * When each listed hotkey was first missed (Unix ms), recording `at` for those missed now for the
+   * first time; every other absence (the validator is back, or its grace ended) is forgotten.
+   */
+  trackAbsences(missing: readonly string[], at: number): Map<string, number> {
+    const select = this.#db.prepare("SELECT validator_hotkey AS hotkey, since FROM absence");
+    const insert = this.#db.prepare("INSERT INTO absence (validator_hotkey, since) VALUES (?, ?)");
+    const remove = this.#db.prepare("DELETE FROM absence WHERE validator_hotkey = ?");
+    return this.#db.transaction(() => {
+      const known = new Map(
+        (select.all() as { hotkey: string; since: number }[]).map((row) => [row.hotkey, row.since]),
+      );
+      const out = new Map<string, number>();
+      for (const hotkey of missing) {
+        const since = known.get(hotkey);
+        if (since === undefined) insert.run(hotkey, at);
+        out.set(hotkey, since ?? at);
+        known.delete(hotkey);
+      }
+      for (const hotkey of known.keys()) remove.run(hotkey);
+      return out;
+    })();
   }
 
   /** Replaces the allocation table with these budgets. */
@@ -313,6 +357,11 @@ export interface StoreManagerInit {
   threshold?: number;
   /** Default DEFAULT_FLOOR_CHUNKS. */
   floorChunks?: number;
+  /**
+   * How long a validator that is no longer listed keeps its budget and chunks (default
+   * DEFAULT_VALIDATOR_GRACE_MS; 0 evicts at the first rebalance that misses it).
+   */
+  validatorGraceMs?: number;
   /** Free bytes on the filesystem of a folder (default {@link filesystemFreeBytes}). */
   freeBytes?: (dir: string) => number;
   /** Opens a validator's store (default: a SqliteChunkStore at `layout.storePath`). */
@@ -330,6 +379,11 @@ export interface RebalanceReport {
   budgets: ValidatorBudget[];
   /** Indices evicted in this rebalance, per validator, in eviction order. */
   evicted: Map<string, number[]>;
+  /**
+   * Unlisted validators still in their grace period: when they were first missed (Unix ms). They
+   * keep their last stake in `budgets` until `since + validatorGraceMs`.
+   */
+  inGrace: Map<string, number>;
 }
 
 /**
@@ -346,6 +400,7 @@ export class StoreManager {
   readonly #chunkSize: number;
   readonly #threshold: number;
   readonly #floorChunks: number;
+  readonly #graceMs: number;
   readonly #freeBytes: (dir: string) => number;
   readonly #openStore: (path: string, chunkSize: number) => ChunkStore;
   readonly #now: () => number;
@@ -358,6 +413,7 @@ export class StoreManager {
     this.#chunkSize = init.chunkSize ?? CHUNK_SIZE;
     this.#threshold = init.threshold ?? DEFAULT_THRESHOLD;
     this.#floorChunks = init.floorChunks ?? DEFAULT_FLOOR_CHUNKS;
+    this.#graceMs = init.validatorGraceMs ?? DEFAULT_VALIDATOR_GRACE_MS;
     this.#freeBytes = init.freeBytes ?? filesystemFreeBytes;
     this.#openStore = init.openStore ?? ((path, chunkSize) => new SqliteChunkStore({ path, chunkSize }));
     this.#now = init.now ?? Date.now;
@@ -394,22 +450,42 @@ export class StoreManager {
     store.put(chunkIndex, data);
   }
 
-  /** Recomputes every budget from the filesystem and stakes, records it, and evicts the excess. */
+  /**
+   * Recomputes every budget from the filesystem and stakes, records it, and evicts the excess.
+   * Validators allotted space before and missing from `validators` keep their last stake in the
+   * split while their grace period lasts (see the module comment).
+   */
   rebalance(validators: readonly ValidatorStake[]): RebalanceReport {
+    const at = this.#now();
     const freeBytes = this.#freeBytes(this.#layout.dir);
     const usedBytes = folderUsedBytes(this.#layout.dir);
     const totalBytes = Math.floor(this.#threshold * (freeBytes + usedBytes));
+    const listed = new Set(validators.map((v) => v.hotkey));
+    const missing = this.#partition
+      .allocations()
+      .filter((row) => row.budgetChunks > 0 && !listed.has(row.validatorHotkey));
+    const absentSince = this.#partition.trackAbsences(
+      missing.map((row) => row.validatorHotkey),
+      at,
+    );
+    const inGrace = new Map<string, number>();
+    const kept: ValidatorStake[] = [];
+    for (const row of missing) {
+      const since = absentSince.get(row.validatorHotkey) ?? at;
+      if (at - since >= this.#graceMs) continue;
+      inGrace.set(row.validatorHotkey, since);
+      kept.push({ hotkey: row.validatorHotkey, stake: parseStake(row.stake) });
+    }
     const budgets = computeBudgets({
       totalBytes,
       chunkSize: this.#chunkSize,
-      validators,
+      validators: [...validators, ...kept],
       floorChunks: this.#floorChunks,
     });
-    const listed = new Set(validators.map((v) => v.hotkey));
     for (const hotkey of this.#knownStores()) {
-      if (!listed.has(hotkey)) budgets.push({ hotkey, stake: 0n, chunks: 0, bytes: 0 });
+      if (!listed.has(hotkey) && !inGrace.has(hotkey))
+        budgets.push({ hotkey, stake: 0n, chunks: 0, bytes: 0 });
     }
-    const at = this.#now();
     this.#partition.recordAllocations(budgets, at);
     this.#budgets.clear();
     for (const b of budgets) this.#budgets.set(b.hotkey, b.chunks);
@@ -427,7 +503,7 @@ export class StoreManager {
       store.maintain();
       evicted.set(b.hotkey, victims);
     }
-    return { freeBytes, usedBytes, totalBytes, budgets, evicted };
+    return { freeBytes, usedBytes, totalBytes, budgets, evicted, inGrace };
   }
 
   /** Evictions of a validator's chunks from `sinceSeq` on (see PartitionDb.evictedSince). */

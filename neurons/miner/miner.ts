@@ -251,6 +251,7 @@ export function createMiner(init: MinerInit): Miner {
         stores: started,
         verifier: createRequestVerifier({
           isAllowed: (h) => sync.validators.has(h),
+          recipient: hotkey.publicKey,
           ...(settings.authWindowMs !== undefined ? { windowMs: settings.authWindowMs } : {}),
           now,
         }),

@@ -244,7 +244,7 @@ export function createValidator(init: ValidatorInit): Validator {
     const peer = address.getComponents().find((c) => c.name === "p2p")?.value;
     if (peer !== undefined && p2p.getConnections(peerIdFromString(peer)).length === 0)
       await p2p.dial(address, { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
-    const reply = await request(p2p, address, signRequest(signer, body), {
+    const reply = await request(p2p, address, signRequest(signer, body, { recipient: record.hotkey }), {
       signal: AbortSignal.timeout(timeoutMs),
     });
     return reply.body;

@@ -24,6 +24,7 @@ import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE } from "../p2p/node.j
 import { createFrameServer, createPeerBans, type FrameServer, type PeerLimits } from "../p2p/server.js";
 import { createAnnouncer } from "./announce.js";
 import { type ChallengeMarks, createChallengeMarks } from "./challenge-marks.js";
+import type { CostBudgetLimits } from "./cost-budget.js";
 import { createMetagraphSync } from "./metagraph-sync.js";
 import { StoreManager } from "./partition.js";
 import { createRequestHandler, type RequestHandler, registerRequestMetrics } from "./request-handler.js";
@@ -51,6 +52,8 @@ export interface MinerSettings {
   /** Accepted clock difference of signed requests. */
   authWindowMs?: number;
   treeCacheBytes?: number;
+  /** Each validator's cost budget (neurons/miner/cost-budget.ts; default DEFAULT_COST_BUDGET). */
+  costBudget?: Partial<CostBudgetLimits>;
 }
 
 /**
@@ -129,6 +132,7 @@ export function createMiner(init: MinerInit): Miner {
   let node: Libp2p | undefined;
   let server: FrameServer | undefined;
   let marks: ChallengeMarks | undefined;
+  let handler: RequestHandler | undefined;
   const knownStores = new Set<string>();
   const trees = createTreeCache(settings.treeCacheBytes ?? DEFAULT_TREE_CACHE_BYTES, LEAF_SIZE);
   const announcer = createAnnouncer({ chain, hotkey, settings, log });
@@ -248,6 +252,7 @@ export function createMiner(init: MinerInit): Miner {
         log,
       });
       const handle: RequestHandler = createRequestHandler({
+        ...(settings.costBudget !== undefined ? { costBudget: settings.costBudget } : {}),
         stores: started,
         verifier: createRequestVerifier({
           isAllowed: (h) => sync.validators.has(h),
@@ -265,6 +270,7 @@ export function createMiner(init: MinerInit): Miner {
         log,
         metrics: requestMetrics,
       });
+      handler = handle;
       try {
         const privateKey = await loadOrCreatePeerKey(join(layout.dir, PEER_KEY_FILE));
         await sync.refresh();
@@ -274,10 +280,12 @@ export function createMiner(init: MinerInit): Miner {
           node,
           bans,
           log: log.child({ component: "p2p" }),
-          handle: (request, { body }) => {
+          handle: async (request, { body }) => {
+            const refused = await handle.admit(request, body);
+            if (refused !== undefined) return refused;
             // The received body bytes belong to this request only; a behaviour that answers
             // another envelope gets it checked over a fresh encoding.
-            const honest = (req: Envelope) => handle(req, req === request ? body : undefined);
+            const honest = (req: Envelope) => handle.answer(req, req === request ? body : undefined);
             const current = stores;
             if (!init.behaviour || !current || request.body.type === "hello") return honest(request);
             return init.behaviour.handle(request, honest, current);
@@ -312,6 +320,8 @@ export function createMiner(init: MinerInit): Miner {
         log.warn("libp2p stop failed", { error });
       }
       node = undefined;
+      handler?.close();
+      handler = undefined;
       marks?.stop();
       marks = undefined;
       stores?.close();

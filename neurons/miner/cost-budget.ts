@@ -24,15 +24,16 @@ export interface CostBudgetLimits {
 }
 
 /**
- * Sized for honest validators, measured against the validator's defaults: a round fills at most 16
- * chunks of 1 MiB (32 MiB of hashing and writing) and challenges up to 64 chunks (64 MiB of reads
- * when no tree is cached), every 12 s. The burst holds a whole such round twice over; the sustained
- * rate is ten times its average. A hostile validator spending all of it costs the miner about 5–10 %
- * of a core (a 1 MiB chunk read and hashed takes ~1–1.5 ms here), so it cannot starve the others.
+ * Sized for honest validators, against the validator's defaults: a round (every 12 s) fills at
+ * most 16 chunks of 1 MiB (billed 32 MiB: hashed and written) and challenges 1 chunk (1–2 MiB; the
+ * most `--neuron.chunks_per_challenge` allows, 64 chunks with no tree cached, is 128 MiB). The burst
+ * holds the largest such round; the sustained rate is about ten times a default round's average. A
+ * hostile validator spending all of it keeps the miner busy about 3–5 % of the time (a 1 MiB chunk
+ * row read takes ~0.5–1 ms here), so it cannot starve the others (test/validator-starvation.test.ts).
  */
 export const DEFAULT_COST_BUDGET: CostBudgetLimits = {
-  bytesPerSecond: 64 << 20,
-  burstBytes: 256 << 20,
+  bytesPerSecond: 32 << 20,
+  burstBytes: 160 << 20,
   maxQueued: 32,
   maxWaitMs: 10_000,
 };

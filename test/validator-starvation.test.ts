@@ -21,7 +21,7 @@ import { authReady, createRequestSigner, type RequestSigner, signRequest } from 
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { MAX_CHALLENGED_CHUNKS } from "../neurons/miner/request-handler.js";
 import { createP2PNode, request } from "../neurons/p2p/node.js";
-import { CHUNK_SIZE, LEAF_SIZE } from "../protocol/constants.js";
+import { CHUNK_SIZE } from "../protocol/constants.js";
 import type { Envelope, Message } from "../protocol/messages.js";
 import { MemoryChainClient } from "./support/memory-chain-client.js";
 

@@ -111,6 +111,9 @@ export const minerBench: BenchGroup = {
       announce: false,
       metagraphIntervalMs: 3_600_000,
       limits: { requestsPerSecond: 100_000, burst: 100_000 },
+      // The bench times the request path back to back; the per-validator cost budget would pace it
+      // (test/validator-starvation.test.ts covers the budget).
+      costBudget: { bytesPerSecond: Number.MAX_SAFE_INTEGER, burstBytes: Number.MAX_SAFE_INTEGER },
     };
     let miner: Miner | undefined;
     const client = await createP2PNode();
@@ -120,7 +123,9 @@ export const minerBench: BenchGroup = {
       await miner.start();
       const target = multiaddr(miner.announcedAddress);
       const ask = (body: Message) =>
-        request(client, target, signRequest(signer, body), { signal: AbortSignal.timeout(30_000) });
+        request(client, target, signRequest(signer, body, { recipient: minerHotkey.address }), {
+          signal: AbortSignal.timeout(30_000),
+        });
       await startRawServer(rawServer, chunks[0] as Uint8Array, new Uint8Array(PROOF_FRAME_BYTES));
       const rawTarget = rawServer.getMultiaddrs()[0] as ReturnType<typeof multiaddr>;
       const upload = new Uint8Array(CHUNK_SIZE + 1);
@@ -263,7 +268,7 @@ export const minerBench: BenchGroup = {
         const reply = await request(
           client,
           coldTarget,
-          signRequest(signer, { type: "challenge", challenge }),
+          signRequest(signer, { type: "challenge", challenge }, { recipient: minerHotkey.address }),
         );
         cold.push(performance.now() - t);
         if (reply.body.type !== "proof") throw new Error("challenge failed");

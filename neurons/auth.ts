@@ -1,16 +1,19 @@
 /**
  * Request authentication. A validator signs every request envelope with its hotkey (sr25519)
  * over `signingPayload(envelope)` (protocol/codec.ts: a domain tag, the header with sender,
- * timestamp and a random 16-byte nonce, and the body). A miner accepts a request only when:
- * the sender is in its allowed set (registered with a validator permit), the timestamp is within
- * ±`windowMs` of its clock, the signature verifies, and the (sender, nonce) pair was not seen
- * within the window. Each refusal maps to the ErrorCode sent back on the wire.
+ * recipient, timestamp and a random 16-byte nonce, and the body). A miner accepts a request only
+ * when: the sender is in its allowed set (registered with a validator permit), the recipient is
+ * the miner's own hotkey, the timestamp is within ±`windowMs` of its clock, the signature
+ * verifies, and the (sender, nonce) pair was not seen within the window. The recipient is what
+ * makes a per-miner nonce cache enough: a request another miner received cannot be replayed here,
+ * because it names that miner. Each refusal maps to the ErrorCode sent back on the wire.
  */
 import { randomBytes } from "node:crypto";
 import { decodePair } from "@polkadot/keyring/pair/decode";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { encodeAddress } from "@polkadot/util-crypto";
+import { decodeAddress, encodeAddress } from "@polkadot/util-crypto";
 import { sr25519Sign, sr25519Verify, waitReady } from "@polkadot/wasm-crypto";
+import { bytesEqual } from "../protocol/bytes.js";
 import { isUnsignedEnvelope, signingPayload } from "../protocol/codec.js";
 import {
   createEnvelope,
@@ -59,7 +62,20 @@ export function createRequestSigner(pair: KeyringPair): RequestSigner {
   return { publicKey, sign: (message) => sr25519Sign(publicKey, secretKey, message) };
 }
 
+/** A hotkey as its ss58 address or its 32-byte public key. */
+export type HotkeyId = string | Uint8Array;
+
+/** The 32-byte public key of a hotkey given as either form. */
+export function hotkeyPublicKey(hotkey: HotkeyId): Uint8Array {
+  return typeof hotkey === "string" ? decodeAddress(hotkey) : hotkey;
+}
+
 export interface SignRequestOptions {
+  /**
+   * The hotkey of the miner the request is for (from the metagraph). Signed with the request,
+   * so no other miner accepts it.
+   */
+  recipient: HotkeyId;
   requestId?: number;
   /** Unix ms; default Date.now(). */
   now?: number;
@@ -69,19 +85,21 @@ export interface SignRequestOptions {
 
 /**
  * Wraps `body` in an envelope signed by `pair` (the validator's hotkey, ideally through
- * {@link createRequestSigner}).
+ * {@link createRequestSigner}) for the miner `options.recipient`.
  *
  * @example
- * const request = signRequest(hotkey, { type: "retrieve", storeId: hotkey.address, chunkIndex: 0 });
+ * const request = signRequest(hotkey, { type: "retrieve", storeId: hotkey.address, chunkIndex: 0 },
+ *   { recipient: minerHotkey });
  */
 export function signRequest<M extends Message>(
   pair: RequestSigner,
   body: M,
-  options: SignRequestOptions = {},
+  options: SignRequestOptions,
 ): Envelope<M> {
   const envelope = createEnvelope(body, {
     requestId: options.requestId ?? 0,
     sender: pair.publicKey,
+    recipient: hotkeyPublicKey(options.recipient),
     timestamp: options.now ?? Date.now(),
     nonce: options.nonce ?? new Uint8Array(randomBytes(ENVELOPE_NONCE_LENGTH)),
   });
@@ -95,6 +113,8 @@ export type AuthResult = { ok: true; hotkey: string } | { ok: false; code: Error
 export interface RequestVerifierInit {
   /** Whether a hotkey (ss58) may make requests: registered on the netuid with a validator permit. */
   isAllowed: (hotkey: string) => boolean;
+  /** This miner's hotkey: a request naming another recipient is refused (WrongRecipient). */
+  recipient: HotkeyId;
   windowMs?: number;
   maxNonces?: number;
   /** Clock in Unix ms; default Date.now. */
@@ -123,7 +143,7 @@ export async function authReady(): Promise<void> {
  *
  * @example
  * await authReady();
- * const verifier = createRequestVerifier({ isAllowed: (hotkey) => validators.has(hotkey) });
+ * const verifier = createRequestVerifier({ isAllowed: (hotkey) => validators.has(hotkey), recipient: minerHotkey.publicKey });
  * const result = verifier.verify(envelope);
  * if (!result.ok) reply({ type: "error", code: result.code, message: result.reason });
  */
@@ -131,6 +151,7 @@ export function createRequestVerifier(init: RequestVerifierInit): RequestVerifie
   const windowMs = init.windowMs ?? DEFAULT_AUTH_WINDOW_MS;
   const maxNonces = init.maxNonces ?? DEFAULT_REPLAY_CACHE_SIZE;
   const now = init.now ?? Date.now;
+  const recipient = hotkeyPublicKey(init.recipient);
   // Insertion order is arrival order, so expiry times (arrival + 2 × window) increase along the
   // map and pruning stops at the first live entry.
   const seen = new Map<string, number>();
@@ -168,6 +189,13 @@ export function createRequestVerifier(init: RequestVerifierInit): RequestVerifie
           ok: false,
           code: ErrorCode.Unauthorized,
           reason: `${hotkey} is not a validator with a permit on this subnet`,
+        };
+      }
+      if (!bytesEqual(envelope.recipient, recipient)) {
+        return {
+          ok: false,
+          code: ErrorCode.WrongRecipient,
+          reason: `request is for ${addressOf(envelope.recipient)}, not this miner`,
         };
       }
       const at = now();

@@ -240,12 +240,28 @@ export interface AnswerChallengeOptions {
    * they no longer match a cached tree and the proof fails verification, as it should.
    */
   treeOf?: (chunkIndex: number, chunk: Uint8Array) => MerkleTree;
+  /**
+   * The cheap path: a chunk's tree when one is at hand without reading the chunk (a miner's tree
+   * cache), and just the challenged leaves' bytes (a leaf-range read of the store; undefined when
+   * the chunk is missing). Given both, a chunk with a known tree is proven from its leaves alone;
+   * otherwise, or when a leaf comes back short, it is read whole through `readChunk`. Sound for the
+   * same reason as `treeOf`: the proven bytes are the stored ones, so rotted bytes fail verification.
+   */
+  knownTree?: (chunkIndex: number) => MerkleTree | undefined;
+  readLeaves?: (chunkIndex: number, leafIndices: readonly number[]) => Uint8Array[] | undefined;
+}
+
+/** Thrown by {@link answerChallenge} for a challenge that names a chunk twice (or out of order). */
+export class DuplicateChunkError extends ProtocolError {
+  override name = "DuplicateChunkError";
 }
 
 /**
- * The miner's side: reads each challenged chunk, takes its tree (built, or from `treeOf`) and
- * proves the challenged leaves. Throws {@link ChunkUnavailableError} when a chunk is missing or
- * too short for its leaves.
+ * The miner's side: reads each challenged chunk (or only its challenged leaves, see
+ * `knownTree`), takes its tree (built, or from `treeOf`) and proves the challenged leaves. Throws
+ * {@link ChunkUnavailableError} when a chunk is missing or too short for its leaves, and
+ * {@link DuplicateChunkError} when the chunk indices are not strictly increasing (a chunk named
+ * twice would be read and proven twice for nothing).
  *
  * @example
  * answerChallenge(challenge, (i) => store.get(i));
@@ -256,8 +272,36 @@ export function answerChallenge(
   readChunk: (chunkIndex: number) => Uint8Array | undefined,
   options: AnswerChallengeOptions = {},
 ): ChallengeResponse {
-  const { leafSize = LEAF_SIZE, treeOf } = options;
+  const { leafSize = LEAF_SIZE, treeOf, knownTree, readLeaves } = options;
+  let previous = -1;
+  for (const { chunkIndex } of challenge.chunks) {
+    if (!(chunkIndex > previous)) throw new DuplicateChunkError("challenged chunk indices must increase");
+    previous = chunkIndex;
+  }
+  const fromLeaves = (chunkIndex: number, leafIndices: number[]): ChunkProof | undefined => {
+    const tree = knownTree?.(chunkIndex);
+    if (tree === undefined || readLeaves === undefined) return undefined;
+    let proof: MerkleMultiProof;
+    try {
+      proof = proveLeaves(tree, leafIndices);
+    } catch (error) {
+      if (error instanceof LeafIndexError) return undefined;
+      throw error;
+    }
+    const leaves = readLeaves(chunkIndex, leafIndices);
+    if (leaves === undefined) throw new ChunkUnavailableError(chunkIndex);
+    // A full leaf everywhere but at the tree's last index; anything else means the stored chunk
+    // does not match the tree (overwritten meanwhile): read it whole instead.
+    const intact = leaves.every((leaf, i) =>
+      leafIndices[i] === tree.leafCount - 1
+        ? leaf.length > 0 && leaf.length <= leafSize
+        : leaf.length === leafSize,
+    );
+    return intact ? { chunkIndex, leaves, proof } : undefined;
+  };
   const chunks: ChunkProof[] = challenge.chunks.map(({ chunkIndex, leafIndices }) => {
+    const cheap = fromLeaves(chunkIndex, leafIndices);
+    if (cheap !== undefined) return cheap;
     const chunk = readChunk(chunkIndex);
     if (chunk === undefined || chunk.length === 0) throw new ChunkUnavailableError(chunkIndex);
     try {

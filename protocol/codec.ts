@@ -9,11 +9,17 @@
  *        2     1  flags: 1 = the authentication block follows, 0 = it is absent (all zero)
  *        3     4  requestId (u32)
  *  authentication block (flags = 1; requests signed by a validator):
- *        7    32  sender public key
- *       39     8  timestamp (ms, u64 holding a safe integer)
- *       47    16  nonce
- *       63    64  signature
- *  then   …  body (layout per message type, below), at 127 with the block and at 7 without
+ *        7    32  sender public key (the validator's hotkey)
+ *       39    32  recipient public key (the hotkey of the miner the request is for)
+ *       71     8  timestamp (ms, u64 holding a safe integer)
+ *       79    16  nonce
+ *       95    64  signature
+ *  then   …  body (layout per message type, below), at 159 with the block and at 7 without
+ *
+ * Version 1 had no recipient (the block was 120 bytes); its frames are refused as "bad-version".
+ * The recipient is the miner's hotkey rather than its libp2p peer id: the validator reads it from
+ * the metagraph (a peer id comes from the miner's own commitment, which another miner can copy),
+ * it is what the chain scores, and it is a fixed 32 bytes.
  *
  * Responses carry no authentication block (noise already authenticates the connection), which
  * keeps a one-leaf proof frame under 1.5 KB.
@@ -77,15 +83,18 @@ export const LENGTH_PREFIX_SIZE = 4;
 /** Bytes of the envelope header without the authentication block. */
 export const UNSIGNED_HEADER_SIZE = 1 + 1 + 1 + 4;
 
-/** Bytes of the authentication block: sender, timestamp, nonce, signature. */
-export const AUTH_BLOCK_SIZE = PUBLIC_KEY_LENGTH + 8 + ENVELOPE_NONCE_LENGTH + SIGNATURE_LENGTH;
+/** Bytes of the authentication block: sender, recipient, timestamp, nonce, signature. */
+export const AUTH_BLOCK_SIZE =
+  PUBLIC_KEY_LENGTH + PUBLIC_KEY_LENGTH + 8 + ENVELOPE_NONCE_LENGTH + SIGNATURE_LENGTH;
 
 /** Bytes of the envelope header of a signed request, in front of the body. */
 export const ENVELOPE_HEADER_SIZE = UNSIGNED_HEADER_SIZE + AUTH_BLOCK_SIZE;
 
 /** True when the envelope has no authentication data (all zero), so its frame omits the block. */
 export function isUnsignedEnvelope(e: Envelope): boolean {
-  return e.timestamp === 0 && allZero(e.sender) && allZero(e.nonce) && allZero(e.signature);
+  return (
+    e.timestamp === 0 && allZero(e.sender) && allZero(e.recipient) && allZero(e.nonce) && allZero(e.signature)
+  );
 }
 
 function allZero(bytes: Uint8Array): boolean {
@@ -173,7 +182,7 @@ export function encodedFrameLength(envelope: Envelope): number {
 /**
  * The exact bytes a requester signs and a responder verifies: the UTF-8 domain tag
  * SIGNING_DOMAIN, the encoded header with the signature field left out (version, type, flags,
- * requestId, sender, timestamp, nonce), then the SHA-256 of the encoded body. Computed from the
+ * requestId, sender, recipient, timestamp, nonce), then the SHA-256 of the encoded body. Computed from the
  * envelope, so signer and verifier cannot disagree about what was signed.
  *
  * The body goes in as its hash because sr25519 over a whole 1 MiB store body cost 7.5 ms to sign
@@ -212,6 +221,7 @@ function checkEnvelopeHeader(e: Envelope): void {
   checkUint(e.version, 0xff, "version");
   checkUint(e.requestId, 0xffffffff, "requestId");
   checkFixed(e.sender, PUBLIC_KEY_LENGTH, "sender");
+  checkFixed(e.recipient, PUBLIC_KEY_LENGTH, "recipient");
   checkSafeUint(e.timestamp, "timestamp");
   checkFixed(e.nonce, ENVELOPE_NONCE_LENGTH, "nonce");
   checkFixed(e.signature, SIGNATURE_LENGTH, "signature");
@@ -225,6 +235,7 @@ function writeHeader(w: Writer, e: Envelope, withSignature: boolean): void {
   w.u32(e.requestId);
   if (!signed) return;
   w.bytes(e.sender);
+  w.bytes(e.recipient);
   w.u64(e.timestamp);
   w.bytes(e.nonce);
   if (withSignature) w.bytes(e.signature);
@@ -241,13 +252,25 @@ const errorCode = enumeration(
   2,
 );
 
-const challenge = struct<Challenge>({
-  storeId,
-  nonce: fixedBytes(NONCE_LENGTH),
-  deadline: u64,
-  // Each chunk is at least its index and its leaf count.
-  chunks: list(struct({ chunkIndex: u32(), leafIndices: increasingU32s }), 8),
-});
+/**
+ * A challenge names each chunk once, in increasing order (as createChallenge makes them): a chunk
+ * named twice would make the miner read and prove it twice for nothing.
+ */
+const challenge = struct<Challenge>(
+  {
+    storeId,
+    nonce: fixedBytes(NONCE_LENGTH),
+    deadline: u64,
+    // Each chunk is at least its index and its leaf count.
+    chunks: list(struct({ chunkIndex: u32(), leafIndices: increasingU32s }), 8),
+  },
+  (c, name) =>
+    checkIncreasing(
+      c.chunks.map((chunk) => chunk.chunkIndex),
+      Number.POSITIVE_INFINITY,
+      `${name}.chunks.chunkIndex`,
+    ),
+);
 
 /**
  * One chunk of a proof: chunk index, leaf count, the proven indices (below the leaf count), one
@@ -478,10 +501,18 @@ function decodePayloadUnguarded(payload: Uint8Array): DecodedFrame {
   const requestId = r.u32();
   const signed = flags === 1;
   const sender = signed ? r.fixed(PUBLIC_KEY_LENGTH) : new Uint8Array(PUBLIC_KEY_LENGTH);
+  const recipient = signed ? r.fixed(PUBLIC_KEY_LENGTH) : new Uint8Array(PUBLIC_KEY_LENGTH);
   const timestamp = signed ? r.u64() : 0;
   const nonce = signed ? r.fixed(ENVELOPE_NONCE_LENGTH) : new Uint8Array(ENVELOPE_NONCE_LENGTH);
   const signature = signed ? r.fixed(SIGNATURE_LENGTH) : new Uint8Array(SIGNATURE_LENGTH);
-  if (signed && timestamp === 0 && allZero(sender) && allZero(nonce) && allZero(signature)) {
+  if (
+    signed &&
+    timestamp === 0 &&
+    allZero(sender) &&
+    allZero(recipient) &&
+    allZero(nonce) &&
+    allZero(signature)
+  ) {
     // Canonical form: an all-zero authentication block is written as no block at all.
     throw new CodecError("invalid-field", "empty authentication block");
   }
@@ -491,7 +522,7 @@ function decodePayloadUnguarded(payload: Uint8Array): DecodedFrame {
     throw new CodecError("trailing-bytes", `${r.remaining()} bytes after the message body`);
   }
   return {
-    envelope: { version, requestId, sender, timestamp, nonce, signature, body },
+    envelope: { version, requestId, sender, recipient, timestamp, nonce, signature, body },
     body: payload.subarray(bodyStart),
   };
 }

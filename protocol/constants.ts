@@ -17,8 +17,12 @@ export const HASH_LENGTH = 32;
 /** Length of a challenge nonce: 256 bits of fresh randomness. */
 export const NONCE_LENGTH = 32;
 
-/** Wire protocol version. A node refuses frames of another major version with an error reply. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Wire protocol version. A node refuses frames of another version with an error reply.
+ * 2: a signed request names its recipient (the miner's hotkey) in the authentication block, and a
+ * challenge's chunk indices are strictly increasing (no chunk named twice).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Hard ceiling on one wire frame. A chunk (1 MiB) plus its envelope must fit; anything above is

@@ -1,6 +1,6 @@
 /**
  * The fixed front of a frame, read before its body: the length prefix, the envelope header and,
- * for a signed request, the claimed sender and timestamp (protocol/codec.ts describes the
+ * for a signed request, the claimed sender, recipient and timestamp (protocol/codec.ts describes the
  * layout). A node reads this much of a stream, decides whether the sender may send a body of
  * that size, and only then reads the rest. Nothing here is authenticated: the signature (which
  * covers the body) is checked once the whole frame has arrived.
@@ -25,8 +25,11 @@ export interface FrameHeader {
   payloadLength: number;
   type: MessageType;
   requestId: number;
-  /** The claimed sender's public key and timestamp, when the frame carries an authentication block. */
-  auth?: { sender: Uint8Array; timestamp: number };
+  /**
+   * The claimed sender's public key, the recipient it names and the timestamp, when the frame
+   * carries an authentication block.
+   */
+  auth?: { sender: Uint8Array; recipient: Uint8Array; timestamp: number };
 }
 
 const TYPES_BY_CODE = new Map<number, MessageType>(
@@ -79,9 +82,12 @@ export function peekFrameHeader(bytes: Uint8Array, opts: DecodeOptions = {}): Fr
     throw new CodecError("truncated", "frame ends inside the authentication block");
   }
   if (bytes.length < unsignedEnd + AUTH_BLOCK_SIZE) return undefined;
+  // Authentication block: sender, recipient, timestamp (u64), nonce, signature.
   const sender = bytes.slice(unsignedEnd, unsignedEnd + PUBLIC_KEY_LENGTH);
-  const high = view.getUint32(unsignedEnd + PUBLIC_KEY_LENGTH);
-  const low = view.getUint32(unsignedEnd + PUBLIC_KEY_LENGTH + 4);
+  const recipient = bytes.slice(unsignedEnd + PUBLIC_KEY_LENGTH, unsignedEnd + 2 * PUBLIC_KEY_LENGTH);
+  const timestampAt = unsignedEnd + 2 * PUBLIC_KEY_LENGTH;
+  const high = view.getUint32(timestampAt);
+  const low = view.getUint32(timestampAt + 4);
   if (high >= 2 ** 21) throw new CodecError("invalid-field", "timestamp is not a safe integer");
-  return { payloadLength, type, requestId, auth: { sender, timestamp: high * 2 ** 32 + low } };
+  return { payloadLength, type, requestId, auth: { sender, recipient, timestamp: high * 2 ** 32 + low } };
 }

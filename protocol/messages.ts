@@ -6,8 +6,11 @@
 import { PROTOCOL_VERSION } from "./constants.js";
 import type { Challenge, ChallengeResponse } from "./types.js";
 
-/** Domain tag prefixed to the bytes a validator signs, so a request signature is never valid elsewhere. */
-export const SIGNING_DOMAIN = "storage-subnet/req/v1";
+/**
+ * Domain tag prefixed to the bytes a validator signs, so a request signature is never valid
+ * elsewhere. v2: the signed header names the recipient (protocol version 2).
+ */
+export const SIGNING_DOMAIN = "storage-subnet/req/v2";
 
 /** Length of an sr25519 public key. */
 export const PUBLIC_KEY_LENGTH = 32;
@@ -50,6 +53,8 @@ export const ErrorCode = {
   FrameTooLarge: 9,
   UnsupportedVersion: 10,
   Internal: 11,
+  /** The request is signed for another miner (its recipient is not this miner's hotkey). */
+  WrongRecipient: 12,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -185,6 +190,11 @@ export interface Envelope<M extends Message = Message> {
   requestId: number;
   /** sr25519 public key of the signer, PUBLIC_KEY_LENGTH bytes; all-zero when unsigned. */
   sender: Uint8Array;
+  /**
+   * Public key of the miner hotkey the request is for, PUBLIC_KEY_LENGTH bytes; all-zero when
+   * unsigned. Signed with the rest, so a miner refuses a request replayed to it from another.
+   */
+  recipient: Uint8Array;
   /** Unix time in milliseconds (a safe integer). */
   timestamp: number;
   /** ENVELOPE_NONCE_LENGTH random bytes, so two identical requests never share a signature. */
@@ -195,7 +205,7 @@ export interface Envelope<M extends Message = Message> {
 }
 
 /**
- * Wraps a message in an unsigned envelope (zero sender, nonce and signature), ready to be
+ * Wraps a message in an unsigned envelope (zero sender, recipient, nonce and signature), ready to be
  * filled in and signed by a requester or sent as-is as a response.
  *
  * @example
@@ -209,6 +219,7 @@ export function createEnvelope<M extends Message>(
     version: fields.version ?? PROTOCOL_VERSION,
     requestId: fields.requestId ?? 0,
     sender: fields.sender ?? new Uint8Array(PUBLIC_KEY_LENGTH),
+    recipient: fields.recipient ?? new Uint8Array(PUBLIC_KEY_LENGTH),
     timestamp: fields.timestamp ?? 0,
     nonce: fields.nonce ?? new Uint8Array(ENVELOPE_NONCE_LENGTH),
     signature: fields.signature ?? new Uint8Array(SIGNATURE_LENGTH),

@@ -8,6 +8,7 @@ import {
   type CreateChallengeParams,
   computeBinding,
   createChallenge,
+  DuplicateChunkError,
   verifyResponse,
 } from "../protocol/challenge.js";
 import { LEAF_SIZE, NONCE_LENGTH } from "../protocol/constants.js";
@@ -253,6 +254,72 @@ describe("answering with a tree cache", () => {
       treeOf: () => buildChunkTree(chunks[index] as Uint8Array),
     });
     expect(verifyAt(challenge, response)).toEqual({ ok: false, reason: "bad-proof", chunkIndex: index });
+  });
+});
+
+describe("answering from the challenged leaves alone", () => {
+  const trees = chunks.map((chunk) => buildChunkTree(chunk));
+  const leavesOf = (i: number, indices: readonly number[]) =>
+    indices.map((index) => (chunks[i] as Uint8Array).slice(index * LEAF_SIZE, (index + 1) * LEAF_SIZE));
+
+  it("gives the same answer as a whole read, without reading any chunk whole", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 12, leavesPerChunk: 16 });
+    const wholeReads: number[] = [];
+    const response = answerChallenge(
+      challenge,
+      (i) => {
+        wholeReads.push(i);
+        return chunks[i];
+      },
+      { knownTree: (i) => trees[i], readLeaves: leavesOf },
+    );
+    expect(wholeReads).toEqual([]);
+    expect(response).toEqual(answerChallenge(challenge, readChunk));
+    expect(verifyAt(challenge, response)).toEqual({ ok: true });
+  });
+
+  it("reads a chunk whole when its tree is not known or its leaves do not fit the tree", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 4 });
+    const uncached = challenge.chunks[1]?.chunkIndex as number;
+    const wholeReads: number[] = [];
+    const read = (i: number) => {
+      wholeReads.push(i);
+      return chunks[i];
+    };
+    const response = answerChallenge(challenge, read, {
+      knownTree: (i) => (i === uncached ? undefined : trees[i]),
+      readLeaves: leavesOf,
+    });
+    expect(wholeReads).toEqual([uncached]);
+    expect(verifyAt(challenge, response)).toEqual({ ok: true });
+    // Leaves cut short (the chunk changed under the tree): every chunk is read whole instead.
+    wholeReads.length = 0;
+    answerChallenge(challenge, read, {
+      knownTree: (i) => trees[i],
+      readLeaves: (_, indices) => indices.map(() => new Uint8Array(0)),
+    });
+    expect(wholeReads).toEqual(challenge.chunks.map((c) => c.chunkIndex));
+  });
+
+  it("a missing chunk is unavailable, and rotted leaves under a known tree fail verification", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 1, leavesPerChunk: 8 });
+    const index = challenge.chunks[0]?.chunkIndex as number;
+    expect(() =>
+      answerChallenge(challenge, readChunk, { knownTree: (i) => trees[i], readLeaves: () => undefined }),
+    ).toThrow(ChunkUnavailableError);
+    const rotted = answerChallenge(challenge, readChunk, {
+      knownTree: (i) => trees[i],
+      readLeaves: (i, indices) => leavesOf(i, indices).map((leaf) => flipBit(leaf, 3)),
+    });
+    expect(verifyAt(challenge, rotted)).toEqual({ ok: false, reason: "bad-proof", chunkIndex: index });
+  });
+
+  it("refuses a challenge that names a chunk twice or out of order", () => {
+    const challenge = challengeWith({ chunksPerChallenge: 2 });
+    const [a, b] = challenge.chunks as [Challenge["chunks"][0], Challenge["chunks"][0]];
+    for (const named of [[a, a], [b, a], Array.from({ length: 64 }, () => a)]) {
+      expect(() => answerChallenge({ ...challenge, chunks: named }, readChunk)).toThrow(DuplicateChunkError);
+    }
   });
 });
 

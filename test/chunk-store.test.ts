@@ -10,6 +10,7 @@ import {
   type ChunkStore,
   ChunkTooLargeError,
   InvalidChunkIndexError,
+  InvalidLeafRangeError,
   type MemoryChunkEntry,
   MemoryChunkStore,
   StoreClosedError,
@@ -68,6 +69,26 @@ function describeChunkStoreCompliance(name: string, makeHarness: () => Harness):
       expect(store.delete(3)).toBe(false);
       expect(store.get(3)).toBeUndefined();
       expect(store.count()).toBe(0);
+    });
+
+    it("reads single leaves without the rest of the chunk, short or empty past its end", () => {
+      const data = chunkBytes(4, CHUNK - 100);
+      const leafSize = 256;
+      expect(store.readLeaves(4, [0], leafSize)).toBeUndefined();
+      store.put(4, data);
+      const indices = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? i / 2 : 15 - (((i - 1) / 2) % 16)));
+      const leaves = store.readLeaves(4, indices, leafSize) as Uint8Array[];
+      expect(leaves).toHaveLength(indices.length);
+      indices.forEach((index, i) => {
+        const want = data.subarray(index * leafSize, (index + 1) * leafSize);
+        expect(Buffer.from(leaves[i] as Uint8Array).equals(Buffer.from(want))).toBe(true);
+      });
+      // The last leaf is short (CHUNK - 100 is not a multiple of the leaf size); past the end, empty.
+      expect(store.readLeaves(4, [15], leafSize)?.[0]?.length).toBe(256 - 100);
+      expect(store.readLeaves(4, [16, 1000], leafSize)?.map((leaf) => leaf.length)).toEqual([0, 0]);
+      expect(store.readLeaves(4, [], leafSize)).toEqual([]);
+      expect(() => store.readLeaves(4, [-1], leafSize)).toThrow(InvalidLeafRangeError);
+      expect(() => store.readLeaves(4, [0], 0)).toThrow(InvalidLeafRangeError);
     });
 
     it("counts chunks and payload bytes and lists indices in order", () => {

@@ -100,7 +100,14 @@ const message: fc.Arbitrary<Message> = fc.oneof(
     type: fc.constant("challenge" as const),
     challenge: fc.record({
       storeId,
-      chunks: fc.array(fc.record({ chunkIndex: u32, leafIndices: increasing(8) }), { maxLength: 6 }),
+      // Each chunk named once, in increasing order (protocol version 2).
+      chunks: increasing(6).chain((indices) =>
+        fc.tuple(
+          ...indices.map((chunkIndex) =>
+            fc.record({ chunkIndex: fc.constant(chunkIndex), leafIndices: increasing(8) }),
+          ),
+        ),
+      ),
       nonce: bytes(NONCE_LENGTH),
       deadline: u64,
     }),
@@ -131,6 +138,7 @@ const envelope: fc.Arbitrary<Envelope> = fc.record({
   version: fc.constant(PROTOCOL_VERSION),
   requestId: u32,
   sender: bytes(PUBLIC_KEY_LENGTH),
+  recipient: bytes(PUBLIC_KEY_LENGTH),
   timestamp: u64,
   nonce: bytes(ENVELOPE_NONCE_LENGTH),
   signature: bytes(SIGNATURE_LENGTH),
@@ -169,6 +177,7 @@ function sampleEnvelope<M extends Message>(body: M): Envelope<M> {
   return createEnvelope(body, {
     requestId: 42,
     sender: new Uint8Array(PUBLIC_KEY_LENGTH).fill(1),
+    recipient: new Uint8Array(PUBLIC_KEY_LENGTH).fill(4),
     timestamp: 1_700_000_000_000,
     nonce: new Uint8Array(ENVELOPE_NONCE_LENGTH).fill(2),
     signature: new Uint8Array(SIGNATURE_LENGTH).fill(3),
@@ -385,7 +394,10 @@ describe("codec rejects bad input", () => {
   });
 
   it("rejects a frame of another protocol version", () => {
-    const e = { ...sampleEnvelope({ type: "retrieve", storeId: "s", chunkIndex: 1 }), version: 2 };
+    const e = {
+      ...sampleEnvelope({ type: "retrieve", storeId: "s", chunkIndex: 1 }),
+      version: PROTOCOL_VERSION + 1,
+    };
     const error = codecErrorOf(() => decodeFrame(encodeFrame(e)));
     expect(error.code).toBe("bad-version");
     expect(error.name).toBe("CodecError");
@@ -626,9 +638,10 @@ describe("signingPayload", () => {
     };
     const challenge = base.body.challenge;
     const variants: Envelope[] = [
-      { ...base, version: 2 },
+      { ...base, version: PROTOCOL_VERSION + 1 },
       { ...base, requestId: 43 },
       { ...base, sender: flip(base.sender) },
+      { ...base, recipient: flip(base.recipient) },
       { ...base, timestamp: base.timestamp + 1 },
       { ...base, nonce: flip(base.nonce) },
       { ...base, body: { ...base.body, type: "challenge", challenge: { ...challenge, storeId: "5Grx" } } },
@@ -659,6 +672,55 @@ describe("signingPayload", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("protocol version 2", () => {
+  it("puts the recipient after the sender in the authentication block", () => {
+    const e = sampleEnvelope({ type: "retrieve", storeId: "s", chunkIndex: 1 });
+    const frame = encodeFrame(e);
+    const at = LENGTH_PREFIX_SIZE + 7;
+    expect(frame[LENGTH_PREFIX_SIZE]).toBe(PROTOCOL_VERSION);
+    expect(frame.subarray(at, at + PUBLIC_KEY_LENGTH)).toEqual(e.sender);
+    expect(frame.subarray(at + PUBLIC_KEY_LENGTH, at + 2 * PUBLIC_KEY_LENGTH)).toEqual(e.recipient);
+    expect(ENVELOPE_HEADER_SIZE).toBe(7 + 32 + 32 + 8 + 16 + 64);
+    expect(decodeFrame(frame).recipient).toEqual(e.recipient);
+  });
+
+  it("refuses a version-1 frame (no recipient) as bad-version", () => {
+    const frame = encodeFrame(sampleEnvelope({ type: "retrieve", storeId: "s", chunkIndex: 1 }));
+    frame[LENGTH_PREFIX_SIZE] = 1;
+    expect(codecErrorOf(() => decodeFrame(frame)).code).toBe("bad-version");
+  });
+
+  it("refuses a challenge that names a chunk twice or out of order", () => {
+    const challenge = (chunkIndices: number[]) =>
+      sampleEnvelope({
+        type: "challenge",
+        challenge: {
+          storeId: "s",
+          chunks: chunkIndices.map((chunkIndex) => ({ chunkIndex, leafIndices: [0] })),
+          nonce: new Uint8Array(NONCE_LENGTH),
+          deadline: 1,
+        },
+      });
+    expect(decodeFrame(encodeFrame(challenge([1, 2, 5]))).body.type).toBe("challenge");
+    for (const bad of [[3, 3], [5, 2], Array.from({ length: 64 }, () => 7)]) {
+      expect(codecErrorOf(() => encodeFrame(challenge(bad))).code).toBe("invalid-field");
+      // The same bytes built by hand (a hostile sender) are refused by the decoder.
+      const good = bad.map((_, i) => 10 * i);
+      const frame = encodeFrame(challenge(good));
+      // Body: store id "s" (2 + 1), nonce, deadline, the chunk count; each chunk is 12 bytes.
+      const chunksAt = LENGTH_PREFIX_SIZE + ENVELOPE_HEADER_SIZE + 2 + 1 + NONCE_LENGTH + 8 + 4;
+      const view = new DataView(frame.buffer);
+      good.forEach((index, i) => {
+        expect(view.getUint32(chunksAt + i * 12)).toBe(index);
+      });
+      bad.forEach((index, i) => {
+        view.setUint32(chunksAt + i * 12, index);
+      });
+      expect(codecErrorOf(() => decodeFrame(frame)).code).toBe("invalid-field");
+    }
   });
 });
 

@@ -12,12 +12,15 @@ describe("peekFrameHeader", () => {
     await cryptoWaitReady();
     const pair = new Keyring({ type: "sr25519" }).addFromUri("//Bob");
     const body = { type: "store" as const, storeId: pair.address, chunkIndex: 3, data: new Uint8Array(5000) };
-    const frame = encodeFrame(signRequest(pair, body, { now: 1_700_000_000_123, requestId: 9 }));
+    const frame = encodeFrame(
+      signRequest(pair, body, { recipient: pair.address, now: 1_700_000_000_123, requestId: 9 }),
+    );
     for (let n = 0; n < MAX_FRAME_HEADER_SIZE; n++)
       expect(peekFrameHeader(frame.subarray(0, n))).toBeUndefined();
     const header = peekFrameHeader(frame.subarray(0, MAX_FRAME_HEADER_SIZE));
     expect(header).toMatchObject({ payloadLength: frame.length - 4, type: "store", requestId: 9 });
     expect(header?.auth?.timestamp).toBe(1_700_000_000_123);
+    expect(header?.auth?.recipient).toEqual(pair.publicKey);
     expect(header?.auth?.sender).toEqual(pair.publicKey);
   });
 

@@ -5,6 +5,7 @@
  * 127.0.0.1. Memory-heavy attackers run as a child process (test/support/p2p-attacker.mjs) so the
  * miner's memory is this process's.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -28,7 +29,7 @@ import { createMetricsRegistry, type MetricsRegistry } from "../neurons/metrics.
 import { createMiner, type Miner, type MinerSettings } from "../neurons/miner/miner.js";
 import { createP2PNode, readFrame, request, STORAGE_PROTOCOL } from "../neurons/p2p/node.js";
 import { encodeFrame } from "../protocol/codec.js";
-import { MAX_FRAME_SIZE } from "../protocol/constants.js";
+import { MAX_FRAME_SIZE, PROTOCOL_VERSION } from "../protocol/constants.js";
 import { type Envelope, ErrorCode, type Message } from "../protocol/messages.js";
 import { MemoryChainClient } from "./support/memory-chain-client.js";
 
@@ -74,7 +75,9 @@ async function startMiner(
 }
 
 function ask(node: Libp2p, target: Multiaddr, body: Message, timeoutMs = 5_000): Promise<Envelope> {
-  return request(node, target, signRequest(signer, body), { signal: AbortSignal.timeout(timeoutMs) });
+  return request(node, target, signRequest(signer, body, { recipient: minerHotkey.address }), {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 const hello: Message = {
@@ -106,7 +109,8 @@ function runAttacker(options: Record<string, unknown>): {
 } {
   const child = spawn(
     process.execPath,
-    [join(root, "test/support/p2p-attacker.mjs"), JSON.stringify(options)],
+    // The attacker speaks the current wire version, so its frames pass the version check.
+    [join(root, "test/support/p2p-attacker.mjs"), JSON.stringify({ version: PROTOCOL_VERSION, ...options })],
     {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"],
@@ -358,12 +362,11 @@ describe("authentication before buffering", () => {
     try {
       const stalled = async () => {
         const frame = encodeFrame(
-          signRequest(signer, {
-            type: "store",
-            storeId: validator.address,
-            chunkIndex: 1,
-            data: new Uint8Array(CHUNK * 8),
-          }),
+          signRequest(
+            signer,
+            { type: "store", storeId: validator.address, chunkIndex: 1, data: new Uint8Array(CHUNK * 8) },
+            { recipient: minerHotkey.address },
+          ),
           { maxFrameSize: MAX_FRAME_SIZE },
         );
         const stream = await validatorNode.dialProtocol(target, STORAGE_PROTOCOL);

@@ -40,6 +40,8 @@ let validatorNode: Libp2p;
 let walletPath: string;
 let dbRoot: string;
 let minerAddress: string;
+/** The miner's hotkey (ss58): every request here is addressed to it. */
+let minerHotkeyAddress: string;
 
 function baseArgs(wallet: string, port: number): string[] {
   return [
@@ -67,9 +69,14 @@ function baseArgs(wallet: string, port: number): string[] {
 }
 
 async function ask<M extends Message>(body: M): Promise<Envelope> {
-  return request(validatorNode, multiaddr(minerAddress), signRequest(validator, body), {
-    signal: AbortSignal.timeout(10_000),
-  });
+  return request(
+    validatorNode,
+    multiaddr(minerAddress),
+    signRequest(validator, body, { recipient: minerHotkeyAddress }),
+    {
+      signal: AbortSignal.timeout(10_000),
+    },
+  );
 }
 
 beforeAll(async () => {
@@ -97,6 +104,7 @@ beforeAll(async () => {
   dbRoot = mkdtempSync(join(tmpdir(), "miner-db-"));
   const miner = await createWallet({ name: "miner", hotkey: "default", path: walletPath });
   await client.burnedRegister(keyring.addFromUri("//Charlie"), netuid, miner.hotkey.ss58Address);
+  minerHotkeyAddress = miner.hotkey.ss58Address;
   await createWallet({ name: "unregistered", hotkey: "default", path: walletPath });
   validatorNode = await createP2PNode();
 }, 60_000);

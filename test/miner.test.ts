@@ -21,7 +21,14 @@ import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { ChainUnavailableError } from "../chain/errors.js";
 import { PolkadotChainClient } from "../chain/polkadot-client.js";
-import { authReady, createRequestSigner, createRequestVerifier, signRequest } from "../neurons/auth.js";
+import {
+  authReady,
+  createRequestSigner,
+  createRequestVerifier,
+  type RequestSigner,
+  type SignRequestOptions,
+  signRequest as signRequestFor,
+} from "../neurons/auth.js";
 import { createLogger, silentLogger } from "../neurons/logger.js";
 import { createMetricsRegistry, serveMetrics } from "../neurons/metrics.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
@@ -68,6 +75,15 @@ function settings() {
     listen: { ip: "127.0.0.1", port: 0 },
     metagraphIntervalMs: 3_600_000,
   };
+}
+
+/** Signs a request for the miner under test (every request here is addressed to it). */
+function signRequest<M extends Message>(
+  pair: RequestSigner,
+  body: M,
+  options: Partial<SignRequestOptions> = {},
+): Envelope<M> {
+  return signRequestFor(pair, body, { recipient: minerHotkey.address, ...options });
 }
 
 async function ask<M extends Message>(pair: KeyringPair, body: M, node = validatorNode): Promise<Envelope> {
@@ -469,10 +485,11 @@ describe("restart", () => {
 });
 
 describe("request verifier", () => {
-  it("checks the allowed set, the clock window, the signature and the nonce", () => {
+  it("checks the allowed set, the recipient, the clock window, the signature and the nonce", () => {
     let clock = 1_000_000;
     const verifier = createRequestVerifier({
       isAllowed: (h) => h === validator.address,
+      recipient: minerHotkey.address,
       windowMs: 30_000,
       maxNonces: 3,
       now: () => clock,
@@ -488,6 +505,10 @@ describe("request verifier", () => {
     expect(verifier.verify(signRequest(validator, body, { now: clock - 30_001 }))).toMatchObject({
       code: ErrorCode.StaleTimestamp,
     });
+    // A request signed for another miner is refused before its signature is checked.
+    expect(
+      verifier.verify(signRequest(validator, body, { now: clock, recipient: outsider.address })),
+    ).toMatchObject({ code: ErrorCode.WrongRecipient });
     // The cache is bounded: when full of live nonces, new requests are refused, never forgotten.
     expect(verifier.verify(signRequest(validator, body, { now: clock })).ok).toBe(true);
     expect(verifier.verify(signRequest(validator, body, { now: clock })).ok).toBe(true);
@@ -501,7 +522,7 @@ describe("request verifier", () => {
   });
 
   it("checks the signature over the body bytes as they arrived, when given them", () => {
-    const verifier = createRequestVerifier({ isAllowed: () => true });
+    const verifier = createRequestVerifier({ isAllowed: () => true, recipient: minerHotkey.address });
     const body = { type: "retrieve" as const, storeId: validator.address, chunkIndex: 0 };
     const [arrived] = new FrameDecoder().pushFrames(encodeFrame(signRequest(validator, body)));
     if (arrived === undefined) throw new Error("no frame decoded");
@@ -521,7 +542,7 @@ describe("request signer", () => {
     const signer = createRequestSigner(validator);
     expect(signer).not.toBe(validator);
     const envelope = signRequest(signer, { type: "retrieve", storeId: validator.address, chunkIndex: 1 });
-    const verifier = createRequestVerifier({ isAllowed: () => true });
+    const verifier = createRequestVerifier({ isAllowed: () => true, recipient: minerHotkey.address });
     expect(verifier.verify(envelope)).toEqual({ ok: true, hotkey: validator.address });
     expect(validator.verify(signingPayload(envelope), envelope.signature, validator.publicKey)).toBe(true);
   });

@@ -52,6 +52,13 @@ export interface ChunkStore {
   /** Stores (or overwrites) a chunk; returns once the bytes are durable. */
   put(chunkIndex: number, data: Uint8Array): void;
   get(chunkIndex: number): Uint8Array | undefined;
+  /**
+   * Some leaves of a chunk, each `leafSize` bytes from `index × leafSize` (the last leaf of a
+   * chunk may be short, a leaf past its end is empty), without handing over the whole chunk: what
+   * answering a challenge needs when the chunk's tree is cached. Undefined when the chunk is not
+   * stored.
+   */
+  readLeaves(chunkIndex: number, leafIndices: readonly number[], leafSize: number): Uint8Array[] | undefined;
   has(chunkIndex: number): boolean;
   /** Removes a chunk; false when it was not there. */
   delete(chunkIndex: number): boolean;
@@ -116,6 +123,23 @@ export function assertChunkIndex(chunkIndex: number): void {
   if (!Number.isSafeInteger(chunkIndex) || chunkIndex < 0) throw new InvalidChunkIndexError(chunkIndex);
 }
 
+/** A leaf read asked with a leaf size or leaf indices that name no bytes. */
+export class InvalidLeafRangeError extends ChunkStoreError {
+  override name = "InvalidLeafRangeError";
+}
+
+/** Throws `InvalidLeafRangeError` unless the leaf size is positive and every leaf index a safe u32 range. */
+export function assertLeafRange(leafIndices: readonly number[], leafSize: number): void {
+  if (!Number.isSafeInteger(leafSize) || leafSize < 1) {
+    throw new InvalidLeafRangeError(`leaf size must be a positive integer, got ${leafSize}`);
+  }
+  for (const index of leafIndices) {
+    if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger((index + 1) * leafSize)) {
+      throw new InvalidLeafRangeError(`leaf index must be a non-negative integer, got ${index}`);
+    }
+  }
+}
+
 /** Throws the store's named error when a chunk may not be stored. */
 export function assertStorableChunk(chunkIndex: number, data: Uint8Array, chunkSize: number): void {
   assertChunkIndex(chunkIndex);
@@ -177,6 +201,15 @@ export class MemoryChunkStore implements ChunkStore {
     assertChunkIndex(chunkIndex);
     const entry = this.#entries.get(chunkIndex);
     return entry === undefined ? undefined : Uint8Array.from(entry.bytes);
+  }
+
+  readLeaves(chunkIndex: number, leafIndices: readonly number[], leafSize: number): Uint8Array[] | undefined {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    assertLeafRange(leafIndices, leafSize);
+    const entry = this.#entries.get(chunkIndex);
+    if (entry === undefined) return undefined;
+    return leafIndices.map((index) => entry.bytes.slice(index * leafSize, (index + 1) * leafSize));
   }
 
   has(chunkIndex: number): boolean {

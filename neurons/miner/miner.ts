@@ -15,6 +15,7 @@ import type { Libp2p } from "@libp2p/interface";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { encodeAddress } from "@polkadot/util-crypto";
 import type { ChainClient } from "../../chain/client.js";
+import { bytesEqual } from "../../protocol/bytes.js";
 import { LEAF_SIZE, MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import { type Envelope, ErrorCode } from "../../protocol/messages.js";
 import { authReady, createRequestSigner, createRequestVerifier, DEFAULT_AUTH_WINDOW_MS } from "../auth.js";
@@ -32,6 +33,7 @@ import {
 } from "../p2p/server.js";
 import { createAnnouncer } from "./announce.js";
 import { type ChallengeMarks, createChallengeMarks } from "./challenge-marks.js";
+import type { CostBudgetLimits } from "./cost-budget.js";
 import { createMetagraphSync } from "./metagraph-sync.js";
 import { StoreManager } from "./partition.js";
 import { createRequestHandler, type RequestHandler, registerRequestMetrics } from "./request-handler.js";
@@ -66,6 +68,8 @@ export interface MinerSettings {
   /** Accepted clock difference of signed requests. */
   authWindowMs?: number;
   treeCacheBytes?: number;
+  /** Each validator's cost budget (neurons/miner/cost-budget.ts; default DEFAULT_COST_BUDGET). */
+  costBudget?: Partial<CostBudgetLimits>;
 }
 
 /**
@@ -145,6 +149,7 @@ export function createMiner(init: MinerInit): Miner {
   let server: FrameServer | undefined;
   let admission: Admission | undefined;
   let marks: ChallengeMarks | undefined;
+  let handler: RequestHandler | undefined;
   const knownStores = new Set<string>();
   const trees = createTreeCache(settings.treeCacheBytes ?? DEFAULT_TREE_CACHE_BYTES, LEAF_SIZE);
   const announcer = createAnnouncer({ chain, hotkey, settings, log });
@@ -180,7 +185,7 @@ export function createMiner(init: MinerInit): Miner {
   // hotkey with a timestamp inside the window (the signature is checked once the body is in).
   const windowMs = settings.authWindowMs ?? DEFAULT_AUTH_WINDOW_MS;
   const addresses = new Map<string, string>();
-  const checkSender = (sender: Uint8Array, timestamp: number): SenderVerdict => {
+  const checkSender = (sender: Uint8Array, timestamp: number, recipient: Uint8Array): SenderVerdict => {
     const hex = Buffer.from(sender).toString("hex");
     let hotkey = addresses.get(hex);
     if (hotkey === undefined) {
@@ -197,6 +202,10 @@ export function createMiner(init: MinerInit): Miner {
     }
     if (Math.abs(timestamp - now()) > windowMs) {
       return { ok: false, code: ErrorCode.StaleTimestamp, reason: "timestamp outside the window" };
+    }
+    // A request for another miner is refused before its body is read (a replay across miners).
+    if (!bytesEqual(recipient, init.hotkey.publicKey)) {
+      return { ok: false, code: ErrorCode.WrongRecipient, reason: "the request is for another miner" };
     }
     return { ok: true, hotkey };
   };
@@ -297,9 +306,11 @@ export function createMiner(init: MinerInit): Miner {
       });
       const handle: RequestHandler = createRequestHandler({
         hotkey: createRequestSigner(hotkey),
+        ...(settings.costBudget !== undefined ? { costBudget: settings.costBudget } : {}),
         stores: started,
         verifier: createRequestVerifier({
           isAllowed: (h) => sync.validators.has(h),
+          recipient: hotkey.publicKey,
           ...(settings.authWindowMs !== undefined ? { windowMs: settings.authWindowMs } : {}),
           now,
         }),
@@ -313,6 +324,7 @@ export function createMiner(init: MinerInit): Miner {
         log,
         metrics: requestMetrics,
       });
+      handler = handle;
       try {
         const privateKey = await loadOrCreatePeerKey(join(layout.dir, PEER_KEY_FILE));
         await sync.refresh();
@@ -335,10 +347,12 @@ export function createMiner(init: MinerInit): Miner {
           admission,
           checkSender,
           log: log.child({ component: "p2p" }),
-          handle: (request, { body }) => {
+          handle: async (request, { body }) => {
+            const refused = await handle.admit(request, body);
+            if (refused !== undefined) return refused;
             // The received body bytes belong to this request only; a behaviour that answers
             // another envelope gets it checked over a fresh encoding.
-            const honest = (req: Envelope) => handle(req, req === request ? body : undefined);
+            const honest = (req: Envelope) => handle.answer(req, req === request ? body : undefined);
             const current = stores;
             if (!init.behaviour || !current || request.body.type === "hello") return honest(request);
             return init.behaviour.handle(request, honest, current);
@@ -375,6 +389,8 @@ export function createMiner(init: MinerInit): Miner {
       node = undefined;
       admission?.stop();
       admission = undefined;
+      handler?.close();
+      handler = undefined;
       marks?.stop();
       marks = undefined;
       stores?.close();

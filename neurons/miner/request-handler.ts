@@ -7,6 +7,11 @@
  *   Merkle root only after the write is durable;
  * - `retrieve`, `challenge` (Merkle proofs from the stored bytes), `evictions`.
  * A validator may touch only its own store: the store id must be its hotkey.
+ *
+ * A request is first admitted (`admit`: authenticated, then billed by its cost against its
+ * sender's budget, neurons/miner/cost-budget.ts), then answered (`answer`, synchronous). A
+ * challenge reads only its challenged leaves when the chunk's tree is cached, the whole chunk
+ * otherwise.
  */
 import { answerChallenge, ChunkUnavailableError } from "../../protocol/challenge.js";
 import { LEAF_SIZE, PROTOCOL_VERSION } from "../../protocol/constants.js";
@@ -20,11 +25,18 @@ import {
   MAX_EVICTIONS_PER_REPLY,
   type Message,
 } from "../../protocol/messages.js";
-import type { RequestSigner, RequestVerifier } from "../auth.js";
+import type { Challenge } from "../../protocol/types.js";
+import type { AuthResult, RequestSigner, RequestVerifier } from "../auth.js";
 import type { Logger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
 import type { ChallengeMarks } from "./challenge-marks.js";
 import { ChunkStoreError } from "./chunk-store.js";
+import {
+  type CostBudgetLimits,
+  type CostBudgets,
+  createCostBudgets,
+  DEFAULT_COST_BUDGET,
+} from "./cost-budget.js";
 import { BudgetExceededError, type StoreManager } from "./partition.js";
 import type { TreeCache } from "./tree-cache.js";
 
@@ -36,6 +48,46 @@ export const MAX_CHALLENGED_CHUNKS = 64;
 
 /** Eviction records returned per `evictions` reply: what a validator accepts in one. */
 const EVICTIONS_PAGE = MAX_EVICTIONS_PER_REPLY;
+
+/** What a `hello` or an `evictions` request costs, in the bytes of {@link requestCost}: a few small reads. */
+export const SMALL_REQUEST_COST = 4096;
+
+export interface RequestCostInit {
+  chunkSize: number;
+  leafSize: number;
+  /** Whether the tree of one of the requester's chunks is cached (its challenge then reads leaves only). */
+  isTreeCached: (chunkIndex: number) => boolean;
+}
+
+/**
+ * What answering a request costs the miner, in bytes read from the store or hashed: a store is
+ * hashed into its tree and written (twice its size); a retrieve reads a chunk; a challenge reads
+ * each named chunk's row (SQLite walks the whole blob even for a leaf range, so a chunk read is
+ * billed whole) and hashes either the proven leaves (tree cached) or the whole chunk (tree built).
+ *
+ * @example requestCost(request.body, { chunkSize, leafSize, isTreeCached: (i) => trees.peek(hotkey, i) !== undefined })
+ */
+export function requestCost(body: Message, init: RequestCostInit): number {
+  switch (body.type) {
+    case "store":
+      return 2 * body.data.length;
+    case "retrieve":
+      return init.chunkSize;
+    case "challenge":
+      return challengeCost(body.challenge, init);
+    default:
+      return SMALL_REQUEST_COST;
+  }
+}
+
+function challengeCost(challenge: Challenge, init: RequestCostInit): number {
+  let cost = 0;
+  for (const { chunkIndex, leafIndices } of challenge.chunks) {
+    const hashed = init.isTreeCached(chunkIndex) ? leafIndices.length * init.leafSize : init.chunkSize;
+    cost += init.chunkSize + hashed;
+  }
+  return cost;
+}
 
 /** The request metrics, registered once per miner. */
 export interface RequestMetrics {
@@ -83,25 +135,43 @@ export interface RequestHandlerInit {
   now: () => number;
   log: Logger;
   metrics: RequestMetrics;
+  /** Each validator's cost budget (default {@link DEFAULT_COST_BUDGET}). */
+  costBudget?: Partial<CostBudgetLimits>;
 }
 
 /**
- * Answers one decoded request. `encodedBody` is the body as it arrived, when known, so the
- * signature check need not encode it again. Never throws: a failure is an Internal error reply.
+ * The miner's answers. `encodedBody` is the body as it arrived, when known, so the signature check
+ * need not encode it again. Neither method throws: a failure is an error reply.
  */
-export type RequestHandler = (request: Envelope, encodedBody?: Uint8Array) => Envelope;
+export interface RequestHandler {
+  /**
+   * Authenticates a request and waits until its sender's budget pays for it: an error reply when
+   * refused, undefined when admitted. `answer` then takes the same envelope without checking it
+   * again.
+   */
+  admit(request: Envelope, encodedBody?: Uint8Array): Promise<Envelope | undefined>;
+  /** Answers a request (authenticating it here unless `admit` did). */
+  answer(request: Envelope, encodedBody?: Uint8Array): Envelope;
+  /** Refuses requests still waiting for budget. */
+  close(): void;
+}
 
 /**
  * @example
- * const handle = createRequestHandler({ hotkey, stores, verifier, hasStore, onStored, trees, marks, … });
- * createFrameServer({ node, log, handle: (request, { body }) => handle(request, body) });
+ * const handler = createRequestHandler({ hotkey, stores, verifier, hasStore, onStored, trees, marks, … });
+ * createFrameServer({ node, log, handle: async (request, { body }) =>
+ *   (await handler.admit(request, body)) ?? handler.answer(request, body) });
  */
 export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
   const { stores, verifier, trees, marks, chunkSize, maxFrameSize, now, log, metrics } = init;
   const leafSize = LEAF_SIZE;
+  const budgets: CostBudgets = createCostBudgets({ ...DEFAULT_COST_BUDGET, ...init.costBudget });
+  /** Requests `admit` authenticated, for `answer` to take without a second (replayed) check. */
+  const admitted = new WeakMap<Envelope, AuthResult>();
 
   function dispatch(request: Envelope, encodedBody: Uint8Array | undefined): Envelope {
-    const auth = verifier.verify(request, encodedBody);
+    const auth = admitted.get(request) ?? verifier.verify(request, encodedBody);
+    admitted.delete(request);
     if (!auth.ok) return errorReply(request, auth.code, auth.reason);
     const validator = auth.hotkey;
     const body = request.body;
@@ -196,6 +266,8 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
           const response = answerChallenge(challenge, (chunkIndex) => store?.get(chunkIndex), {
             leafSize,
             treeOf: (chunkIndex, data) => trees.treeOf(validator, chunkIndex, data),
+            knownTree: (chunkIndex) => trees.peek(validator, chunkIndex),
+            readLeaves: (chunkIndex, leafIndices) => store?.readLeaves(chunkIndex, leafIndices, leafSize),
           });
           metrics.answered.inc();
           const at = now();
@@ -224,21 +296,50 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
     }
   }
 
-  return (request, encodedBody) => {
-    const started = performance.now();
+  const count = (request: Envelope, response: Envelope, started: number): Envelope => {
     const type = request.body.type;
-    let response: Envelope;
-    try {
-      response = dispatch(request, encodedBody);
-    } catch (error) {
-      log.error("request failed", { type, error });
-      response = errorReply(request, ErrorCode.Internal, "internal error");
-    }
     const outcome = response.body.type === "error" ? errorName(response.body.code) : "ok";
     metrics.requests.inc({ type, outcome });
     metrics.latency.observe((performance.now() - started) / 1000, { type });
     if (log.enabled("trace")) log.trace("request", { type, outcome, requestId: request.requestId });
     return response;
+  };
+
+  return {
+    async admit(request, encodedBody) {
+      const started = performance.now();
+      try {
+        const auth = verifier.verify(request, encodedBody);
+        if (!auth.ok) return count(request, errorReply(request, auth.code, auth.reason), started);
+        const validator = auth.hotkey;
+        const cost = requestCost(request.body, {
+          chunkSize,
+          leafSize,
+          isTreeCached: (chunkIndex) => trees.peek(validator, chunkIndex) !== undefined,
+        });
+        const admission = await budgets.acquire(validator, cost);
+        if (!admission.ok) {
+          return count(request, errorReply(request, ErrorCode.RateLimited, admission.reason), started);
+        }
+        admitted.set(request, auth);
+        return undefined;
+      } catch (error) {
+        log.error("request admission failed", { type: request.body.type, error });
+        return count(request, errorReply(request, ErrorCode.Internal, "internal error"), started);
+      }
+    },
+    answer(request, encodedBody) {
+      const started = performance.now();
+      let response: Envelope;
+      try {
+        response = dispatch(request, encodedBody);
+      } catch (error) {
+        log.error("request failed", { type: request.body.type, error });
+        response = errorReply(request, ErrorCode.Internal, "internal error");
+      }
+      return count(request, response, started);
+    },
+    close: () => budgets.close(),
   };
 }
 

@@ -24,6 +24,11 @@
  *   inspection); `mmap_size` stays 0: a `get` costs three copies (page reads, blob assembly, the
  *   JS Buffer) and runs at 0.1–0.3 × a raw `readSync`, but still at hundreds of MiB/s, far more
  *   than answering challenges needs, and mmap showed no consistent gain here.
+ * - `readLeaves` selects `substr(bytes, offset, length)` of the blob, up to
+ *   {@link LEAVES_PER_STATEMENT} leaves per statement, so only the challenged leaves reach
+ *   JavaScript. SQLite still walks the blob's overflow pages in C (it keeps the row's blob for the
+ *   statement's other columns), so the saving is the 1 MiB JS buffer and its copy per challenged
+ *   chunk, not the page reads.
  */
 
 import { mkdirSync } from "node:fs";
@@ -33,6 +38,7 @@ import { bytesEqual } from "../../protocol/bytes.js";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
 import {
   assertChunkIndex,
+  assertLeafRange,
   assertStorableChunk,
   type ChunkStore,
   ChunkStoreError,
@@ -47,6 +53,9 @@ export const STORE_PAGE_SIZE = 64 * 1024;
 
 /** WAL size at which SQLite checkpoints by itself; idle-time `maintain()` usually comes first. */
 export const DEFAULT_WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+
+/** Leaves one `readLeaves` statement selects; more take several statements. */
+export const LEAVES_PER_STATEMENT = 16;
 
 /** Bumped when the schema changes; a store with another version is refused. */
 const SCHEMA_VERSION = 2;
@@ -91,6 +100,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #putData: Statement;
   readonly #putMeta: Statement;
   readonly #get: Statement;
+  readonly #readLeaves: Statement;
   readonly #has: Statement;
   readonly #deleteData: Statement;
   readonly #deleteMeta: Statement;
@@ -138,6 +148,8 @@ export class SqliteChunkStore implements ChunkStore {
          size = excluded.size, checksum = excluded.checksum, stored_at = excluded.stored_at`,
     );
     this.#get = db.prepare("SELECT bytes FROM chunk_data WHERE chunk_index = ?").pluck();
+    const leafColumns = Array.from({ length: LEAVES_PER_STATEMENT }, () => "substr(bytes, ?, ?)").join(", ");
+    this.#readLeaves = db.prepare(`SELECT ${leafColumns} FROM chunk_data WHERE chunk_index = ?`).raw();
     this.#has = db.prepare("SELECT 1 FROM chunk_meta WHERE chunk_index = ?").pluck();
     this.#deleteData = db.prepare("DELETE FROM chunk_data WHERE chunk_index = ?");
     this.#deleteMeta = db.prepare("DELETE FROM chunk_meta WHERE chunk_index = ?");
@@ -180,6 +192,28 @@ export class SqliteChunkStore implements ChunkStore {
     this.#open();
     assertChunkIndex(chunkIndex);
     return this.#get.get(chunkIndex) as Buffer | undefined;
+  }
+
+  readLeaves(chunkIndex: number, leafIndices: readonly number[], leafSize: number): Uint8Array[] | undefined {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    assertLeafRange(leafIndices, leafSize);
+    const out: Uint8Array[] = [];
+    const params: number[] = new Array(2 * LEAVES_PER_STATEMENT + 1);
+    for (let start = 0; start < Math.max(1, leafIndices.length); start += LEAVES_PER_STATEMENT) {
+      for (let slot = 0; slot < LEAVES_PER_STATEMENT; slot++) {
+        const index = leafIndices[start + slot];
+        // substr counts from 1; an unused slot selects nothing.
+        params[2 * slot] = index === undefined ? 1 : index * leafSize + 1;
+        params[2 * slot + 1] = index === undefined ? 0 : leafSize;
+      }
+      params[2 * LEAVES_PER_STATEMENT] = chunkIndex;
+      const row = this.#readLeaves.get(...params) as (Buffer | null)[] | undefined;
+      if (row === undefined) return undefined;
+      const taken = Math.min(LEAVES_PER_STATEMENT, leafIndices.length - start);
+      for (let slot = 0; slot < taken; slot++) out.push(row[slot] ?? new Uint8Array(0));
+    }
+    return out;
   }
 
   has(chunkIndex: number): boolean {

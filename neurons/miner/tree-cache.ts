@@ -14,6 +14,8 @@ export interface TreeCache {
    * `data` (and cached) when none is cached or the cached one has another leaf count.
    */
   treeOf(validator: string, chunkIndex: number, data: Uint8Array): MerkleTree;
+  /** The cached tree of a validator's chunk, if any (marked recently used). */
+  peek(validator: string, chunkIndex: number): MerkleTree | undefined;
   set(validator: string, chunkIndex: number, tree: MerkleTree): void;
   delete(validator: string, chunkIndex: number): void;
   clear(): void;
@@ -61,6 +63,7 @@ export function createTreeCache(maxBytes: number, leafSize: number = LEAF_SIZE):
       }
       return tree;
     },
+    peek: (validator, chunkIndex) => get(treeKey(validator, chunkIndex)),
     set: (validator, chunkIndex, tree) => put(treeKey(validator, chunkIndex), tree),
     delete: (validator, chunkIndex) => remove(treeKey(validator, chunkIndex)),
     clear() {

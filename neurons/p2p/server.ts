@@ -123,6 +123,7 @@ const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.BadSignature,
   ErrorCode.StaleTimestamp,
   ErrorCode.Replay,
+  ErrorCode.WrongRecipient,
 ]);
 
 /** What the server may know of a frame's claimed sender before its body: a permitted hotkey, or why not. */
@@ -148,7 +149,7 @@ export interface FrameServerInit {
    * only a permitted sender with a fresh timestamp may send more than
    * `limits.maxUnauthenticatedFrameSize`. Without it every frame may be `limits.maxFrameSize`.
    */
-  checkSender?: (sender: Uint8Array, timestamp: number) => SenderVerdict;
+  checkSender?: (sender: Uint8Array, timestamp: number, recipient: Uint8Array) => SenderVerdict;
   /** Connection admission: failures count toward its bans, authenticated requests mark validators. */
   admission?: Admission;
   log: Logger;
@@ -340,7 +341,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
       let permitted = checkSender === undefined;
       if (checkSender !== undefined) {
         const verdict: SenderVerdict = front.auth
-          ? checkSender(front.auth.sender, front.auth.timestamp)
+          ? checkSender(front.auth.sender, front.auth.timestamp, front.auth.recipient)
           : { ok: false, code: ErrorCode.Unauthorized, reason: "request is not signed" };
         if (verdict.ok) {
           const own = bucket(`hotkey:${verdict.hotkey}`);

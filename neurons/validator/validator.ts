@@ -357,11 +357,13 @@ export function createValidator(init: ValidatorInit): Validator {
       sessions.release(m.record.id);
       throw new MinerProtocolError(`another peer (${peer.toString()}) answers at the miner's address`);
     }
-    return exchange(peer, body, timeoutMs, signal, maxFrameSize);
+    return exchange(peer, m.record.hotkey, body, timeoutMs, signal, maxFrameSize);
   }
 
   async function exchange(
     peer: PeerId,
+    /** The miner's hotkey: the request names it as its recipient, so no other miner accepts it. */
+    minerHotkey: string,
     body: Message,
     timeoutMs: number,
     signal: AbortSignal,
@@ -370,7 +372,7 @@ export function createValidator(init: ValidatorInit): Validator {
     if (!p2p || !signer) throw new MinerProtocolError("the validator is not started");
     lastRequestId = (lastRequestId + 1) >>> 0;
     const requestId = lastRequestId;
-    const reply = await request(p2p, peer, signRequest(signer, body, { requestId }), {
+    const reply = await request(p2p, peer, signRequest(signer, body, { recipient: minerHotkey, requestId }), {
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]),
       maxFrameSize,
     });
@@ -391,6 +393,7 @@ export function createValidator(init: ValidatorInit): Validator {
     const nonce = new Uint8Array(randomBytes(HELLO_NONCE_LENGTH));
     const reply = await exchange(
       peer,
+      m.record.hotkey,
       {
         type: "hello",
         role: "validator",

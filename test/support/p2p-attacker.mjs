@@ -26,10 +26,11 @@ const status = { connected: 0, streamsSent: 0, refused: 0 };
 const nodes = [];
 
 function fatFrame(payloadBytes) {
-  // A store frame's front as an unsigned request: version 1, type store (2), flags 0, request id 0.
+  // A store frame's front as an unsigned request: the current version, type store (2), flags 0,
+  // request id 0.
   const frame = new Uint8Array(4 + payloadBytes - 1);
   new DataView(frame.buffer).setUint32(0, payloadBytes);
-  frame.set([1, 2, 0, 0, 0, 0, 0], 4);
+  frame.set([options.version, 2, 0, 0, 0, 0, 0], 4);
   return frame;
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { signRequest } from "../neurons/auth.js";
 import { encodeFrame } from "../protocol/codec.js";
 import { CodecError } from "../protocol/codec-errors.js";
+import { PROTOCOL_VERSION } from "../protocol/constants.js";
 import { MAX_FRAME_HEADER_SIZE, peekFrameHeader } from "../protocol/frame-header.js";
 import { createEnvelope } from "../protocol/messages.js";
 
@@ -44,11 +45,12 @@ describe("peekFrameHeader", () => {
         return error instanceof CodecError ? error.code : "other";
       }
     };
+    const V = PROTOCOL_VERSION;
     expect(code([0, 0, 1, 0], 100)).toBe("too-large");
     expect(code([0, 0, 0, 50, 9])).toBe("bad-version");
-    expect(code([0, 0, 0, 50, 1, 99])).toBe("unknown-type");
-    expect(code([0, 0, 0, 50, 1, 2, 7])).toBe("invalid-field");
-    expect(code([0, 0, 0, 3, 1, 2, 0])).toBe("truncated");
-    expect(code([0, 0, 0, 50, 1, 2, 1, 0, 0, 0, 0])).toBe("truncated");
+    expect(code([0, 0, 0, 50, V, 99])).toBe("unknown-type");
+    expect(code([0, 0, 0, 50, V, 2, 7])).toBe("invalid-field");
+    expect(code([0, 0, 0, 3, V, 2, 0])).toBe("truncated");
+    expect(code([0, 0, 0, 50, V, 2, 1, 0, 0, 0, 0])).toBe("truncated");
   });
 });

@@ -3,8 +3,7 @@ import { z } from "zod";
 import { expandHome } from "../chain/expand-home.js";
 import { CHUNK_SIZE, LEAF_SIZE, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.js";
 import { NodeError } from "./errors.js";
-import type { AdmissionLimits } from "./p2p/admission.js";
-import type { PeerLimits } from "./p2p/server.js";
+import type { AdmissionLimits, PeerLimits } from "./p2p/limits.js";
 
 /**
  * One zod schema per node: each field is an option, named by its Bittensor-style dotted flag

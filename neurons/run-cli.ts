@@ -9,6 +9,7 @@
 import type { z } from "zod";
 import { type CommonConfig, ConfigError, loadConfig, type NodeSchema } from "./config.js";
 import { type Logger, routeConsoleToLog } from "./logger.js";
+import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
 import { nodeLogger, StartupError } from "./startup.js";
 
 /** A part of a node with a start/stop lifecycle, as libp2p's `Startable`. */
@@ -164,4 +165,20 @@ function shutdownSignal(log: Logger): Promise<string> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+}
+
+/** Serves `metrics` at /metrics on `--prometheus.port` when it is set; the server stops with the node. */
+export async function serveNodeMetrics(node: NodeRun<CommonConfig>, metrics: MetricsRegistry): Promise<void> {
+  const port = node.config["prometheus.port"];
+  if (port === undefined) return;
+  let server: MetricsServer;
+  try {
+    server = await serveMetrics(metrics, { port });
+  } catch (error) {
+    throw new StartupError(`cannot serve metrics on port ${port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  node.stopAtExit(server);
+  node.log.info("metrics at /metrics", { port: server.port });
 }

@@ -11,8 +11,6 @@ import { loadHotkey, WalletError, WalletNotFoundError } from "../chain/wallet.js
 import type { CommonConfig } from "./config.js";
 import { NodeError } from "./errors.js";
 import { createLogger, type Logger, levelFromFlags } from "./logger.js";
-import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
-import type { NodeRun } from "./run-cli.js";
 
 /** The node's JSON logger at the level its logging flags ask for. */
 export function nodeLogger(config: CommonConfig, node: string): Logger {
@@ -110,20 +108,4 @@ export function formatTao(rao: bigint): string {
   const whole = rao / 1_000_000_000n;
   const fraction = (rao % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
   return fraction ? `${whole}.${fraction}` : String(whole);
-}
-
-/** Serves `metrics` at /metrics on `--prometheus.port` when it is set; the server stops with the node. */
-export async function serveNodeMetrics(node: NodeRun<CommonConfig>, metrics: MetricsRegistry): Promise<void> {
-  const port = node.config["prometheus.port"];
-  if (port === undefined) return;
-  let server: MetricsServer;
-  try {
-    server = await serveMetrics(metrics, { port });
-  } catch (error) {
-    throw new StartupError(`cannot serve metrics on port ${port}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  node.stopAtExit(server);
-  node.log.info("metrics at /metrics", { port: server.port });
 }

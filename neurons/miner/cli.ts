@@ -9,8 +9,8 @@ import { loadColdkey, WalletError } from "../../chain/wallet.js";
 import { admissionLimitsFrom, type MinerConfig, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry } from "../metrics.js";
-import { type NodeRun, runNodeCli } from "../run-cli.js";
-import { connectChain, formatTao, loadNodeHotkey, StartupError, serveNodeMetrics } from "../startup.js";
+import { type NodeRun, runNodeCli, serveNodeMetrics } from "../run-cli.js";
+import { connectChain, formatTao, loadNodeHotkey, StartupError } from "../startup.js";
 import { createMiner } from "./miner.js";
 
 const usage = `Usage: node neurons/miner.js [options]

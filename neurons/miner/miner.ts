@@ -22,15 +22,10 @@ import { authReady, createRequestSigner, createRequestVerifier, DEFAULT_AUTH_WIN
 import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../metrics.js";
-import { type Admission, type AdmissionLimits, createAdmission } from "../p2p/admission.js";
+import { type Admission, createAdmission } from "../p2p/admission.js";
+import type { AdmissionLimits, PeerLimits } from "../p2p/limits.js";
 import { createP2PNode, loadOrCreatePeerKey, PEER_KEY_FILE } from "../p2p/node.js";
-import {
-  createFrameServer,
-  createPeerBans,
-  type FrameServer,
-  type PeerLimits,
-  type SenderVerdict,
-} from "../p2p/server.js";
+import { createFrameServer, createPeerBans, type FrameServer, type SenderVerdict } from "../p2p/server.js";
 import { createAnnouncer } from "./announce.js";
 import { type ChallengeMarks, createChallengeMarks } from "./challenge-marks.js";
 import type { CostBudgetLimits } from "./cost-budget.js";

@@ -19,38 +19,7 @@ import { getNetConfig } from "@libp2p/utils";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { admissionLimitsFrom, defaultsOf, minerConfigSchema } from "../config.js";
 import { type Logger, silentLogger } from "../logger.js";
-
-export interface AdmissionLimits {
-  /**
-   * How long an inbound socket has to finish the handshake (noise and yamux); libp2p's
-   * `inboundUpgradeTimeout`, 10 s by default, let sockets that never finish it hold a slot that
-   * long. A handshake takes a few round trips: 3 s leaves room for ~300 ms of latency.
-   */
-  handshakeTimeoutMs: number;
-  /** Sockets mid-handshake from one IP that is not a validator's. */
-  maxPendingPerIp: number;
-  /** Sockets mid-handshake from IPs that are not validators', in all. */
-  maxPending: number;
-  /** Connections (open or mid-handshake) from one IP that is not a validator's. */
-  maxConnectionsPerIp: number;
-  /** Connections from IPs that are not validators', in all. */
-  maxConnections: number;
-  /** Sockets mid-handshake from validators' IPs, on top of {@link maxPending}. */
-  reservedPending: number;
-  /** Connections from validators' IPs, on top of {@link maxConnections}. */
-  reservedConnections: number;
-  /** New connections per second accepted from one IP (libp2p's `inboundConnectionThreshold`). */
-  connectionsPerIpPerSecond: number;
-  /** A connection that has not authenticated a request by then is closed. */
-  unauthenticatedIdleMs: number;
-  /** Failures within {@link failureWindowMs} that ban a peer id and its IP. */
-  maxFailures: number;
-  failureWindowMs: number;
-  /** How long a ban lasts. */
-  banMs: number;
-  /** How long an IP stays a validator's after a request authenticated from it. */
-  validatorIpTrustMs: number;
-}
+import type { AdmissionLimits } from "./limits.js";
 
 /**
  * Defaults. A validator holds one connection to a miner; a host running many (a simulator, a

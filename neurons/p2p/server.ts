@@ -23,36 +23,8 @@ import { defaultsOf, minerConfigSchema, peerLimitsFrom } from "../config.js";
 import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { type Admission, remoteIp } from "./admission.js";
+import type { PeerLimits } from "./limits.js";
 import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
-
-export interface PeerLimits {
-  /** Streams one peer may have open at once. */
-  maxStreamsPerPeer: number;
-  /** Sustained requests per second per peer. */
-  requestsPerSecond: number;
-  /** Requests a peer may make in a burst above the sustained rate. */
-  burst: number;
-  /** Largest request payload, in bytes. */
-  maxFrameSize: number;
-  /** How long a peer has to deliver its whole request frame. */
-  readTimeoutMs: number;
-  /** How long a peer that broke a limit may not reconnect (with {@link FrameServerInit.bans}). */
-  banMs: number;
-  /**
-   * How long a peer has to deliver a frame's front (with `checkSender`), and a sender that is not
-   * a permitted validator its whole (small) frame.
-   */
-  headerTimeoutMs: number;
-  /**
-   * Largest frame from a sender that is not a permitted validator with a fresh timestamp (with
-   * `checkSender`): room for a hello, or a small request that earns a proper error reply.
-   */
-  maxUnauthenticatedFrameSize: number;
-  /** Bytes of frames being read or handled, across all streams; past it new frames are refused (busy). */
-  maxBufferedBytes: number;
-  /** The same, per IP that has not authenticated as a validator's (with an `admission`). */
-  maxBufferedBytesPerIp: number;
-}
 
 /**
  * Defaults sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms

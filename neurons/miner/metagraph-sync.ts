@@ -5,7 +5,6 @@
  * known set. A validator that drops out keeps its chunks for the grace period (partition.ts).
  */
 import type { ChainClient, Metagraph } from "../../chain/client.js";
-import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { StoreManager, ValidatorStake } from "./partition.js";
 
@@ -17,11 +16,6 @@ const METAGRAPH_TIMEOUT_MS = 60_000;
 
 /** First retry delay after a failed read; it doubles up to the interval. */
 const FIRST_BACKOFF_MS = 1_000;
-
-/** A chain call ran past its time limit. */
-export class ChainTimeoutError extends NodeError {
-  override name = "ChainTimeoutError";
-}
 
 export interface MetagraphSyncInit {
   chain: ChainClient;
@@ -79,11 +73,9 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
 
   async function read(): Promise<void> {
     const stores = init.stores();
-    const graph: Metagraph = await withTimeout(
-      chain.metagraph(netuid),
-      METAGRAPH_TIMEOUT_MS,
-      "reading the metagraph",
-    );
+    const graph: Metagraph = await chain.metagraph(netuid, {
+      signal: AbortSignal.timeout(METAGRAPH_TIMEOUT_MS),
+    });
     const next = new Map<string, bigint>();
     const nextIps = new Set<string>();
     graph.hotkeys.forEach((h, uid) => {
@@ -177,13 +169,4 @@ export function createMetagraphSync(init: MetagraphSyncInit): MetagraphSync {
       await refreshing?.catch(() => undefined);
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ChainTimeoutError(`${what} took longer than ${ms / 1000} s`)), ms);
-    timer.unref?.();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

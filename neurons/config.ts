@@ -153,7 +153,7 @@ export const minerConfigSchema = commonConfigSchema.extend({
   ),
   "neuron.requests_per_second": option(
     "Miner",
-    "Sustained requests per second per peer (bursts of twice that); more disconnects it",
+    "Sustained requests per second per peer, per stranger's IP and per verified hotkey (bursts of twice that); more is refused",
     z.number().positive().default(200),
   ),
   // Admission (neurons/p2p/admission.ts): libp2p's 10 s upgrade timeout and one global cap of 64

@@ -7,99 +7,47 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
 import type { Libp2p } from "@libp2p/interface";
-import { tcp } from "@libp2p/tcp";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
-import { Keyring } from "@polkadot/keyring";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { createLibp2p } from "libp2p";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootstrapSubnet } from "../chain/bootstrap.js";
-import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../neurons/auth.js";
-import { createMetricsRegistry, type MetricsRegistry } from "../neurons/metrics.js";
-import { createMiner, type Miner, type MinerSettings } from "../neurons/miner/miner.js";
-import { createP2PNode, readFrame, request, STORAGE_PROTOCOL } from "../neurons/p2p/node.js";
+import { type RequestSigner, signRequest } from "../neurons/auth.js";
+import type { MinerSettings } from "../neurons/miner/miner.js";
+import { createP2PNode, readFrame, STORAGE_PROTOCOL } from "../neurons/p2p/node.js";
 import { encodeFrame } from "../protocol/codec.js";
 import { MAX_FRAME_SIZE, PROTOCOL_VERSION } from "../protocol/constants.js";
 import { type Envelope, ErrorCode, type Message } from "../protocol/messages.js";
-import { MemoryChainClient } from "./support/memory-chain-client.js";
+import {
+  type AdmissionSubnet,
+  CHUNK,
+  counterValue,
+  createAdmissionSubnet,
+  hello,
+  nodeFrom,
+  sleep,
+  waitUntil,
+} from "./support/admission-subnet.js";
 
-const CHUNK = 64 * 1024;
 const root = new URL("../", import.meta.url).pathname;
 
+let subnet: AdmissionSubnet;
 let validator: KeyringPair;
 let signer: RequestSigner;
 let minerHotkey: KeyringPair;
-let chain: MemoryChainClient;
-let netuid: number;
 let validatorNode: Libp2p;
-const dirs: string[] = [];
 const children: ChildProcess[] = [];
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-async function startMiner(
-  overrides: Partial<MinerSettings> = {},
-): Promise<{ miner: Miner; target: Multiaddr; metrics: MetricsRegistry }> {
-  const dir = mkdtempSync(join(tmpdir(), "miner-admission-"));
-  dirs.push(dir);
-  const metrics = createMetricsRegistry();
-  const miner = createMiner({
-    settings: {
-      netuid,
-      dbRoot: dir,
-      chunkSize: CHUNK,
-      threshold: 1,
-      listen: { ip: "127.0.0.1", port: 0 },
-      metagraphIntervalMs: 3_600_000,
-      announce: false,
-      ...overrides,
-    },
-    chain,
-    hotkey: minerHotkey,
-    metrics,
-    freeBytes: () => 1024 * CHUNK,
-  });
-  await miner.start();
-  return { miner, target: multiaddr(miner.announcedAddress), metrics };
-}
+const startMiner = (overrides: Partial<MinerSettings> = {}) => subnet.startMiner(overrides);
 
 function ask(node: Libp2p, target: Multiaddr, body: Message, timeoutMs = 5_000): Promise<Envelope> {
-  return request(node, target, signRequest(signer, body, { recipient: minerHotkey.address }), {
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-}
-
-const hello: Message = {
-  type: "hello",
-  role: "validator",
-  protocolVersion: 1,
-  softwareVersion: "test",
-  chunkSize: CHUNK,
-  leafSize: 1024,
-  capacity: null,
-  nonce: new Uint8Array(32).fill(7),
-  proof: null,
-};
-
-/** A libp2p node that dials from `source` (a loopback address other than 127.0.0.1). */
-async function nodeFrom(source: string): Promise<Libp2p> {
-  return createLibp2p({
-    // localAddress is passed through to net.connect; the typed options leave it out.
-    transports: [tcp({ dialOpts: { localAddress: source } as object })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
+  return subnet.ask(node, target, body, { timeoutMs });
 }
 
 /** Runs test/support/p2p-attacker.mjs; `latest` is its last status line. */
@@ -136,51 +84,21 @@ function runAttacker(options: Record<string, unknown>): {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await sleep(100);
-  }
-  return check();
-}
-
-function counterValue(text: string, name: string, reason: string): number {
-  const match = text.match(new RegExp(`^${name}\\{reason="${reason}"\\} (\\d+)`, "m"));
-  return match ? Number(match[1]) : 0;
-}
-
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
 }
 
 beforeAll(async () => {
-  await cryptoWaitReady();
-  await authReady();
-  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  validator = keyring.addFromUri("//Bob//validator");
-  minerHotkey = keyring.addFromUri("//Charlie//miner");
-  signer = createRequestSigner(validator);
-  chain = new MemoryChainClient();
-  ({ netuid } = await bootstrapSubnet(chain, {
-    sudo: validator,
-    ownerHotkey: validator.address,
-    registrations: [{ coldkey: minerHotkey, hotkey: minerHotkey.address }],
-    stakes: [{ coldkey: validator, hotkey: validator.address, amountRao: 1_000n }],
-    firstEpoch: (id) => chain.advance(chain.blocksToEpoch(id)),
-  }));
+  subnet = await createAdmissionSubnet();
+  ({ validator, signer, minerHotkey } = subnet);
   validatorNode = await createP2PNode();
 }, 60_000);
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   await validatorNode?.stop();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  subnet?.cleanUp();
 });
 
 describe("connection admission", () => {

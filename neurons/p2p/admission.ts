@@ -34,7 +34,11 @@ export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   maxConnections: 256,
   reservedPending: 64,
   reservedConnections: 128,
+  // A simulator's validators share one address and each dials every miner: 100 new connections
+  // a second from one IP is room for them, and 100× libp2p's default of 5 a host.
   connectionsPerIpPerSecond: 100,
+  // An honest validator fails only on a skewed clock or a restart mid-request, a few times at
+  // most; a host sending garbage is out after 8 frames for a minute.
   maxFailures: 8,
   failureWindowMs: 60_000,
   banMs: 60_000,

@@ -8,9 +8,14 @@
 export interface PeerLimits {
   /** Streams one peer may have open at once. */
   maxStreamsPerPeer: number;
-  /** Sustained requests per second per peer. */
+  /**
+   * Sustained requests per second per peer id; the same rate applies per IP that is not a
+   * validator's (shared by its peer ids, with an `admission`) and per verified hotkey (shared by
+   * its peer ids, with `checkSender`). Past it the request is answered RateLimited; a peer id or
+   * stranger's IP over it is also disconnected.
+   */
   requestsPerSecond: number;
-  /** Requests a peer may make in a burst above the sustained rate. */
+  /** Requests a peer id, stranger's IP or hotkey may make in a burst above the sustained rate. */
   burst: number;
   /** Largest request payload, in bytes. */
   maxFrameSize: number;
@@ -53,12 +58,21 @@ export interface AdmissionLimits {
   reservedPending: number;
   /** Connections from validators' IPs, on top of {@link maxConnections}. */
   reservedConnections: number;
-  /** New connections per second accepted from one IP (libp2p's `inboundConnectionThreshold`). */
+  /**
+   * New connections per second accepted from one IP, validators' IPs included (libp2p's
+   * `inboundConnectionThreshold`, checked before the gater: its refusals are not counted in
+   * the admission's metrics).
+   */
   connectionsPerIpPerSecond: number;
   /** A connection that has not authenticated a request by then is closed. */
   unauthenticatedIdleMs: number;
-  /** Failures within {@link failureWindowMs} that ban a peer id and its IP. */
+  /**
+   * Failures (malformed frames, failed authentication, timeouts, broken limits) within
+   * {@link failureWindowMs} that ban a peer id, and an IP that is not a validator's, for
+   * {@link banMs}. Counted per peer id and per IP: the n-th of either bans.
+   */
   maxFailures: number;
+  /** The window failures are counted in, from the first; a failure after it starts a new count. */
   failureWindowMs: number;
   /** How long a ban lasts. */
   banMs: number;

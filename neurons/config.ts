@@ -248,6 +248,14 @@ export const validatorConfigSchema = commonConfigSchema.extend({
     "Hours of challenge history kept; older records are pruned (scores keep what they added)",
     z.number().positive().default(24),
   ),
+  // A full visit of an honest miner is a hello, an evictions query, up to `fill_per_round` (16)
+  // 1 MiB stores and a challenge: about a second on loopback, and well under a minute on a slow
+  // link. A silent or trickling miner's visit ends here at the latest.
+  "neuron.miner_deadline": option(
+    "Validator",
+    "Seconds one miner's work in a round (dial, hello, evictions, fill, challenge, retrieval) may take in all",
+    z.number().positive().max(3600).default(60),
+  ),
   chunk_size: option("Storage", "Chunk size in bytes (must match the miners')", chunkSize()),
 });
 

@@ -2,7 +2,15 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, envNameOf, loadConfig, minerConfigSchema } from "../neurons/config.js";
+import {
+  ConfigError,
+  defaultsOf,
+  envNameOf,
+  loadConfig,
+  minerConfigSchema,
+  validatorConfigSchema,
+} from "../neurons/config.js";
+import { validatorSettingsFrom } from "../neurons/validator/validator.js";
 
 const run = promisify(execFile);
 const minerOptions = minerConfigSchema;
@@ -68,5 +76,17 @@ describe("entry points", () => {
     );
     expect(err.code).toBe(2);
     expect(err.stderr).toContain("invalid netuid");
+  });
+  it("a validator's miner deadline is a flag in seconds; a bad one exits with code 2 and one line", async () => {
+    const loaded = await loadConfig(validatorConfigSchema, ["--neuron.miner_deadline", "1.5"], {}, "");
+    if (loaded.help) throw new Error("unexpected --help");
+    expect(validatorSettingsFrom(loaded.config).minerDeadlineMs).toBe(1_500);
+    expect(validatorSettingsFrom(defaultsOf(validatorConfigSchema)).minerDeadlineMs).toBe(60_000);
+    const err = await run(process.execPath, ["neurons/validator.js", "--neuron.miner_deadline", "0"], {
+      cwd: root,
+    }).catch((e) => e);
+    expect(err.code).toBe(2);
+    // The error is one line (a hint to run --help may follow it).
+    expect(err.stderr.split("\n")[0]).toContain("invalid neuron.miner_deadline from --neuron.miner_deadline");
   });
 });

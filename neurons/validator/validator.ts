@@ -80,6 +80,7 @@ export interface ValidatorSettings {
   /**
    * How long one miner's work in a round (dial, hello, evictions, fill, challenge, retrieval) may
    * take in all; past it the rest is abandoned. Bounds what a silent or trickling miner holds.
+   * Default 60 s (`--neuron.miner_deadline`, whose comment in ../config.ts gives the reason).
    */
   minerDeadlineMs: number;
   /** Run rounds on their own after start(); false leaves it to runRound() (tests, the simulator). */
@@ -100,13 +101,6 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /**
- * Default of {@link ValidatorSettings.minerDeadlineMs}. A full visit of an honest miner is a hello,
- * an evictions query, up to `fill_per_round` (16) 1 MiB stores and a challenge: about a second on
- * loopback, and well under a minute on a slow link. A silent miner's visit ends here at the latest.
- */
-export const DEFAULT_MINER_DEADLINE_MS = 60_000;
-
-/**
  * Largest reply frame accepted to a `hello` (and the request it answers): both are a few hundred
  * bytes, so a miner cannot make the validator buffer a megabyte to learn its budget.
  */
@@ -125,7 +119,7 @@ const BUDGET_RECHECK_ROUNDS = 10;
  */
 export function validatorSettingsFrom(
   config: ValidatorConfig,
-): Omit<ValidatorSettings, "leafSize" | "autoRun" | "minerDeadlineMs"> {
+): Omit<ValidatorSettings, "leafSize" | "autoRun"> {
   return {
     netuid: config.netuid,
     chunkSize: config.chunk_size,
@@ -139,6 +133,7 @@ export function validatorSettingsFrom(
     weightsIntervalBlocks: config["neuron.epoch_length"],
     challengeRetentionMs: config["neuron.challenge_retention"] * 3_600_000,
     roundIntervalMs: config["neuron.challenge_interval"] * 1000,
+    minerDeadlineMs: config["neuron.miner_deadline"] * 1000,
     policy: { name: config["neuron.scoring_policy"] },
   };
 }
@@ -146,7 +141,7 @@ export function validatorSettingsFrom(
 /** The settings a validator runs with where its init names none: the config schema's defaults. */
 export const DEFAULT_VALIDATOR_SETTINGS: Omit<ValidatorSettings, "netuid"> = (() => {
   const { netuid: _, ...defaults } = validatorSettingsFrom(defaultsOf(validatorConfigSchema));
-  return { ...defaults, minerDeadlineMs: DEFAULT_MINER_DEADLINE_MS, autoRun: true };
+  return { ...defaults, autoRun: true };
 })();
 
 export interface ValidatorInit {

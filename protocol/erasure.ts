@@ -2,10 +2,12 @@ import { ErasureError } from "./erasure-errors.js";
 
 /**
  * Reed-Solomon erasure coding over GF(2^8): k data shards and m parity shards, any k of the k + m
- * rebuild the rest. Pure TypeScript, chosen over the native and WASM packages by
- * `npm run bench -- erasure` (figures in README.md, "Benchmarks"): it ran faster than the WASM
- * build, and the native addon (@ronomon/reed-solomon) caps k at 24 and m at 6, works only
- * asynchronously on one contiguous buffer, and needs a compiler at install time.
+ * rebuild the rest. Pure TypeScript, chosen over the native and WASM packages after measuring
+ * them side by side (figures in README.md, "Benchmarks"): the native addon (@ronomon/reed-solomon)
+ * is ~13× faster but caps k at 24 and m at 6, is asynchronous only, needs a compiler at install,
+ * and writes its own bit-matrix layout, so stored pieces would be readable by that addon alone;
+ * the WASM build is ~1.4× faster but a single-release fork that loads a file at start. This one
+ * takes any k + m ≤ 255, and one core encodes faster than a 1 Gbit/s link delivers.
  *
  * The generator matrix is systematic, [I; C] with C a Cauchy matrix (C[i][j] = 1 / (x_i + y_j),
  * x_i = k + i, y_j = j): every square submatrix of a Cauchy matrix is invertible, so any k rows

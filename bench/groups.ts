@@ -6,6 +6,7 @@ import type { BenchGroup } from "./harness.js";
  */
 export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   merkle: async () => (await import("./merkle.bench.js")).merkleBench,
+  erasure: async () => (await import("./erasure.bench.js")).erasureBench,
   codec: async () => (await import("./codec.bench.js")).codecBench,
   store: async () => (await import("./store.bench.js")).storeBench,
   yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,

@@ -13,13 +13,9 @@
  * pallet and error names from the metadata (`subtensorModule.SettingWeightsTooFast`), so callers
  * match on `error.error`.
  */
+import { BaseError, type BaseErrorOptions } from "../protocol/errors.js";
 
-export interface ChainLayerErrorOptions {
-  /** What a reader needs beyond the short message (shown after it, following ": "). */
-  details?: string | undefined;
-  /** The error this one wraps. */
-  cause?: unknown;
-}
+export type ChainLayerErrorOptions = BaseErrorOptions;
 
 /**
  * Base of every error the chain layer throws.
@@ -27,19 +23,11 @@ export interface ChainLayerErrorOptions {
  * @example
  * throw new ChainError("cannot read the inclusion block", { cause });
  */
-export class ChainLayerError extends Error {
+export class ChainLayerError extends BaseError {
   override name = "ChainLayerError";
-  /** The message without its details. */
-  readonly shortMessage: string;
-  readonly details: string | undefined;
+  declare readonly details: string | undefined;
   constructor(shortMessage: string, options: ChainLayerErrorOptions = {}) {
-    const { details, cause } = options;
-    super(
-      details ? `${shortMessage}: ${details}` : shortMessage,
-      cause === undefined ? undefined : { cause },
-    );
-    this.shortMessage = shortMessage;
-    this.details = details || undefined;
+    super(shortMessage, options, options.details ? `${shortMessage}: ${options.details}` : shortMessage);
   }
 }
 

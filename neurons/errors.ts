@@ -1,3 +1,5 @@
+import { BaseError } from "../protocol/errors.js";
+
 /**
  * The base of the errors the nodes (neurons/) throw, after viem's BaseError: a short message,
  * optional `details` and the `cause`. A subclass only sets its `name` (unique across the codebase)
@@ -8,12 +10,6 @@
  *   override name = "MinerStartError";
  * }
  */
-export class NodeError extends Error {
+export class NodeError extends BaseError {
   override name = "NodeError";
-  readonly details?: string;
-
-  constructor(message: string, options?: { cause?: unknown; details?: string }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    if (options?.details !== undefined) this.details = options.details;
-  }
 }

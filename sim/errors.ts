@@ -10,13 +10,9 @@
  *
  * Callers tell them apart with `instanceof`, never by message text.
  */
+import { BaseError, type BaseErrorOptions } from "../protocol/errors.js";
 
-export interface SimErrorOptions {
-  /** What a reader needs beyond the short message (shown after it). */
-  details?: string;
-  /** The error this one wraps. */
-  cause?: unknown;
-}
+export type SimErrorOptions = BaseErrorOptions;
 
 /**
  * Base of every error the simulator throws.
@@ -24,18 +20,14 @@ export interface SimErrorOptions {
  * @example
  * throw new SimulationError("the subnet's epoch did not run", { details: "tempo 10, 24 blocks" });
  */
-export class SimError extends Error {
+export class SimError extends BaseError {
   override name = "SimError";
-  /** The message without its details. */
-  readonly shortMessage: string;
-  readonly details: string | undefined;
+  declare readonly details: string | undefined;
   constructor(shortMessage: string, options: SimErrorOptions = {}) {
-    const { details, cause } = options;
     super(
-      details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${details}`,
-      cause === undefined ? undefined : { cause },
+      shortMessage,
+      options,
+      options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`,
     );
-    this.shortMessage = shortMessage;
-    this.details = details;
   }
 }

@@ -3,13 +3,9 @@
  * {@link DevChainError}, so callers match a family by `instanceof` and a case by its class, never
  * by message text.
  */
+import { BaseError, type BaseErrorOptions } from "../../protocol/errors.js";
 
-export interface DevChainErrorOptions {
-  /** The error underneath, kept for the stack a caller logs. */
-  cause?: unknown;
-  /** A longer explanation than the one-line message. */
-  details?: string;
-}
+export type DevChainErrorOptions = BaseErrorOptions;
 
 /**
  * Base of the dev chain's errors: a short message, optional details and the cause (viem's
@@ -17,13 +13,9 @@ export interface DevChainErrorOptions {
  *
  * @example throw new DevChainError("the dev chain is not started");
  */
-export class DevChainError extends Error {
+export class DevChainError extends BaseError {
   override name = "DevChainError";
-  readonly details: string | undefined;
-  constructor(message: string, options: DevChainErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.details = options.details;
-  }
+  declare readonly details: string | undefined;
 }
 
 /**

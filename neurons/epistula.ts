@@ -217,7 +217,8 @@ export interface EpistulaVerifier {
    * The checks that need no body, for before the gateway reads it: headers well-formed, timestamp
    * within the window of `receivedAt`, signed for this gateway, (hotkey, uuid) not already used.
    * The `hotkey` it returns is only claimed (no signature is checked yet): use it to refuse early
-   * (allow-list, quota), never to grant anything. Remembers nothing.
+   * (allow-list, quota), never to grant anything. Remembers nothing, so two copies of one request
+   * in flight both pass it; {@link verify} then accepts only the first to finish.
    */
   checkHeaders(headers: EpistulaHeaderSource, options?: EpistulaCheckOptions): EpistulaResult;
   /**

@@ -3,9 +3,9 @@
  * Epistula header convention that Bittensor subnet HTTP APIs use, so existing Bittensor clients can
  * talk to it unchanged.
  *
- * The layout follows Epistula version 2 as the Bittensor community's clients write it (the
- * Python `generate_header` / `verify_signature` helpers that subnet code such as Macrocosmos's and
- * Manifold's Targon carries, found through the code search while writing this):
+ * The layout follows Epistula version 2 as the Bittensor community's clients write it: the Python
+ * `generate_header` / `verify_signature` helpers that subnet repositories carry (Manifold's Targon
+ * among them, whose API docs list these headers), read through the code search while writing this:
  *
  *   Epistula-Version:           "2"
  *   Epistula-Timestamp:         Unix milliseconds, decimal (`round(time.time() * 1000)`)

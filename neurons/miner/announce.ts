@@ -66,25 +66,39 @@ export function createAnnouncer(init: {
     // Subtensor refuses loopback axons; a loopback-only miner publishes 0.0.0.0 and relies on
     // the commitment, which holds the full multiaddr.
     const axonIp = isLoopback(ip) ? "0.0.0.0" : ip;
-    const graph = await chain.metagraph(settings.netuid);
-    const uid = graph.hotkeys.indexOf(hotkey.address);
-    const axon = uid >= 0 ? graph.axons[uid] : null;
-    if (axon?.ip !== axonIp || axon.port !== port) {
-      await chain.serveAxon(hotkey, settings.netuid, {
-        version: 1,
-        ip: axonIp,
-        port,
-        ipType: axonIp.includes(":") ? 6 : 4,
-        protocol: 4,
-      });
-      log.info("served axon", { ip: axonIp, port });
+    // The axon and the commitment are written independently: subtensor's serving rate limit can
+    // refuse a new axon (a miner restarted within 50 blocks of its last one), and that must not
+    // keep validators, who dial the commitment, from the new address.
+    const failures: unknown[] = [];
+    try {
+      const graph = await chain.metagraph(settings.netuid);
+      const uid = graph.hotkeys.indexOf(hotkey.address);
+      const axon = uid >= 0 ? graph.axons[uid] : null;
+      if (axon?.ip !== axonIp || axon.port !== port) {
+        await chain.serveAxon(hotkey, settings.netuid, {
+          version: 1,
+          ip: axonIp,
+          port,
+          ipType: axonIp.includes(":") ? 6 : 4,
+          protocol: 4,
+        });
+        log.info("served axon", { ip: axonIp, port });
+      }
+    } catch (error) {
+      failures.push(error);
     }
-    const commitment = new TextEncoder().encode(address);
-    const current = (await chain.commitments(settings.netuid)).get(hotkey.address);
-    if (current === undefined || !bytesEqual(current, commitment)) {
-      await chain.setCommitment(hotkey, settings.netuid, commitment);
-      log.info("published commitment", { multiaddr: address });
+    try {
+      const commitment = new TextEncoder().encode(address);
+      const current = (await chain.commitments(settings.netuid)).get(hotkey.address);
+      if (current === undefined || !bytesEqual(current, commitment)) {
+        await chain.setCommitment(hotkey, settings.netuid, commitment);
+        log.info("published commitment", { multiaddr: address });
+      }
+    } catch (error) {
+      failures.push(error);
     }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, "cannot publish the axon nor the commitment");
   }
 
   return {

@@ -40,27 +40,28 @@ afterEach(async () => {
   node = undefined;
 });
 
-async function subnetOn(chain: MemoryChainClient, miner: KeyringPair): Promise<number> {
+/** Registers `miner` on a fresh subnet of `chain`, starts its libp2p node and its announcer. */
+async function announcerOn(chain: MemoryChainClient, miner: KeyringPair) {
   const { netuid } = await bootstrapSubnet(chain, {
     sudo: keyring.addFromUri("//Alice"),
     ownerHotkey: keyring.addFromUri("//Alice//owner").address,
     registrations: [{ coldkey: keyring.addFromUri("//Bob"), hotkey: miner.address }],
   });
-  return netuid;
+  node = await createP2PNode();
+  const announcer = createAnnouncer({
+    chain,
+    hotkey: miner,
+    settings: { netuid, listen: { ip: "127.0.0.1", port: 0 } },
+    log: silentLogger(),
+  });
+  return { netuid, node, announcer };
 }
 
 describe("the miner's announcement", () => {
   it("publishes the commitment even when the chain refuses the axon, and reports the failure", async () => {
     const miner = keyring.addFromUri("//Bob//announce-miner");
     const chain = new AxonRateLimitedChain();
-    const netuid = await subnetOn(chain, miner);
-    node = await createP2PNode();
-    const announcer = createAnnouncer({
-      chain,
-      hotkey: miner,
-      settings: { netuid, listen: { ip: "127.0.0.1", port: 0 } },
-      log: silentLogger(),
-    });
+    const { netuid, node, announcer } = await announcerOn(chain, miner);
     await announcer.publish(node);
     const committed = (await chain.commitments(netuid)).get(miner.address);
     expect(new TextDecoder().decode(committed)).toBe(announcer.address);
@@ -72,14 +73,7 @@ describe("the miner's announcement", () => {
   it("publishes both when the chain takes both", async () => {
     const miner = keyring.addFromUri("//Bob//announce-miner2");
     const chain = new MemoryChainClient();
-    const netuid = await subnetOn(chain, miner);
-    node = await createP2PNode();
-    const announcer = createAnnouncer({
-      chain,
-      hotkey: miner,
-      settings: { netuid, listen: { ip: "127.0.0.1", port: 0 } },
-      log: silentLogger(),
-    });
+    const { netuid, node, announcer } = await announcerOn(chain, miner);
     await announcer.publish(node);
     expect(announcer.published).toBe(true);
     const graph = await chain.metagraph(netuid);

@@ -46,6 +46,21 @@ describe("node configuration", () => {
       loadConfig(minerOptions, ["--subtensor.chain_endpoint", "http://x"], {}, ""),
     ).rejects.toBeInstanceOf(ConfigError);
   });
+  it("rejects out-of-range admission and grace flags", async () => {
+    for (const argv of [
+      ["--neuron.handshake_timeout", "0"],
+      ["--neuron.handshake_timeout", "61"],
+      ["--neuron.max_pending_per_ip", "0"],
+      ["--neuron.max_connections_per_ip", "1.5"],
+      ["--neuron.unauthenticated_idle", "-1"],
+      ["--neuron.max_buffered_bytes", "0"],
+      ["--neuron.validator_grace", "-1"],
+    ]) {
+      await expect(loadConfig(minerOptions, argv, {}, ""), argv.join(" ")).rejects.toBeInstanceOf(
+        ConfigError,
+      );
+    }
+  });
 });
 
 describe("entry points", () => {
@@ -69,6 +84,14 @@ describe("entry points", () => {
   it("node neurons/validator.js --help works", async () => {
     const { stdout } = await run(process.execPath, ["neurons/validator.js", "--help"], { cwd: root });
     expect(stdout).toContain("--subtensor.network");
+  });
+  it("the dev chain refuses a bad RPC limit with code 2 and one line naming the flag", async () => {
+    const err = await run(process.execPath, ["dist/chain/devchain/cli.js", "--rpc-max-connections", "0"], {
+      cwd: root,
+    }).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr.trim().split("\n")).toHaveLength(1);
+    expect(err.stderr).toContain("--rpc-max-connections");
   });
   it("a bad flag exits with code 2 and one clear line", async () => {
     const err = await run(process.execPath, ["neurons/miner.js", "--netuid", "-4"], { cwd: root }).catch(

@@ -257,6 +257,71 @@ export const validatorConfigSchema = commonConfigSchema.extend({
     z.number().positive().max(3600).default(60),
   ),
   chunk_size: option("Storage", "Chunk size in bytes (must match the miners')", chunkSize()),
+  // The client API (issue 15): the validator as the gateway users store files through.
+  "api.port": option(
+    "API",
+    "Serve the client API (put/get files) on this TCP port; off when unset",
+    port.optional(),
+  ),
+  "api.host": option("API", "Address the client API listens on", z.string().min(1).default("0.0.0.0")),
+  "api.public_url": option(
+    "API",
+    "URL clients reach the API at, published in the validator's commitment (unset: not published)",
+    z.string().url().optional(),
+  ),
+  "api.allow": option(
+    "API",
+    "Comma-separated hotkeys (ss58) allowed to store files; unset lets any hotkey store",
+    z.string().optional(),
+  ),
+  "api.max_file_size": option(
+    "API",
+    "Largest file accepted, in bytes (10 GiB)",
+    z
+      .number()
+      .int()
+      .min(1)
+      .default(10 * 1024 ** 3),
+  ),
+  "api.quota_bytes": option(
+    "API",
+    "Bytes one client (hotkey) may store in all (1 GiB)",
+    z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 ** 3),
+  ),
+  "api.quota_files": option(
+    "API",
+    "Files one client (hotkey) may store",
+    z.number().int().min(0).default(10_000),
+  ),
+  "api.rate": option(
+    "API",
+    "Requests per second one client may make (burst: twice that)",
+    z.number().positive().default(50),
+  ),
+  "api.data_shards": option("API", "Data pieces per stripe (k)", z.number().int().min(1).max(64).default(10)),
+  "api.parity_shards": option(
+    "API",
+    "Parity pieces per stripe (m): any m miners of a stripe may be lost",
+    z.number().int().min(0).max(64).default(4),
+  ),
+  "api.repair_bandwidth": option(
+    "API",
+    "Bytes per second repair may read from miners at most (16 MiB/s)",
+    z
+      .number()
+      .int()
+      .min(1)
+      .default(16 * 1024 ** 2),
+  ),
+  "api.offline_grace": option(
+    "API",
+    "Seconds a miner may stay unreachable before its pieces are rebuilt elsewhere",
+    z.number().positive().default(600),
+  ),
 });
 
 /** What every node reads, typed: `config["wallet.name"]` is a string. */

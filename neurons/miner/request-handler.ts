@@ -38,7 +38,7 @@ import {
   DEFAULT_COST_BUDGET,
 } from "./cost-budget.js";
 import { BudgetExceededError, type StoreManager } from "./partition.js";
-import type { TreeCache } from "./tree-cache.js";
+import { storedLevelsOf, storedTreeFor, type TreeCache } from "./tree-cache.js";
 
 /** Software version in `hello` replies. */
 export const MINER_SOFTWARE_VERSION = "storage-subnet-miner/0.1.0";
@@ -220,7 +220,7 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         }
         const tree = buildChunkTree(body.data, leafSize);
         try {
-          stores.put(validator, body.chunkIndex, body.data);
+          stores.put(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
         } catch (error) {
           if (error instanceof BudgetExceededError) {
             return errorReply(
@@ -262,11 +262,18 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         // The leaves come from the stored bytes, the trees from the cache filled when each chunk
         // was stored (protocol/challenge.ts says why that is sound).
         const store = init.hasStore(validator) ? stores.store(validator) : undefined;
+        const leavesOf = new Map(challenge.chunks.map((c) => [c.chunkIndex, c.leafIndices]));
         try {
           const response = answerChallenge(challenge, (chunkIndex) => store?.get(chunkIndex), {
             leafSize,
             treeOf: (chunkIndex, data) => trees.treeOf(validator, chunkIndex, data),
-            knownTree: (chunkIndex) => trees.peek(validator, chunkIndex),
+            // Not in memory: the levels stored beside the chunk and the challenged subtrees'
+            // leaves, a few small reads instead of the whole chunk.
+            knownTree: (chunkIndex) =>
+              trees.peek(validator, chunkIndex) ??
+              (store === undefined
+                ? undefined
+                : storedTreeFor(store, chunkIndex, leavesOf.get(chunkIndex) ?? [], leafSize)),
             readLeaves: (chunkIndex, leafIndices) => store?.readLeaves(chunkIndex, leafIndices, leafSize),
           });
           metrics.answered.inc();

@@ -3,10 +3,65 @@
  * the whole chunk: a least-recently-used cache bounded by the bytes of the trees' levels.
  */
 import { LEAF_SIZE } from "../../protocol/constants.js";
-import { buildChunkTree, leafCountFor, type MerkleTree } from "../../protocol/merkle.js";
+import {
+  buildChunkTree,
+  leafCountFor,
+  type MerkleTree,
+  treeFromUpperLevels,
+  upperLevels,
+} from "../../protocol/merkle.js";
+import type { ChunkStore, StoredTreeLevels } from "./chunk-store.js";
 
 /** Merkle trees kept in memory, in bytes (a 1 MiB chunk's tree is 64 KiB: ~1000 trees). */
 export const DEFAULT_TREE_CACHE_BYTES = 64 << 20;
+
+/**
+ * Lowest tree level stored beside a chunk. From level 4 a 1 MiB chunk keeps 127 nodes (4 KiB,
+ * 0.4 % of the chunk) and proving one leaf without the tree in memory reads 16 leaves (one
+ * statement of the SQLite store) and hashes 31 times, instead of reading and hashing 1 MiB.
+ */
+export const STORED_TREE_FROM_LEVEL = 4;
+
+/** The levels of `tree` a store keeps beside its chunk. */
+export function storedLevelsOf(
+  tree: MerkleTree,
+  fromLevel: number = STORED_TREE_FROM_LEVEL,
+): StoredTreeLevels {
+  return { fromLevel, nodes: upperLevels(tree, fromLevel) };
+}
+
+/**
+ * A tree that proves the leaves at `leafIndices` of a stored chunk, rebuilt from the levels
+ * stored beside it and the leaves under the challenged nodes; undefined when the store holds no
+ * levels for the chunk or they do not match its leaves (the caller then rebuilds from the whole
+ * chunk). The tree is partial: use it for these leaves only, never cache it.
+ *
+ * @example knownTree: (i) => trees.peek(validator, i) ?? storedTreeFor(store, i, leafIndicesOf(i))
+ */
+export function storedTreeFor(
+  store: ChunkStore,
+  chunkIndex: number,
+  leafIndices: readonly number[],
+  leafSize: number = LEAF_SIZE,
+): MerkleTree | undefined {
+  const stored = store.readTreeLevels(chunkIndex);
+  if (stored === undefined) return undefined;
+  return treeFromUpperLevels(
+    leafCountFor(stored.size, leafSize),
+    stored.fromLevel,
+    stored.nodes,
+    leafIndices,
+    (firstLeaf, count) => {
+      const leaves = store.readLeaves(
+        chunkIndex,
+        Array.from({ length: count }, (_, i) => firstLeaf + i),
+        leafSize,
+      );
+      return leaves === undefined ? undefined : Buffer.concat(leaves);
+    },
+    leafSize,
+  );
+}
 
 export interface TreeCache {
   /**

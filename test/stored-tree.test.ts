@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ChunkStore, MemoryChunkStore } from "../neurons/miner/chunk-store.js";
 import { SqliteChunkStore } from "../neurons/miner/sqlite-chunk-store.js";
-import { STORED_TREE_FROM_LEVEL, storedLevelsOf, storedTreeFor } from "../neurons/miner/tree-cache.js";
+import { readStoredTree, STORED_TREE_FROM_LEVEL, storedLevelsOf } from "../neurons/miner/tree-cache.js";
 import { answerChallenge } from "../protocol/challenge.js";
 import {
   buildChunkTree,
@@ -130,8 +130,8 @@ function describeStoredLevels(name: string, open: () => { store: ChunkStore; cle
         },
         {
           leafSize: LEAF,
-          knownTree: (i) => storedTreeFor(store, i, [9, 63], LEAF),
-          readLeaves: (i, leaves) => store.readLeaves(i, leaves, LEAF),
+          knownTree: (i) => readStoredTree(store, i, [9, 63], LEAF)?.tree,
+          readLeaves: (i) => readStoredTree(store, i, [9, 63], LEAF)?.leaves,
         },
       );
       const warm = answerChallenge(challenge, () => chunk, { leafSize: LEAF });
@@ -143,7 +143,7 @@ function describeStoredLevels(name: string, open: () => { store: ChunkStore; cle
       store.put(1, chunk, storedLevelsOf(buildChunkTree(chunk, LEAF)));
       store.put(1, randomBytes(CHUNK));
       expect(store.readTreeLevels(1)).toBeUndefined();
-      expect(storedTreeFor(store, 1, [0], LEAF)).toBeUndefined();
+      expect(readStoredTree(store, 1, [0], LEAF)).toBeUndefined();
       store.put(1, chunk, storedLevelsOf(buildChunkTree(chunk, LEAF)));
       expect(store.delete(1)).toBe(true);
       expect(store.readTreeLevels(1)).toBeUndefined();

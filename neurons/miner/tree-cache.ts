@@ -30,23 +30,32 @@ export function storedLevelsOf(
   return { fromLevel, nodes: upperLevels(tree, fromLevel) };
 }
 
+/** What {@link readStoredTree} hands back: a partial tree and the challenged leaves' bytes. */
+export interface StoredTreeRead {
+  /** Proves the leaves asked for, and only those: never cache it. */
+  tree: MerkleTree;
+  /** The bytes of the leaves asked for, in their order (read with their subtrees). */
+  leaves: Uint8Array[];
+}
+
 /**
  * A tree that proves the leaves at `leafIndices` of a stored chunk, rebuilt from the levels
- * stored beside it and the leaves under the challenged nodes; undefined when the store holds no
- * levels for the chunk or they do not match its leaves (the caller then rebuilds from the whole
- * chunk). The tree is partial: use it for these leaves only, never cache it.
+ * stored beside it and the leaves under the challenged nodes, with those leaves' bytes (so the
+ * chunk is read once); undefined when the store holds no levels for the chunk or they do not
+ * match its leaves (the caller then rebuilds from the whole chunk).
  *
- * @example knownTree: (i) => trees.peek(validator, i) ?? storedTreeFor(store, i, leafIndicesOf(i))
+ * @example knownTree: (i) => trees.peek(validator, i) ?? readStoredTree(store, i, leafIndicesOf(i))?.tree
  */
-export function storedTreeFor(
+export function readStoredTree(
   store: ChunkStore,
   chunkIndex: number,
   leafIndices: readonly number[],
   leafSize: number = LEAF_SIZE,
-): MerkleTree | undefined {
+): StoredTreeRead | undefined {
   const stored = store.readTreeLevels(chunkIndex);
   if (stored === undefined) return undefined;
-  return treeFromUpperLevels(
+  const spans = new Map<number, Uint8Array>();
+  const tree = treeFromUpperLevels(
     leafCountFor(stored.size, leafSize),
     stored.fromLevel,
     stored.nodes,
@@ -57,10 +66,22 @@ export function storedTreeFor(
         Array.from({ length: count }, (_, i) => firstLeaf + i),
         leafSize,
       );
-      return leaves === undefined ? undefined : Buffer.concat(leaves);
+      if (leaves === undefined) return undefined;
+      const span = Buffer.concat(leaves);
+      spans.set(firstLeaf, span);
+      return span;
     },
     leafSize,
   );
+  if (tree === undefined) return undefined;
+  const subtreeLeaves = 2 ** Math.min(stored.fromLevel, tree.levels.length - 1);
+  const leaves = leafIndices.map((index) => {
+    const first = index - (index % subtreeLeaves);
+    const span = spans.get(first) as Uint8Array;
+    const offset = (index - first) * leafSize;
+    return span.subarray(offset, Math.min(offset + leafSize, span.length));
+  });
+  return { tree, leaves };
 }
 
 export interface TreeCache {

@@ -61,6 +61,8 @@ export function createMemoryStorageService(init: MemoryStorageServiceInit = {}):
   const files = new Map<string, StoredFile>();
   const inFlight = new Map<symbol, PutRequest>();
   const unavailable = new Set<string>();
+  /** Bytes each put in flight has consumed. */
+  const progress = new Map<symbol, number>();
   let progressWaiters: Array<{ bytes: number; resolve: () => void }> = [];
   let idleWaiters: Array<() => void> = [];
 
@@ -102,6 +104,7 @@ export function createMemoryStorageService(init: MemoryStorageServiceInit = {}):
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     waitForProgress(bytes) {
+      if ([...progress.values()].some((consumed) => consumed >= bytes)) return Promise.resolve();
       return new Promise((resolve) => progressWaiters.push({ bytes, resolve }));
     },
 
@@ -120,6 +123,7 @@ export function createMemoryStorageService(init: MemoryStorageServiceInit = {}):
             options.signal?.throwIfAborted();
             consumed += chunk.length;
             options.onProgress?.(consumed);
+            progress.set(ticket, consumed);
             reportProgress(consumed);
             yield chunk;
           }
@@ -151,6 +155,7 @@ export function createMemoryStorageService(init: MemoryStorageServiceInit = {}):
         return info;
       } finally {
         inFlight.delete(ticket);
+        progress.delete(ticket);
         if (inFlight.size === 0) {
           const waiters = idleWaiters;
           idleWaiters = [];

@@ -108,6 +108,10 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
   const putsByHotkey = new Map<string, number>();
   let putsInFlight = 0;
   const shutdown = new AbortController();
+  /** The request being answered on each socket. */
+  const current = new WeakMap<Socket, IncomingMessage>();
+  /** Sockets whose last answer closes them: whatever else arrives on them is not parsed as a request. */
+  const closing = new WeakSet<Socket>();
 
   const metrics = {
     requests: init.metrics.counter(
@@ -141,6 +145,7 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
     res.writeHead(status, {
       "content-type": "application/json; charset=utf-8",
       "content-length": body.length,
+      ...(res.socket !== null && closing.has(res.socket) ? { connection: "close" } : {}),
     });
     res.end(body);
     metrics.bytesOut.inc({ route }, body.length);
@@ -154,8 +159,9 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
       "content-type": "application/json; charset=utf-8",
       "content-length": body.length,
       // An unread body would otherwise be drained (or be parsed as the next request).
-      ...(closeAfter ? { connection: "close" } : {}),
+      ...(closeAfter || (res.socket !== null && closing.has(res.socket)) ? { connection: "close" } : {}),
     });
+    if (closeAfter && res.socket !== null) closing.add(res.socket);
     res.end(body);
     metrics.bytesOut.inc({ route }, body.length);
   };
@@ -336,6 +342,11 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
 
     async function* body(): AsyncGenerator<Uint8Array> {
       const chunks = req[Symbol.asyncIterator]();
+      // A client gone mid-body may leave the iterator waiting; the abort ends the wait.
+      const aborted = new Promise<never>((_, reject) => {
+        aborter.signal.addEventListener("abort", () => reject(aborter.signal.reason), { once: true });
+      });
+      aborted.catch(() => {});
       for (;;) {
         let timer: NodeJS.Timeout | undefined;
         const stalled = new Promise<never>((_, reject) => {
@@ -351,7 +362,7 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
         });
         let next: IteratorResult<Buffer>;
         try {
-          next = await Promise.race([chunks.next(), stalled]);
+          next = await Promise.race([chunks.next(), stalled, aborted]);
         } finally {
           clearTimeout(timer);
         }
@@ -595,7 +606,10 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
     const started = performance.now();
     const method = req.method ?? "";
     let route: Route = { name: "unknown", methods: [] };
+    const socket = req.socket;
+    current.set(socket, req);
     res.on("close", () => {
+      if (current.get(socket) === req) current.delete(socket);
       const status = res.writableFinished ? String(res.statusCode) : "aborted";
       metrics.requests.inc({ route: route.name, method: knownMethod(method), status });
       metrics.latency.observe((performance.now() - started) / 1000, { route: route.name });
@@ -642,22 +656,41 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
   // Answering the headers of an `Expect: 100-continue` put before the client sends its body.
   server.on("checkContinue", (req, res) => void handle(req, res, true));
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
-    const status =
-      error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-    if (socket.writable && !socket.destroyed) {
-      const body = errorBody(
-        status === 431 ? "headers_too_large" : status === 408 ? "headers_timeout" : "bad_request",
-        status === 431
-          ? `the request head is larger than ${settings.maxHeaderBytes} bytes`
-          : status === 408
-            ? `the request head took longer than ${settings.headersTimeoutMs} ms`
-            : "the request is not valid HTTP/1.1",
-      );
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
-          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    } else socket.destroy();
+    // Bytes after a request we refused unread, or after a body's declared length (a body longer
+    // than its Content-Length): the answer to that request says all there is to say.
+    if (closing.has(socket) || !socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const answering = current.get(socket);
+    if (answering !== undefined) {
+      // Bytes past a complete request while it is being answered: say so in that answer's
+      // Connection header. Anything else (a client gone mid-body) ends the connection now.
+      if (answering.complete) closing.add(socket);
+      else socket.destroy();
+      return;
+    }
+    const [status, reason, code, message] =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? [
+            431,
+            "Request Header Fields Too Large",
+            "headers_too_large",
+            `the request head is larger than ${settings.maxHeaderBytes} bytes`,
+          ]
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [
+              408,
+              "Request Timeout",
+              "headers_timeout",
+              `the request head took longer than ${settings.headersTimeoutMs} ms`,
+            ]
+          : [400, "Bad Request", "bad_request", "the request is not valid HTTP/1.1"];
+    const body = errorBody(code, message);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 
   return {

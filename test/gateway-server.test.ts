@@ -249,6 +249,12 @@ describe("gateway: routes", () => {
       "content-length": String(bytes.length),
     });
 
+    const cached = await send(gateway, "GET", `/v1/files/${info.cid}`, {
+      headers: { ...signed(alice), "if-none-match": `"${info.cid}"` },
+    });
+    expect(cached.status).toBe(304);
+    expect(cached.body.length).toBe(0);
+
     const head = await send(gateway, "HEAD", `/v1/files/${info.cid}`, { headers: signed(alice) });
     expect(head.status).toBe(200);
     expect(head.headers["content-length"]).toBe(String(bytes.length));
@@ -637,6 +643,96 @@ describe("gateway: broken and slow clients", () => {
     expect(big instanceof Error ? big.message : big.status).toBe(431);
   });
 
+  it("a reader that stops reading is cut after the idle timeout", async () => {
+    const gateway = await startGateway({ idleTimeoutMs: 300 });
+    const bytes = randomBytes(16 * CHUNK_BYTES);
+    const { cid } = json(await putFile(gateway, alice, bytes, { "x-storage-public": "true" }));
+    const socket = connect(Number(gateway.url.port), gateway.url.hostname);
+    await once(socket, "connect");
+    socket.pause();
+    socket.write(`GET /v1/files/${cid} HTTP/1.1\r\nhost: gateway\r\n\r\n`);
+    await until(async () =>
+      (await gateway.metrics.render()).includes('validator_api_timeouts_total{kind="idle_connection"} 1'),
+    );
+    let received = 0;
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.on("error", () => {});
+    socket.resume();
+    await once(socket, "close");
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(bytes.length);
+  });
+
+  it("connections past maxConnections are refused at accept", async () => {
+    const gateway = await startGateway({ maxConnections: 2 });
+    const open: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const socket = connect(Number(gateway.url.port), gateway.url.hostname);
+      await once(socket, "connect");
+      open.push(socket);
+    }
+    // The two are accepted before the third arrives: each answers a request.
+    for (const socket of open) {
+      socket.write("GET /v1/info HTTP/1.1\r\nhost: gateway\r\n\r\n");
+      await once(socket, "data");
+    }
+    const third = connect(Number(gateway.url.port), gateway.url.hostname);
+    third.on("error", () => {});
+    let answered = false;
+    third.on("data", () => {
+      answered = true;
+    });
+    third.write("GET /v1/info HTTP/1.1\r\nhost: gateway\r\n\r\n");
+    await once(third, "close");
+    expect(answered).toBe(false);
+    for (const socket of open) socket.destroy();
+  });
+
+  it("an address that keeps failing authentication is limited before its signatures are checked", async () => {
+    const gateway = await startGateway({ rate: 0.5, burst: 2 });
+    const forged = { ...signed(bob), "epistula-signed-by": aliceAddress };
+    expectError(await send(gateway, "GET", "/v1/files", { headers: forged }), 401, "bad_signature");
+    expectError(
+      await send(gateway, "GET", "/v1/files", { headers: signed(alice, new Uint8Array(), { now: 1 }) }),
+      401,
+      "stale_timestamp",
+    );
+    expectError(await send(gateway, "GET", "/v1/files", { headers: signed(alice) }), 429, "rate_limited");
+  });
+
+  it("Expect: 100-continue is refused from the headers, or continued", async () => {
+    const gateway = await startGateway({ maxFileSize: 1000 });
+    const exchange = async (body: Uint8Array): Promise<string> => {
+      const socket = connect(Number(gateway.url.port), gateway.url.hostname);
+      await once(socket, "connect");
+      const headers = {
+        ...signed(alice, body),
+        "content-length": String(body.length),
+        expect: "100-continue",
+        connection: "close",
+        host: "gateway",
+      };
+      const head = Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join("");
+      let text = "";
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+        if (text.startsWith("HTTP/1.1 100 ") && text.includes("\r\n\r\n")) socket.write(body);
+      });
+      socket.write(`POST /v1/files HTTP/1.1\r\n${head}\r\n`);
+      await once(socket, "close");
+      return text;
+    };
+    const refused = await exchange(randomBytes(1001));
+    expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+    const stored = await exchange(randomBytes(1000));
+    expect(stored).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+    expect(gateway.service.visibleFiles).toBe(1);
+  });
+
   it("close() ends a put in flight promptly and makes nothing visible", async () => {
     const gateway = await startGateway();
     const open = await openPut(gateway, alice, randomBytes(5000), 1000);
@@ -649,6 +745,6 @@ describe("gateway: broken and slow clients", () => {
 });
 
 /** Waits for a condition the gateway reaches by its own events (a put taking its place in flight). */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setImmediate(resolve));
 }

@@ -358,6 +358,7 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
               `no body bytes for ${settings.idleTimeoutMs} ms; the put is aborted`,
             );
             reject(refusal);
+            abort(refusal);
           }, settings.idleTimeoutMs);
         });
         let next: IteratorResult<Buffer>;

@@ -492,11 +492,23 @@ export function createValidator(init: ValidatorInit): Validator {
       known = budgets.get(id);
       if (known?.round !== rounds) return 0;
     }
-    const target = known.chunks;
-    const have = db.chunkRootCount(id);
-    // Refill evicted slots first, then grow.
-    const wanted = db.evictedChunksBelow(id, target, settings.fillPerRound);
-    for (let i = have; i < target && wanted.length < settings.fillPerRound; i++) wanted.push(i);
+    // Refill evicted slots first, then the lowest free ones; never a slot a user piece holds or
+    // is reserved for (the claim keeps a put from reserving a slot while it is being filled).
+    const wanted = db.files.claimFillSlots(id, known.chunks, settings.fillPerRound);
+    try {
+      return await fillSlots(m, session, wanted, signal);
+    } finally {
+      db.files.releaseFillSlots(id, wanted);
+    }
+  }
+
+  async function fillSlots(
+    m: MinerView,
+    session: MinerSession,
+    wanted: readonly number[],
+    signal: AbortSignal,
+  ): Promise<number> {
+    const id = m.record.id;
     let stored = 0;
     for (const chunkIndex of wanted) {
       const data = deriveChunk({
@@ -546,7 +558,12 @@ export function createValidator(init: ValidatorInit): Validator {
     const picked = createChallenge({
       storeId,
       chunkCount: live,
-      leafCount: leafCountFor(chunkSize, leafSize),
+      // A user piece may be shorter than a chunk: its own leaves are challenged.
+      leafCount: (position) => {
+        const index = db.liveChunkAt(id, position);
+        const size = index === undefined ? undefined : db.files.pieceSizeAt(id, index);
+        return leafCountFor(size ?? chunkSize, leafSize);
+      },
       chunksPerChallenge: Math.min(settings.chunksPerChallenge, live),
       leavesPerChunk: settings.leavesPerChunk,
       nonce,
@@ -588,7 +605,12 @@ export function createValidator(init: ValidatorInit): Validator {
           if (verdict.ok) outcome = { kind: "pass", latencyMs: answeredAt - start };
           // Past the deadline but before the request's own timer: late, not wrong.
           else outcome = { kind: verdict.reason === "expired" ? "timeout" : "fail" };
-          if (!verdict.ok) reason = verdict.reason;
+          if (!verdict.ok) {
+            reason = verdict.reason;
+            // A user piece that fails its proof is lost: repair rebuilds it elsewhere.
+            if ("chunkIndex" in verdict && verdict.chunkIndex !== undefined && verdict.reason !== "expired")
+              db.files.markPieceLost(id, verdict.chunkIndex);
+          }
         }
       } catch (err) {
         outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };

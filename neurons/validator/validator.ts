@@ -40,6 +40,7 @@ import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
 import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
+import { type LinkedMiner, type MinerLink, MinerLinkError, type SendOptions } from "./storage/miner-link.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
 
 export interface ValidatorSettings {
@@ -203,6 +204,8 @@ export interface Validator {
    * so weights follow proven capacity. Uids without a miner score 0.
    */
   scores(): Promise<number[]>;
+  /** The miners, for the gateway's storage layer (./storage/): who they are and one request at a time. */
+  readonly link: MinerLink;
 }
 
 interface MinerView {
@@ -241,6 +244,20 @@ function peerOf(address: string): string | undefined {
       .find((c) => c.name === "p2p")?.value;
   } catch {
     return undefined;
+  }
+}
+
+/** The host part of a multiaddr (ip4, ip6 or dns), if any. */
+function hostOf(address: string | null): string | null {
+  if (address === null) return null;
+  try {
+    return (
+      multiaddr(address)
+        .getComponents()
+        .find((c) => ["ip4", "ip6", "dns", "dns4", "dns6"].includes(c.name))?.value ?? null
+    );
+  } catch {
+    return null;
   }
 }
 
@@ -292,6 +309,10 @@ export function createValidator(init: ValidatorInit): Validator {
   let signer: RequestSigner | undefined;
   let graph: Metagraph | undefined;
   let miners: MinerView[] = [];
+  /** Every miner of the last sync, with or without an address (the storage layer's view). */
+  let linked: LinkedMiner[] = [];
+  /** Since when each miner has failed to answer; absent while it answers. */
+  const unreachable = new Map<number, number>();
   let running = false;
   /** Rounds run so far. */
   let rounds = 0;
@@ -674,6 +695,8 @@ export function createValidator(init: ValidatorInit): Validator {
         ? { kind: "refused", reason: failureReason(err) }
         : { kind: "unreachable", reason: failureReason(err) };
     }
+    if (access.kind === "unreachable") noteUnreachable(m.record.id);
+    else unreachable.delete(m.record.id);
     if (access.kind === "proven") {
       try {
         await learnEvictions(m, access.session, signal);
@@ -691,6 +714,54 @@ export function createValidator(init: ValidatorInit): Validator {
     if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m, access, signal);
   }
 
+  function noteUnreachable(minerId: number): void {
+    if (!unreachable.has(minerId)) unreachable.set(minerId, now());
+  }
+
+  /** One request for the storage layer: proves the miner first when needed. */
+  async function sendToMiner(minerId: number, body: Message, options: SendOptions): Promise<Message> {
+    const m = miners.find((view) => view.record.id === minerId);
+    if (m === undefined) throw new MinerLinkError("unreachable", `miner ${minerId} has no address`);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(options.timeoutMs),
+      stopping.signal,
+      ...(options.signal ? [options.signal] : []),
+    ]);
+    try {
+      const access = await prove(m, signal);
+      if (access.kind === "refused") throw new MinerLinkError("refused", access.reason);
+      if (access.kind === "unreachable") throw new MinerLinkError("unreachable", access.reason);
+      const reply = await ask(m, access.session, body, options.timeoutMs, signal, options.maxFrameSize);
+      unreachable.delete(minerId);
+      return reply;
+    } catch (err) {
+      if (err instanceof MinerLinkError) {
+        if (err.kind === "unreachable") noteUnreachable(minerId);
+        throw err;
+      }
+      if (isProtocolViolation(err)) throw new MinerLinkError("protocol", failureReason(err), { cause: err });
+      // The caller's own abort is not the miner's fault.
+      if (!options.signal?.aborted) noteUnreachable(minerId);
+      throw new MinerLinkError("unreachable", failureReason(err), { cause: err });
+    }
+  }
+
+  const link: MinerLink = {
+    storeId,
+    chunkSize,
+    leafSize,
+    miners: () => linked,
+    refresh: sync,
+    budget: (minerId) => budgets.get(minerId)?.chunks,
+    send: sendToMiner,
+    unreachableSince: (minerId) => unreachable.get(minerId),
+    recordRetrieval(minerId, outcome) {
+      const id = new Uint8Array(randomBytes(NONCE_LENGTH));
+      db.recordChallenge({ id, minerId, outcome, at: now(), reason: "retrieval" }, [policy]);
+      sent?.inc({ outcome: outcome.kind });
+    },
+  };
+
   async function sync(): Promise<void> {
     graph = await chain.metagraph(settings.netuid);
     const commitments = await chain.commitments(settings.netuid);
@@ -702,6 +773,17 @@ export function createValidator(init: ValidatorInit): Validator {
       sightings.push({ hotkey: hotkeyAt, uid, multiaddr: minerAddress(graph, uid, commitments), seenAt });
     }
     const records = db.upsertMiners(sightings);
+    linked = records.map((record, i) => {
+      const uid = sightings[i]?.uid as number;
+      return {
+        id: record.id,
+        hotkey: record.hotkey,
+        uid,
+        coldkey: graph?.coldkeys[uid] ?? null,
+        ip: hostOf(record.multiaddr),
+        reachable: record.multiaddr !== null,
+      };
+    });
     miners = records.flatMap((record, i) =>
       sightings[i]?.multiaddr ? [{ record, uid: sightings[i].uid as number }] : [],
     );
@@ -855,6 +937,7 @@ export function createValidator(init: ValidatorInit): Validator {
     },
     runRound: (options = {}) => round({ ...options, waitForMiners: true }),
     scores: computeScores,
+    link,
   };
 }
 

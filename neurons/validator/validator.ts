@@ -696,15 +696,19 @@ export function createValidator(init: ValidatorInit): Validator {
         : { kind: "unreachable", reason: failureReason(err) };
     }
     if (access.kind === "unreachable") noteUnreachable(m.record.id);
-    else unreachable.delete(m.record.id);
     if (access.kind === "proven") {
       try {
         await learnEvictions(m, access.session, signal);
+        // A session proven earlier says nothing of now; an answer does.
+        unreachable.delete(m.record.id);
         report.stored += await fill(m, access.session, signal);
         counts.answered++;
       } catch (err) {
         if (isProtocolViolation(err)) recordViolation(m, failureReason(err));
-        else log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
+        else {
+          noteUnreachable(m.record.id);
+          log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
+        }
       }
     } else {
       log.debug("miner not proven", { miner: m.record.hotkey, ...access });
@@ -718,8 +722,12 @@ export function createValidator(init: ValidatorInit): Validator {
     if (!unreachable.has(minerId)) unreachable.set(minerId, now());
   }
 
-  /** One request for the storage layer: proves the miner first when needed. */
-  async function sendToMiner(minerId: number, body: Message, options: SendOptions): Promise<Message> {
+  /** One request for the storage layer (or only the proof, without a body): proves the miner first when needed. */
+  async function sendToMiner(
+    minerId: number,
+    body: Message | undefined,
+    options: SendOptions,
+  ): Promise<Message | undefined> {
     const m = miners.find((view) => view.record.id === minerId);
     if (m === undefined) throw new MinerLinkError("unreachable", `miner ${minerId} has no address`);
     const signal = AbortSignal.any([
@@ -731,7 +739,10 @@ export function createValidator(init: ValidatorInit): Validator {
       const access = await prove(m, signal);
       if (access.kind === "refused") throw new MinerLinkError("refused", access.reason);
       if (access.kind === "unreachable") throw new MinerLinkError("unreachable", access.reason);
-      const reply = await ask(m, access.session, body, options.timeoutMs, signal, options.maxFrameSize);
+      const reply =
+        body === undefined
+          ? undefined
+          : await ask(m, access.session, body, options.timeoutMs, signal, options.maxFrameSize);
       unreachable.delete(minerId);
       return reply;
     } catch (err) {
@@ -753,7 +764,11 @@ export function createValidator(init: ValidatorInit): Validator {
     miners: () => linked,
     refresh: sync,
     budget: (minerId) => budgets.get(minerId)?.chunks,
-    send: sendToMiner,
+    send: async (minerId, body, options) => (await sendToMiner(minerId, body, options)) as Message,
+    async prepare(minerId, options) {
+      await sendToMiner(minerId, undefined, options);
+      return budgets.get(minerId)?.chunks;
+    },
     unreachableSince: (minerId) => unreachable.get(minerId),
     recordRetrieval(minerId, outcome) {
       const id = new Uint8Array(randomBytes(NONCE_LENGTH));

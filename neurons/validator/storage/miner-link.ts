@@ -57,6 +57,11 @@ export interface MinerLink {
   /** Chunks the miner offers this validator, as of its last `hello` (undefined before one). */
   budget(minerId: number): number | undefined;
   /**
+   * Proves the miner's identity when no session holds (a `hello`, which also learns its budget)
+   * and returns the budget. Throws {@link MinerLinkError}.
+   */
+  prepare(minerId: number, options: SendOptions): Promise<number | undefined>;
+  /**
    * Sends one signed request and returns the reply (which may be an `error`). Proves the miner's
    * identity first when no session holds. Throws {@link MinerLinkError}.
    */

@@ -13,8 +13,13 @@ import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMetricsRegistry } from "../neurons/metrics.js";
 import type { Miner, MinerBehaviour } from "../neurons/miner/miner.js";
-import { FileNotFoundError, RangeNotSatisfiableError } from "../neurons/validator/storage/service.js";
+import {
+  FileNotFoundError,
+  NetworkFullError,
+  RangeNotSatisfiableError,
+} from "../neurons/validator/storage/service.js";
 import {
   createStorageService,
   type StorageServiceImpl,
@@ -44,6 +49,8 @@ let miners: Miner[];
 const modes: ("honest" | "corrupt")[] = Array.from({ length: MINERS }, () => "honest");
 /** The tests' clock: moved forward to let an offline grace period pass without waiting. */
 let skew = 0;
+/** The service's metrics (a fresh registry per start: a metric is declared once per registry). */
+let metrics = createMetricsRegistry();
 const now = () => Date.now() + skew;
 
 const settings: StorageSettings = {
@@ -89,7 +96,8 @@ async function startNodes(): Promise<void> {
     now,
   });
   await validator.start();
-  storage = createStorageService({ db, link: validator.link, settings, now });
+  metrics = createMetricsRegistry();
+  storage = createStorageService({ db, link: validator.link, settings, now, metrics });
   await storage.start();
 }
 
@@ -227,6 +235,52 @@ describe("storage service", () => {
     stored.push({ cid: info.cid, bytes });
   }, 60_000);
 
+  it("serves single blocks by CID: a leaf and an interior node, verified", async () => {
+    const { cid, bytes } = stored.at(-1)!;
+    const root = await storage.block(cid, OWNER);
+    expect(root).toBeDefined();
+    const file = db.files.visibleFile(cid, OWNER, now())!;
+    const leaf = db.files.leaf(file.id, 5)!;
+    const leafBytes = await storage.block(leaf.cid, OWNER);
+    expect(Buffer.from(leafBytes!).equals(Buffer.from(bytes.subarray(5 * MiB, 6 * MiB)))).toBe(true);
+    expect(await storage.block(leaf.cid, "someone else")).toBeUndefined();
+    expect(await storage.block("not a cid", OWNER)).toBeUndefined();
+  }, 60_000);
+
+  it("refuses a file with more data shards in a stripe than there are miners (network full)", async () => {
+    const wide = createStorageService({
+      db,
+      link: validator.link,
+      settings: { ...settings, dataShards: 9 },
+      now,
+    });
+    const bytes = new Uint8Array(randomBytes(9 * MiB));
+    const before = db.files.pieceTotals();
+    await expect(
+      wide.put({ owner: OWNER, size: bytes.length, public: false, ttlMs: null }, chunked(bytes)),
+    ).rejects.toBeInstanceOf(NetworkFullError);
+    expect(db.files.pieceTotals()).toEqual(before);
+    expect(db.files.pendingFiles()).toEqual([]);
+  }, 60_000);
+
+  it("expires a file at its TTL: gone from reads at once, its pieces freed by maintenance", async () => {
+    const bytes = new Uint8Array(randomBytes(1000));
+    const info = await storage.put(
+      { owner: OWNER, size: bytes.length, public: true, ttlMs: 30_000 },
+      chunked(bytes),
+    );
+    expect(info.expiresAt).toBe(info.createdAt + 30_000);
+    // Public: anyone reads it by CID.
+    expect(sha(await collect(storage.read(info.cid, null)))).toBe(sha(bytes));
+    const fileId = db.files.visibleFile(info.cid, null, now())!.id;
+    skew += 30_000;
+    expect(storage.stat(info.cid, OWNER)).toBeUndefined();
+    expect(db.files.pieces(fileId).length).toBeGreaterThan(0);
+    await storage.maintain();
+    expect(db.files.pieces(fileId)).toEqual([]);
+    expect(db.files.file(fileId)).toBeUndefined();
+  }, 60_000);
+
   it("routes around a miner that returns corrupted bytes, and scores it", async () => {
     const { cid, bytes } = stored.at(-1)!;
     const file = db.files.visibleFile(cid, OWNER, now())!;
@@ -258,9 +312,29 @@ describe("storage service", () => {
     expect(db.files.pendingFiles()).toEqual([]);
   }, 60_000);
 
-  it("keeps committed files across a restart of the database and the service", async () => {
+  it("keeps committed files across a restart, and frees a put a crash left pending", async () => {
+    // What a gateway killed mid-put leaves: a pending file with a piece reserved (and maybe sent).
+    const orphan = db.files.createPendingFile({
+      owner: OWNER,
+      size: 1,
+      public: false,
+      createdAt: now(),
+      expiresAt: null,
+      dataShards: 4,
+      parityShards: 2,
+    });
+    const minerId = db.minerByHotkey(minerHotkeys[0]!.address)!.id;
+    const slot = db.files.reservePieceSlot(minerId, validator.link.budget(minerId)!, {
+      fileId: orphan,
+      stripe: 0,
+      shard: 0,
+      size: 1,
+    })!;
+    expect(db.files.pieceAt(minerId, slot.chunkIndex)).toBeDefined();
     await stopNodes();
     await startNodes();
+    expect(db.files.pendingFiles()).toEqual([]);
+    expect(db.files.pieceAt(minerId, slot.chunkIndex)).toBeUndefined();
     expect(storage.list(OWNER)).toHaveLength(stored.length);
     for (const { cid, bytes } of stored)
       expect(sha(await collect(storage.read(cid, OWNER)))).toBe(sha(bytes));
@@ -288,6 +362,30 @@ describe("storage service", () => {
     for (const stripe of status.stripesDetail)
       for (const piece of stripe.pieces) expect(gone).not.toContain(piece.miner);
     expect(sha(await collect(storage.read(cid, OWNER)))).toBe(sha(bytes));
+    const text = await metrics.render();
+    expect(text).toMatch(/storage_pieces\{state="lost"\} 0/);
+    expect(text).toMatch(/storage_pieces_repaired [1-9]/);
+  }, 60_000);
+
+  it("stores at reduced redundancy when fewer miners than pieces are up, and says so", async () => {
+    // Six miners are up; 4 + 4 pieces need eight.
+    const wide = createStorageService({
+      db,
+      link: validator.link,
+      settings: { ...settings, parityShards: 4 },
+      now,
+    });
+    const bytes = new Uint8Array(randomBytes(4 * MiB));
+    const info = await wide.put(
+      { owner: OWNER, size: bytes.length, public: false, ttlMs: null },
+      chunked(bytes),
+    );
+    expect(info.redundancy).toBe("reduced");
+    const status = wide.status(info.cid, OWNER)!;
+    expect(status.pieces.total).toBe(8);
+    expect(status.health).toBeLessThan(4);
+    expect(sha(await collect(wide.read(info.cid, OWNER)))).toBe(sha(bytes));
+    expect(wide.remove(info.cid, OWNER)).toBe(true);
   }, 60_000);
 
   it("removes a file: gone at once, its slots refilled by the fill", async () => {

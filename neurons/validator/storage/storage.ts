@@ -334,12 +334,17 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     let stripes = 0;
     // The stripe being stored while the next one is read: at most two in memory.
     let storing: Promise<void> = Promise.resolve();
+    /** The first stripe's failure: the put's error, rather than the abort it causes in the import. */
+    let stripeError: unknown;
     const flush = async () => {
       const data = stripe;
       stripe = [];
       const previous = storing;
       storing = storeStripe(fileId, stripes++, data, signal);
-      storing.catch(() => abort.abort());
+      storing.catch((error: unknown) => {
+        stripeError ??= error;
+        abort.abort(error);
+      });
       await previous;
     };
     const addLeaf = async (bytes: Uint8Array) => {
@@ -391,7 +396,7 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
       await storing.catch(() => undefined);
       db.files.deleteFile(fileId);
       inFlight.delete(fileId);
-      throw error;
+      throw stripeError ?? error;
     }
   }
 

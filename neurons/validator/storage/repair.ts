@@ -8,6 +8,7 @@
  */
 import { type Logger, silentLogger } from "../../logger.js";
 import type { ValidatorDb } from "../validator-db.js";
+import { createByteThrottle } from "./byte-throttle.js";
 import type { FileRecord } from "./file-index.js";
 import type { MinerLink } from "./miner-link.js";
 import type { PlacementCandidate } from "./placement.js";
@@ -46,20 +47,18 @@ export function createRepairer(init: {
   ) => Promise<number | undefined>;
   log?: Logger;
   now: () => number;
+  /** Waits for the bandwidth bound (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
 }): Repairer {
   const { db, link, settings, reader, now } = init;
   const log = init.log ?? silentLogger();
   let stopping = new AbortController();
   let running: Promise<RepairReport> | undefined;
-  /** When the bandwidth budget lets the next read start (a token bucket of one second's bytes). */
-  let readyAt = 0;
-
-  async function throttle(bytes: number): Promise<void> {
-    const start = Math.max(readyAt, now());
-    readyAt = start + (bytes / settings.repairBandwidth) * 1000;
-    const wait = readyAt - now() - 1000;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  }
+  const throttle = createByteThrottle({
+    bytesPerSecond: settings.repairBandwidth,
+    now,
+    ...(init.sleep ? { sleep: init.sleep } : {}),
+  });
 
   async function markLost(): Promise<number> {
     try {

@@ -20,6 +20,7 @@ import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { CHUNK_BYTES, importFile, readFile, readRange } from "../../../protocol/content-id.js";
 import { createErasureCoder, type ErasureCoder } from "../../../protocol/erasure.js";
+import type { ValidatorConfig } from "../../config.js";
 import { type Logger, silentLogger } from "../../logger.js";
 import type { MetricsRegistry } from "../../metrics.js";
 import type { ValidatorDb } from "../validator-db.js";
@@ -82,6 +83,8 @@ export interface StorageInit {
   log?: Logger;
   metrics?: MetricsRegistry;
   now?: () => number;
+  /** Waits out the repair bandwidth bound (default setTimeout); tests record instead. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The service, with the hooks tests use to run background work without timers. */
@@ -120,6 +123,22 @@ export interface StripeReader {
     wanted: readonly number[],
     options: { signal?: AbortSignal; onBytes?: (n: number) => Promise<void> },
   ): Promise<Map<number, Uint8Array>>;
+}
+
+/**
+ * The storage settings from the validator's config (the `api.*` options; seconds become
+ * milliseconds).
+ *
+ * @example createStorageService({ db, link: validator.link, settings: storageSettingsFrom(config) })
+ */
+export function storageSettingsFrom(config: ValidatorConfig): StorageSettings {
+  return {
+    dataShards: config["api.data_shards"],
+    parityShards: config["api.parity_shards"],
+    repairBandwidth: config["api.repair_bandwidth"],
+    offlineGraceMs: config["api.offline_grace"] * 1000,
+    chunkSize: config.chunk_size,
+  };
 }
 
 /**
@@ -529,6 +548,7 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     settings: { offlineGraceMs: settings.offlineGraceMs, repairBandwidth: settings.repairBandwidth },
     log,
     now,
+    ...(init.sleep ? { sleep: init.sleep } : {}),
     reader: stripeReader,
     place: async (file, stripe, shard, bytes, holders, signal) => {
       const failed = new Set<number>(holders.map((h) => h.id));

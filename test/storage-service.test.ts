@@ -306,6 +306,10 @@ describe("storage service", () => {
       modes[index] = "honest";
     }
     expect(db.challengeCounts(dataPiece.minerId).fail).toBeGreaterThan(before);
+    // The piece is lost now; repair puts a good copy on another miner.
+    expect(db.files.piece(dataPiece.id)?.state).toBe("lost");
+    expect((await storage.repairNow()).repaired).toBeGreaterThanOrEqual(1);
+    expect(storage.status(cid, OWNER)).toMatchObject({ redundancy: "full", health: 2 });
   }, 60_000);
 
   it("leaves nothing visible when beforeCommit refuses, and frees the pieces", async () => {

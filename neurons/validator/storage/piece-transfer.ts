@@ -94,6 +94,8 @@ export function createPieceTransfer(init: {
         }
         if (piece.root === null || !bytesEqual(chunkRoot(reply.data, link.leafSize), piece.root)) {
           link.recordRetrieval(piece.minerId, { kind: "fail" });
+          // Wrong bytes are proof the miner no longer holds the piece: repair rebuilds it elsewhere.
+          db.files.markPieceLost(piece.minerId, piece.chunkIndex);
           throw new PieceTransferError(piece.minerId, "a piece came back with wrong bytes");
         }
         link.recordRetrieval(piece.minerId, { kind: "pass", latencyMs: Math.max(0, now() - started) });

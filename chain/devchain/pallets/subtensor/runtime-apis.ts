@@ -1,0 +1,244 @@
+/**
+ * Subtensor's runtime APIs (`pallets/subtensor/runtime-api/src/lib.rs`) that the bittensor SDK and
+ * btcli read the metagraph through: NeuronInfoRuntimeApi and SubnetInfoRuntimeApi.get_subnet_state.
+ * Struct layouts and field names follow `rpc_info/neuron_info.rs` and `rpc_info/show_subnet.rs`;
+ * the SDK decodes them by field name through metadata V15, so names are exact.
+ */
+import type { RuntimeApiDef, RuntimeContext } from "../../pallet.js";
+import { ACCOUNT_ID, type Type, t } from "../../scale.js";
+import { item, subnetExists } from "./storage.js";
+import { AXON_INFO, type AxonInfoValue, NETUID } from "./types.js";
+
+const cu16 = t.compact(t.u16);
+const cu64 = t.compact(t.u64);
+const ACCOUNT_PARAM = [{ name: "AccountId", type: ACCOUNT_ID }];
+
+/** Subtensor keeps no Prometheus entries on the dev chain, so every neuron reports this default. */
+export const PROMETHEUS_INFO: Type = t.struct(["pallet_subtensor", "pallet", "PrometheusInfo"], {
+  block: t.u64,
+  version: t.u32,
+  ip: t.u128,
+  port: t.u16,
+  ip_type: t.u8,
+});
+
+const NEURON_HEAD = {
+  hotkey: ACCOUNT_ID,
+  coldkey: ACCOUNT_ID,
+  uid: cu16,
+  netuid: cu16,
+  active: t.bool,
+  axon_info: AXON_INFO,
+  prometheus_info: PROMETHEUS_INFO,
+  stake: t.vec(t.tuple(ACCOUNT_ID, cu64)),
+  rank: cu16,
+  emission: cu64,
+  incentive: cu16,
+  consensus: cu16,
+  trust: cu16,
+  validator_trust: cu16,
+  dividends: cu16,
+  last_update: cu64,
+  validator_permit: t.bool,
+};
+
+export const NEURON_INFO_LITE: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "neuron_info", "NeuronInfoLite"],
+  { ...NEURON_HEAD, pruning_score: cu16 },
+  ACCOUNT_PARAM,
+);
+
+export const NEURON_INFO: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "neuron_info", "NeuronInfo"],
+  {
+    ...NEURON_HEAD,
+    weights: t.vec(t.tuple(cu16, cu16)),
+    bonds: t.vec(t.tuple(cu16, cu16)),
+    pruning_score: cu16,
+  },
+  ACCOUNT_PARAM,
+);
+
+export const SUBNET_STATE: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "show_subnet", "SubnetState"],
+  {
+    netuid: cu16,
+    hotkeys: t.vec(ACCOUNT_ID),
+    coldkeys: t.vec(ACCOUNT_ID),
+    active: t.vec(t.bool),
+    validator_permit: t.vec(t.bool),
+    pruning_score: t.vec(cu16),
+    last_update: t.vec(cu64),
+    emission: t.vec(cu64),
+    dividends: t.vec(cu16),
+    incentives: t.vec(cu16),
+    consensus: t.vec(cu16),
+    trust: t.vec(cu16),
+    rank: t.vec(cu16),
+    block_at_registration: t.vec(cu64),
+    alpha_stake: t.vec(cu64),
+    tao_stake: t.vec(cu64),
+    total_stake: t.vec(cu64),
+    emission_history: t.vec(t.vec(cu64)),
+  },
+  ACCOUNT_PARAM,
+);
+
+const EMPTY_AXON: AxonInfoValue = {
+  block: 0n,
+  version: 0,
+  ip: 0n,
+  port: 0,
+  ip_type: 0,
+  protocol: 0,
+  placeholder1: 0,
+  placeholder2: 0,
+};
+const EMPTY_PROMETHEUS = { block: 0n, version: 0, ip: 0n, port: 0, ip_type: 0 };
+
+/** Subtensor no longer computes rank, trust and pruning score; its runtime API reports these. */
+const DEPRECATED = { rank: 0, trust: 0, pruning_score: 0xffff };
+
+function at<V>(list: readonly V[], uid: number, fallback: V): V {
+  return uid < list.length ? (list[uid] as V) : fallback;
+}
+
+/** Reads the per-uid vectors of a subnet once, for many neurons. */
+function subnetVectors(ctx: RuntimeContext, netuid: number) {
+  const vec = <V>(name: string) => item<V[]>(ctx, name).get(netuid);
+  return {
+    active: vec<boolean>("Active"),
+    emission: vec<bigint>("Emission"),
+    incentive: vec<number>("Incentive"),
+    consensus: vec<number>("Consensus"),
+    validatorTrust: vec<number>("ValidatorTrust"),
+    dividends: vec<number>("Dividends"),
+    lastUpdate: vec<bigint>("LastUpdate"),
+    validatorPermit: vec<boolean>("ValidatorPermit"),
+  };
+}
+
+type Vectors = ReturnType<typeof subnetVectors>;
+
+function neuron(ctx: RuntimeContext, netuid: number, uid: number, v: Vectors, full: boolean) {
+  const hotkey = item<Uint8Array>(ctx, "Keys").get(netuid, uid);
+  const coldkey = item<Uint8Array>(ctx, "Owner").get(hotkey);
+  const sparse = (name: string) =>
+    item<Array<[number, number]>>(ctx, name)
+      .get(netuid, uid)
+      .filter(([, w]) => w > 0);
+  return {
+    hotkey,
+    coldkey,
+    uid,
+    netuid,
+    active: at(v.active, uid, false),
+    axon_info: item<AxonInfoValue | undefined>(ctx, "Axons").get(netuid, hotkey) ?? EMPTY_AXON,
+    prometheus_info: EMPTY_PROMETHEUS,
+    stake: [[coldkey, item<bigint>(ctx, "TotalHotkeyAlpha").get(hotkey, netuid)]],
+    emission: at(v.emission, uid, 0n),
+    incentive: at(v.incentive, uid, 0),
+    consensus: at(v.consensus, uid, 0),
+    validator_trust: at(v.validatorTrust, uid, 0),
+    dividends: at(v.dividends, uid, 0),
+    last_update: at(v.lastUpdate, uid, 0n),
+    validator_permit: at(v.validatorPermit, uid, false),
+    ...DEPRECATED,
+    ...(full ? { weights: sparse("Weights"), bonds: sparse("Bonds") } : {}),
+  };
+}
+
+function neurons(ctx: RuntimeContext, netuid: number, full: boolean) {
+  if (!subnetExists(ctx, netuid)) return [];
+  const n = item<number>(ctx, "SubnetworkN").get(netuid);
+  const v = subnetVectors(ctx, netuid);
+  return Array.from({ length: n }, (_, uid) => neuron(ctx, netuid, uid, v, full));
+}
+
+function oneNeuron(ctx: RuntimeContext, netuid: number, uid: number, full: boolean) {
+  if (!subnetExists(ctx, netuid) || uid >= item<number>(ctx, "SubnetworkN").get(netuid)) return null;
+  return neuron(ctx, netuid, uid, subnetVectors(ctx, netuid), full);
+}
+
+function subnetState(ctx: RuntimeContext, netuid: number) {
+  if (!subnetExists(ctx, netuid)) return null;
+  const n = item<number>(ctx, "SubnetworkN").get(netuid);
+  const v = subnetVectors(ctx, netuid);
+  const uids = Array.from({ length: n }, (_, uid) => uid);
+  const hotkeys = uids.map((uid) => item<Uint8Array>(ctx, "Keys").get(netuid, uid));
+  const alpha = hotkeys.map((h) => item<bigint>(ctx, "TotalHotkeyAlpha").get(h, netuid));
+  // The dev chain has no root stake, so the TAO side is zero and total stake is the alpha stake.
+  const subnets = item<boolean>(ctx, "NetworksAdded")
+    .entries()
+    .filter(([, added]) => added);
+  return {
+    netuid,
+    hotkeys,
+    coldkeys: hotkeys.map((h) => item<Uint8Array>(ctx, "Owner").get(h)),
+    active: v.active,
+    validator_permit: v.validatorPermit,
+    pruning_score: [],
+    last_update: v.lastUpdate,
+    emission: v.emission,
+    dividends: v.dividends,
+    incentives: v.incentive,
+    consensus: v.consensus,
+    trust: [],
+    rank: [],
+    block_at_registration: uids.map((uid) => item<bigint>(ctx, "BlockAtRegistration").get(netuid, uid)),
+    alpha_stake: alpha,
+    tao_stake: alpha.map(() => 0n),
+    total_stake: alpha,
+    // Subtensor reports each hotkey's last emission on every subnet; the dev chain keeps none.
+    emission_history: subnets.map(() => hotkeys.map(() => 0n)),
+  };
+}
+
+const NETUID_INPUT = { name: "netuid", type: NETUID };
+const UID_INPUT = { name: "uid", type: t.u16 };
+
+/** The runtime APIs the SubtensorModule pallet declares and answers. */
+export const subtensorRuntimeApis: RuntimeApiDef[] = [
+  {
+    name: "NeuronInfoRuntimeApi",
+    version: 1,
+    methods: [
+      {
+        name: "get_neurons",
+        inputs: [NETUID_INPUT],
+        output: t.vec(NEURON_INFO),
+        call: (ctx, [netuid]) => neurons(ctx, netuid as number, true),
+      },
+      {
+        name: "get_neuron",
+        inputs: [NETUID_INPUT, UID_INPUT],
+        output: t.option(NEURON_INFO),
+        call: (ctx, [netuid, uid]) => oneNeuron(ctx, netuid as number, uid as number, true),
+      },
+      {
+        name: "get_neurons_lite",
+        inputs: [NETUID_INPUT],
+        output: t.vec(NEURON_INFO_LITE),
+        call: (ctx, [netuid]) => neurons(ctx, netuid as number, false),
+      },
+      {
+        name: "get_neuron_lite",
+        inputs: [NETUID_INPUT, UID_INPUT],
+        output: t.option(NEURON_INFO_LITE),
+        call: (ctx, [netuid, uid]) => oneNeuron(ctx, netuid as number, uid as number, false),
+      },
+    ],
+  },
+  {
+    name: "SubnetInfoRuntimeApi",
+    version: 2,
+    methods: [
+      {
+        name: "get_subnet_state",
+        inputs: [NETUID_INPUT],
+        output: t.option(SUBNET_STATE),
+        call: (ctx, [netuid]) => subnetState(ctx, netuid as number),
+      },
+    ],
+  },
+];

@@ -161,4 +161,30 @@ describe("devchain for the bittensor SDK and btcli", () => {
     expect(state.totalStake).toEqual(state.alphaStake);
     expect((await api.call.subnetInfoRuntimeApi?.getSubnetState?.(42))?.toJSON()).toBeNull();
   });
+
+  it("reports subnets through get_all_dynamic_info and prices them 1:1 through SwapRuntimeApi", async () => {
+    const all = (await api.call.subnetInfoRuntimeApi?.getAllDynamicInfo?.())?.toJSON() as Array<
+      Record<string, unknown>
+    >;
+    expect(all.map((d) => d.netuid)).toEqual([0, 1]);
+    const one = (await api.call.subnetInfoRuntimeApi?.getDynamicInfo?.(1))?.toJSON() as Record<
+      string,
+      unknown
+    >;
+    expect(one).toEqual(all[1]);
+    const owner = (await api.query.subtensorModule?.subnetOwner?.(1))?.toString();
+    expect(one).toMatchObject({ netuid: 1, ownerColdkey: owner, tempo: 100, subnetIdentity: null });
+    expect((await api.call.subnetInfoRuntimeApi?.getDynamicInfo?.(42))?.toJSON()).toBeNull();
+    const swap = api.call.swapRuntimeApi;
+    expect((await swap?.currentAlphaPrice?.(1))?.toString()).toBe("1000000000");
+    expect((await swap?.currentAlphaPriceAll?.())?.toJSON()).toEqual([
+      { netuid: 0, price: 1_000_000_000 },
+      { netuid: 1, price: 1_000_000_000 },
+    ]);
+    expect((await swap?.simSwapTaoForAlpha?.(1, 5_000_000_000n))?.toJSON()).toMatchObject({
+      taoAmount: 5_000_000_000,
+      alphaAmount: 5_000_000_000,
+      taoFee: 0,
+    });
+  });
 });

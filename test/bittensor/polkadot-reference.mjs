@@ -1,7 +1,7 @@
 // The reference side of the conformance suite: populates the dev chain and reads it back with
 // @polkadot/api, printing JSON for pytest to compare the bittensor SDK's and btcli's reads with.
 //   node polkadot-reference.mjs populate ws://… NETUID   registers miners and stakes on NETUID
-//   node polkadot-reference.mjs read ws://… NETUID       prints { block, uids, hotkeys, coldkeys, stakes }
+//   node polkadot-reference.mjs read ws://… NETUID       prints { block, uids, hotkeys, coldkeys, stakes, tempo }
 import { ApiPromise, Keyring, WsProvider } from "@polkadot/api";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 
@@ -42,7 +42,8 @@ async function read(api) {
     hotkeys.map(async (h) => (await q.totalHotkeyAlpha(h, netuid)).toString()),
   );
   const block = (await api.rpc.chain.getHeader()).number.toNumber();
-  return { block, uids, hotkeys, coldkeys, stakes };
+  const tempo = (await q.tempo(netuid)).toNumber();
+  return { block, uids, hotkeys, coldkeys, stakes, tempo };
 }
 
 await cryptoWaitReady();

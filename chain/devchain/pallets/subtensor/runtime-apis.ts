@@ -1,13 +1,15 @@
 /**
  * Subtensor's runtime APIs (`pallets/subtensor/runtime-api/src/lib.rs`) that the bittensor SDK and
- * btcli read the metagraph through: NeuronInfoRuntimeApi and SubnetInfoRuntimeApi.get_subnet_state.
- * Struct layouts and field names follow `rpc_info/neuron_info.rs` and `rpc_info/show_subnet.rs`;
+ * btcli read the metagraph and the subnet list through: NeuronInfoRuntimeApi, SubnetInfoRuntimeApi
+ * (get_subnet_state, get_dynamic_info, get_all_dynamic_info) and the Swap pallet's SwapRuntimeApi.
+ * Struct layouts and field names follow `rpc_info/neuron_info.rs`, `rpc_info/show_subnet.rs`,
+ * `rpc_info/dynamic_info.rs` and `pallets/swap/runtime-api/src/lib.rs`;
  * the SDK decodes them by field name through metadata V15, so names are exact.
  */
 import type { RuntimeApiDef, RuntimeContext } from "../../pallet.js";
 import { ACCOUNT_ID, type Type, t } from "../../scale.js";
 import { item, subnetExists } from "./storage.js";
-import { AXON_INFO, type AxonInfoValue, NETUID } from "./types.js";
+import { AXON_INFO, type AxonInfoValue, FIXED_I128, NETUID, SUBNET_IDENTITY_V3 } from "./types.js";
 
 const cu16 = t.compact(t.u16);
 const cu64 = t.compact(t.u64);
@@ -83,6 +85,120 @@ export const SUBNET_STATE: Type = t.struct(
   },
   ACCOUNT_PARAM,
 );
+
+export const DYNAMIC_INFO: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "dynamic_info", "DynamicInfo"],
+  {
+    netuid: cu16,
+    owner_hotkey: ACCOUNT_ID,
+    owner_coldkey: ACCOUNT_ID,
+    subnet_name: t.vec(t.compact(t.u8)),
+    token_symbol: t.vec(t.compact(t.u8)),
+    tempo: cu16,
+    last_step: cu64,
+    blocks_since_last_step: cu64,
+    emission: cu64,
+    alpha_in: cu64,
+    alpha_out: cu64,
+    tao_in: cu64,
+    alpha_out_emission: cu64,
+    alpha_in_emission: cu64,
+    tao_in_emission: cu64,
+    pending_alpha_emission: cu64,
+    pending_root_emission: cu64,
+    subnet_volume: t.compact(t.u128),
+    network_registered_at: cu64,
+    subnet_identity: t.option(SUBNET_IDENTITY_V3),
+    moving_price: FIXED_I128,
+  },
+  ACCOUNT_PARAM,
+);
+
+const SUBNET_PRICE: Type = t.struct(["pallet_subtensor_swap_runtime_api", "SubnetPrice"], {
+  netuid: NETUID,
+  price: t.u64,
+});
+
+const SIM_SWAP_RESULT: Type = t.struct(["pallet_subtensor_swap_runtime_api", "SimSwapResult"], {
+  tao_amount: t.u64,
+  alpha_amount: t.u64,
+  tao_fee: t.u64,
+  alpha_fee: t.u64,
+  tao_slippage: t.u64,
+  alpha_slippage: t.u64,
+});
+
+/** The dev chain converts stake 1:1, so one alpha always costs one TAO (10^9 rao). */
+const ALPHA_PRICE_RAO = 1_000_000_000n;
+
+/** I96F32 1.0: the moving price of a subnet whose price never leaves 1. */
+const ONE_I96F32 = { bits: 1n << 32n };
+
+/** Subtensor's default token symbols for the first netuids (`subnets/symbols.rs`): Τ, then α…ω. */
+const SYMBOLS = [
+  "\u03a4",
+  ..."\u03b1\u03b2\u03b3\u03b4\u03b5\u03b6\u03b7\u03b8\u03b9\u03ba\u03bb\u03bc\u03bd\u03be\u03bf\u03c0\u03c1\u03c3t\u03c5\u03c6\u03c7\u03c8\u03c9",
+];
+
+const utf8 = (text: string) => [...new TextEncoder().encode(text)];
+
+function subnetNetuids(ctx: RuntimeContext): number[] {
+  return item<boolean>(ctx, "NetworksAdded")
+    .entries()
+    .filter(([, added]) => added)
+    .map(([keys]) => Number(keys[0]))
+    .sort((a, b) => a - b);
+}
+
+function dynamicInfo(ctx: RuntimeContext, netuid: number) {
+  if (!subnetExists(ctx, netuid)) return null;
+  const perNet = <V>(name: string) => item<V>(ctx, name).get(netuid);
+  const identity = perNet<{ subnet_name: Uint8Array } | undefined>("SubnetIdentitiesV3");
+  const name = identity?.subnet_name.length
+    ? [...identity.subnet_name]
+    : utf8(netuid === 0 ? "root" : `subnet ${netuid}`);
+  const symbol = item(ctx, "TokenSymbol").has(netuid)
+    ? [...perNet<Uint8Array>("TokenSymbol")]
+    : utf8(SYMBOLS[netuid] ?? "\u{1d70f}");
+  const lastStep = perNet<bigint>("LastMechansimStepBlock");
+  const now = BigInt(ctx.blockNumber);
+  return {
+    netuid,
+    owner_hotkey: perNet<Uint8Array>("SubnetOwnerHotkey"),
+    owner_coldkey: perNet<Uint8Array>("SubnetOwner"),
+    subnet_name: name,
+    token_symbol: symbol,
+    tempo: perNet<number>("Tempo"),
+    last_step: lastStep,
+    blocks_since_last_step: now > lastStep ? now - lastStep : 0n,
+    emission: 0n,
+    alpha_in: perNet<bigint>("SubnetAlphaIn"),
+    alpha_out: perNet<bigint>("SubnetAlphaOut"),
+    tao_in: perNet<bigint>("SubnetTAO"),
+    alpha_out_emission: 0n,
+    alpha_in_emission: 0n,
+    tao_in_emission: 0n,
+    pending_alpha_emission:
+      perNet<bigint>("PendingValidatorEmission") + perNet<bigint>("PendingServerEmission"),
+    pending_root_emission: 0n,
+    subnet_volume: perNet<bigint>("SubnetVolume"),
+    network_registered_at: perNet<bigint>("NetworkRegisteredAt"),
+    subnet_identity: identity ?? null,
+    moving_price: ONE_I96F32,
+  };
+}
+
+/** A swap at the dev chain's fixed 1:1 price: no fee, no slippage. */
+function simSwap(amount: bigint) {
+  return {
+    tao_amount: amount,
+    alpha_amount: amount,
+    tao_fee: 0n,
+    alpha_fee: 0n,
+    tao_slippage: 0n,
+    alpha_slippage: 0n,
+  };
+}
 
 const EMPTY_AXON: AxonInfoValue = {
   block: 0n,
@@ -168,9 +284,7 @@ function subnetState(ctx: RuntimeContext, netuid: number) {
   const hotkeys = uids.map((uid) => item<Uint8Array>(ctx, "Keys").get(netuid, uid));
   const alpha = hotkeys.map((h) => item<bigint>(ctx, "TotalHotkeyAlpha").get(h, netuid));
   // The dev chain has no root stake, so the TAO side is zero and total stake is the alpha stake.
-  const subnets = item<boolean>(ctx, "NetworksAdded")
-    .entries()
-    .filter(([, added]) => added);
+  const subnets = subnetNetuids(ctx);
   return {
     netuid,
     hotkeys,
@@ -238,6 +352,48 @@ export const subtensorRuntimeApis: RuntimeApiDef[] = [
         inputs: [NETUID_INPUT],
         output: t.option(SUBNET_STATE),
         call: (ctx, [netuid]) => subnetState(ctx, netuid as number),
+      },
+      {
+        name: "get_dynamic_info",
+        inputs: [NETUID_INPUT],
+        output: t.option(DYNAMIC_INFO),
+        call: (ctx, [netuid]) => dynamicInfo(ctx, netuid as number),
+      },
+      {
+        name: "get_all_dynamic_info",
+        inputs: [],
+        output: t.vec(t.option(DYNAMIC_INFO)),
+        call: (ctx) => subnetNetuids(ctx).map((netuid) => dynamicInfo(ctx, netuid)),
+      },
+    ],
+  },
+  {
+    name: "SwapRuntimeApi",
+    version: 1,
+    methods: [
+      {
+        name: "current_alpha_price",
+        inputs: [NETUID_INPUT],
+        output: t.u64,
+        call: () => ALPHA_PRICE_RAO,
+      },
+      {
+        name: "current_alpha_price_all",
+        inputs: [],
+        output: t.vec(SUBNET_PRICE),
+        call: (ctx) => subnetNetuids(ctx).map((netuid) => ({ netuid, price: ALPHA_PRICE_RAO })),
+      },
+      {
+        name: "sim_swap_tao_for_alpha",
+        inputs: [NETUID_INPUT, { name: "tao", type: t.u64 }],
+        output: SIM_SWAP_RESULT,
+        call: (_ctx, [, tao]) => simSwap(tao as bigint),
+      },
+      {
+        name: "sim_swap_alpha_for_tao",
+        inputs: [NETUID_INPUT, { name: "alpha", type: t.u64 }],
+        output: SIM_SWAP_RESULT,
+        call: (_ctx, [, alpha]) => simSwap(alpha as bigint),
       },
     ],
   },

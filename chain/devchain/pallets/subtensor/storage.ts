@@ -5,7 +5,15 @@
  */
 import type { RuntimeContext, StorageDef, StorageKeyDef } from "../../pallet.js";
 import { ACCOUNT_ID, type Type, t } from "../../scale.js";
-import { AXON_INFO, NETUID, SPARSE_ROW, U64F64, WEIGHT_COMMIT } from "./types.js";
+import {
+  AXON_INFO,
+  FIXED_I128,
+  NETUID,
+  SPARSE_ROW,
+  SUBNET_IDENTITY_V3,
+  U64F64,
+  WEIGHT_COMMIT,
+} from "./types.js";
 
 export const SUBTENSOR = "SubtensorModule";
 
@@ -170,4 +178,13 @@ export const subtensorStorage: StorageDef[] = [
   value("StartCallDelay", t.u64),
   value("NetworkMinLockCost", t.u64, DEFAULTS.networkMinLockCost),
   value("SubnetLimit", t.u16, DEFAULTS.subnetLimit),
+  // Read by btcli for display. The dev chain has one mechanism per subnet, no TAO flow and no
+  // moving price of its own, so these keep the values a fresh subnet has.
+  perNet("MechanismCountCurrent", t.u8, 1, x64),
+  { ...perNet("MechanismEmissionSplit", t.vec(t.u16), undefined, x64), query: "Optional" },
+  { ...perNet("SubnetEmaTaoFlow", t.tuple(t.u64, FIXED_I128)), query: "Optional" },
+  perNet("TokenSymbol", t.vec(t.u8), new TextEncoder().encode("\u{1d70f}")),
+  { ...perNet("SubnetIdentitiesV3", SUBNET_IDENTITY_V3, undefined, b2), query: "Optional" },
+  perNet("SubnetMovingPrice", FIXED_I128),
+  perNet("SubnetVolume", t.u128),
 ];

@@ -187,4 +187,22 @@ describe("devchain for the bittensor SDK and btcli", () => {
       taoFee: 0,
     });
   });
+
+  it("reports the metagraph through get_metagraph and only the asked fields through get_selective_mechagraph", async () => {
+    const info = api.call.subnetInfoRuntimeApi;
+    const full = (await info?.getMetagraph?.(1))?.toJSON() as Record<string, unknown>;
+    expect(full).toMatchObject({
+      netuid: 1,
+      numUids: 2,
+      tempo: 100,
+      hotkeys: [alice.address, minerHotkey.address],
+    });
+    expect((await info?.getMechagraph?.(1, 0))?.toJSON()).toEqual(full);
+    expect((await info?.getMechagraph?.(1, 1))?.toJSON()).toBeNull();
+    // Index 52 is hotkeys, 8 is tempo (the Metagraph field order); netuid always comes back.
+    const some = (await info?.getSelectiveMechagraph?.(1, 0, [8, 52]))?.toJSON() as Record<string, unknown>;
+    expect(some).toMatchObject({ netuid: 1, tempo: 100, hotkeys: full.hotkeys, name: null, coldkeys: null });
+    const owned = (await api.query.subtensorModule?.ownedHotkeys?.(alice.address))?.toJSON();
+    expect(owned).toEqual([alice.address, minerHotkey.address]);
+  });
 });

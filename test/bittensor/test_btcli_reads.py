@@ -34,3 +34,20 @@ def test_subnets_list_shows_every_subnet(endpoint, populated, tmp_path):
     assert subnet["price"] == 1.0
     assert subnet["mechanisms"] == 1
     assert listed["subnets"]["0"]["subnet_name"] == "root"
+
+
+def test_subnets_show_lists_uids_hotkeys_and_stakes(endpoint, populated, tmp_path):
+    out = btcli(
+        "subnets", "show", "--netuid", "1", "--network", endpoint, "--json-output", "--no-prompt", home=tmp_path
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    shown = json.loads(out.stdout)
+    expected = polkadot("read", endpoint)
+    by_uid = {row["uid"]: row for row in shown["uids"]}
+    assert sorted(by_uid) == expected["uids"]
+    for uid, hotkey, coldkey, stake in zip(
+        expected["uids"], expected["hotkeys"], expected["coldkeys"], expected["stakes"]
+    ):
+        assert by_uid[uid]["hotkey"] == hotkey
+        assert by_uid[uid]["coldkey"] == coldkey
+        assert round(by_uid[uid]["alpha_stake"], 6) == round(int(stake) / 1e9, 6)

@@ -30,3 +30,16 @@ def test_neurons_lite_match_polkadot(endpoint, populated, subtensor):
     assert [n.hotkey for n in neurons] == expected["hotkeys"]
     assert [n.coldkey for n in neurons] == expected["coldkeys"]
     assert [int(n.total_stake.rao) for n in neurons] == [int(s) for s in expected["stakes"]]
+
+
+def test_metagraph_info_matches_polkadot(endpoint, populated, subtensor):
+    """get_metagraph_info reads SubnetInfoRuntimeApi.get_selective_mechagraph."""
+    expected = polkadot("read", endpoint)
+    info = subtensor.get_metagraph_info(NETUID)
+    assert info is not None
+    assert info.netuid == NETUID
+    assert info.hotkeys == expected["hotkeys"]
+    assert info.coldkeys == expected["coldkeys"]
+    assert info.tempo == expected["tempo"]
+    assert [int(s.rao) for s in info.alpha_stake] == [int(s) for s in expected["stakes"]]
+    assert subtensor.get_mechanism_count(NETUID) == 1

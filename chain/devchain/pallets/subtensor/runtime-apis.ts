@@ -9,7 +9,14 @@
 import type { RuntimeApiDef, RuntimeContext } from "../../pallet.js";
 import { ACCOUNT_ID, type Type, t } from "../../scale.js";
 import { item, subnetExists } from "./storage.js";
-import { AXON_INFO, type AxonInfoValue, FIXED_I128, NETUID, SUBNET_IDENTITY_V3 } from "./types.js";
+import {
+  AXON_INFO,
+  type AxonInfoValue,
+  CHAIN_IDENTITY_V2,
+  FIXED_I128,
+  NETUID,
+  SUBNET_IDENTITY_V3,
+} from "./types.js";
 
 const cu16 = t.compact(t.u16);
 const cu64 = t.compact(t.u64);
@@ -308,7 +315,219 @@ function subnetState(ctx: RuntimeContext, netuid: number) {
   };
 }
 
+/** `rpc_info/metagraph.rs`'s Metagraph fields in SCALE order; SelectiveMetagraph indexes follow it. */
+const METAGRAPH_FIELDS: Array<[string, Type]> = [
+  ["netuid", cu16],
+  ["name", t.vec(t.compact(t.u8))],
+  ["symbol", t.vec(t.compact(t.u8))],
+  ["identity", t.option(SUBNET_IDENTITY_V3)],
+  ["network_registered_at", cu64],
+  ["owner_hotkey", ACCOUNT_ID],
+  ["owner_coldkey", ACCOUNT_ID],
+  ["block", cu64],
+  ["tempo", cu16],
+  ["last_step", cu64],
+  ["blocks_since_last_step", cu64],
+  ["subnet_emission", cu64],
+  ["alpha_in", cu64],
+  ["alpha_out", cu64],
+  ["tao_in", cu64],
+  ["alpha_out_emission", cu64],
+  ["alpha_in_emission", cu64],
+  ["tao_in_emission", cu64],
+  ["pending_alpha_emission", cu64],
+  ["pending_root_emission", cu64],
+  ["subnet_volume", t.compact(t.u128)],
+  ["moving_price", FIXED_I128],
+  ["rho", cu16],
+  ["kappa", cu16],
+  ["min_allowed_weights", cu16],
+  ["max_weights_limit", cu16],
+  ["weights_version", cu64],
+  ["weights_rate_limit", cu64],
+  ["activity_cutoff", cu64],
+  ["max_validators", cu16],
+  ["num_uids", cu16],
+  ["max_uids", cu16],
+  ["burn", cu64],
+  ["difficulty", cu64],
+  ["registration_allowed", t.bool],
+  ["pow_registration_allowed", t.bool],
+  ["immunity_period", cu16],
+  ["min_difficulty", cu64],
+  ["max_difficulty", cu64],
+  ["min_burn", cu64],
+  ["max_burn", cu64],
+  ["adjustment_alpha", cu64],
+  ["adjustment_interval", cu16],
+  ["target_regs_per_interval", cu16],
+  ["max_regs_per_block", cu16],
+  ["serving_rate_limit", cu64],
+  ["commit_reveal_weights_enabled", t.bool],
+  ["commit_reveal_period", cu64],
+  ["liquid_alpha_enabled", t.bool],
+  ["alpha_high", cu16],
+  ["alpha_low", cu16],
+  ["bonds_moving_avg", cu64],
+  ["hotkeys", t.vec(ACCOUNT_ID)],
+  ["coldkeys", t.vec(ACCOUNT_ID)],
+  ["identities", t.vec(t.option(CHAIN_IDENTITY_V2))],
+  ["axons", t.vec(AXON_INFO)],
+  ["active", t.vec(t.bool)],
+  ["validator_permit", t.vec(t.bool)],
+  ["pruning_score", t.vec(cu16)],
+  ["last_update", t.vec(cu64)],
+  ["emission", t.vec(cu64)],
+  ["dividends", t.vec(cu16)],
+  ["incentives", t.vec(cu16)],
+  ["consensus", t.vec(cu16)],
+  ["trust", t.vec(cu16)],
+  ["rank", t.vec(cu16)],
+  ["block_at_registration", t.vec(cu64)],
+  ["alpha_stake", t.vec(cu64)],
+  ["tao_stake", t.vec(cu64)],
+  ["total_stake", t.vec(cu64)],
+  ["tao_dividends_per_hotkey", t.vec(t.tuple(ACCOUNT_ID, cu64))],
+  ["alpha_dividends_per_hotkey", t.vec(t.tuple(ACCOUNT_ID, cu64))],
+];
+
+/** Fields only SelectiveMetagraph has, after the Metagraph ones. */
+const SELECTIVE_EXTRA: Array<[string, Type]> = [
+  ["validators", t.vec(cu16)],
+  ["commitments", t.vec(t.tuple(ACCOUNT_ID, t.vec(t.compact(t.u8))))],
+];
+
+export const METAGRAPH: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "metagraph", "Metagraph"],
+  Object.fromEntries(METAGRAPH_FIELDS),
+  ACCOUNT_PARAM,
+);
+
+export const SELECTIVE_METAGRAPH: Type = t.struct(
+  ["pallet_subtensor", "rpc_info", "metagraph", "SelectiveMetagraph"],
+  Object.fromEntries(
+    [...METAGRAPH_FIELDS, ...SELECTIVE_EXTRA].map(([name, type], i) => [
+      name,
+      i === 0 ? type : t.option(type),
+    ]),
+  ),
+  ACCOUNT_PARAM,
+);
+
+/** Subtensor's runtime constants for the proof-of-work fields the dev chain has no use for. */
+const POW = { difficulty: 10_000_000n, min_difficulty: 10_000_000n, max_difficulty: (1n << 62n) - 1n };
+
+function metagraph(ctx: RuntimeContext, netuid: number, mecid = 0): Record<string, unknown> | null {
+  const info = dynamicInfo(ctx, netuid);
+  const state = subnetState(ctx, netuid);
+  // The dev chain runs one mechanism per subnet (MechanismCountCurrent is 1).
+  if (!info || !state || mecid !== 0) return null;
+  const perNet = <V>(name: string) => item<V>(ctx, name).get(netuid);
+  const tempo = perNet<number>("Tempo");
+  const [alphaLow, alphaHigh] = perNet<[number, number]>("AlphaValues");
+  const hotkeys = state.hotkeys;
+  return {
+    netuid,
+    name: info.subnet_name,
+    symbol: info.token_symbol,
+    identity: info.subnet_identity,
+    network_registered_at: info.network_registered_at,
+    owner_hotkey: info.owner_hotkey,
+    owner_coldkey: info.owner_coldkey,
+    block: BigInt(ctx.blockNumber),
+    tempo,
+    last_step: info.last_step,
+    blocks_since_last_step: info.blocks_since_last_step,
+    subnet_emission: 0n,
+    alpha_in: info.alpha_in,
+    alpha_out: info.alpha_out,
+    tao_in: info.tao_in,
+    alpha_out_emission: 0n,
+    alpha_in_emission: 0n,
+    tao_in_emission: 0n,
+    pending_alpha_emission: info.pending_alpha_emission,
+    pending_root_emission: 0n,
+    subnet_volume: info.subnet_volume,
+    moving_price: info.moving_price,
+    rho: 10,
+    kappa: perNet<number>("Kappa"),
+    min_allowed_weights: perNet<number>("MinAllowedWeights"),
+    max_weights_limit: perNet<number>("MaxWeightsLimit"),
+    weights_version: perNet<bigint>("WeightsVersionKey"),
+    weights_rate_limit: perNet<bigint>("WeightsSetRateLimit"),
+    activity_cutoff: BigInt(
+      Math.max(1, Math.floor((perNet<number>("ActivityCutoffFactorMilli") * tempo) / 1000)),
+    ),
+    max_validators: perNet<number>("MaxAllowedValidators"),
+    num_uids: hotkeys.length,
+    max_uids: perNet<number>("MaxAllowedUids"),
+    burn: perNet<bigint>("Burn"),
+    ...POW,
+    registration_allowed: perNet<boolean>("NetworkRegistrationAllowed"),
+    pow_registration_allowed: false,
+    immunity_period: perNet<number>("ImmunityPeriod"),
+    min_burn: perNet<bigint>("MinBurn"),
+    max_burn: perNet<bigint>("MaxBurn"),
+    adjustment_alpha: 0n,
+    adjustment_interval: 100,
+    target_regs_per_interval: perNet<number>("TargetRegistrationsPerInterval"),
+    max_regs_per_block: perNet<number>("MaxRegistrationsPerBlock"),
+    serving_rate_limit: perNet<bigint>("ServingRateLimit"),
+    commit_reveal_weights_enabled: perNet<boolean>("CommitRevealWeightsEnabled"),
+    commit_reveal_period: perNet<bigint>("RevealPeriodEpochs"),
+    liquid_alpha_enabled: perNet<boolean>("LiquidAlphaOn"),
+    alpha_high: alphaHigh,
+    alpha_low: alphaLow,
+    bonds_moving_avg: perNet<bigint>("BondsMovingAverage"),
+    hotkeys,
+    coldkeys: state.coldkeys,
+    identities: state.coldkeys.map((c) => item(ctx, "IdentitiesV2").get(c) ?? null),
+    axons: hotkeys.map((h) => item<AxonInfoValue | undefined>(ctx, "Axons").get(netuid, h) ?? EMPTY_AXON),
+    active: state.active,
+    validator_permit: state.validator_permit,
+    pruning_score: state.pruning_score,
+    last_update: state.last_update,
+    emission: state.emission,
+    dividends: state.dividends,
+    incentives: state.incentives,
+    consensus: state.consensus,
+    trust: state.trust,
+    rank: state.rank,
+    block_at_registration: state.block_at_registration,
+    alpha_stake: state.alpha_stake,
+    tao_stake: state.tao_stake,
+    total_stake: state.total_stake,
+    tao_dividends_per_hotkey: hotkeys.map((h) => [h, 0n]),
+    alpha_dividends_per_hotkey: hotkeys.map((h) => [
+      h,
+      item<bigint>(ctx, "AlphaDividendsPerSubnet").get(netuid, h),
+    ]),
+  };
+}
+
+function selectiveMetagraph(ctx: RuntimeContext, netuid: number, mecid: number, indexes: readonly number[]) {
+  const full = metagraph(ctx, netuid, mecid);
+  if (!full) return null;
+  const permits = full.validator_permit as boolean[];
+  const extra: Record<string, unknown> = {
+    validators: permits.flatMap((p, uid) => (p ? [uid] : [])),
+    // Commitments live in the Commitments pallet on the dev chain; this view does not join them yet.
+    commitments: [],
+  };
+  const wanted = new Set(indexes);
+  // An unset identity answers None even when asked for (subtensor answers Some(None)); the SDK
+  // reads both as "no identity".
+  return Object.fromEntries(
+    [...METAGRAPH_FIELDS, ...SELECTIVE_EXTRA].map(([name], i) => [
+      name,
+      i === 0 ? netuid : wanted.has(i) ? (name in full ? full[name] : extra[name]) : null,
+    ]),
+  );
+}
+
 const NETUID_INPUT = { name: "netuid", type: NETUID };
+const MECID_INPUT = { name: "mecid", type: t.u8 };
+const INDEXES_INPUT = { name: "metagraph_indexes", type: t.vec(t.u16) };
 const UID_INPUT = { name: "uid", type: t.u16 };
 
 /** The runtime APIs the SubtensorModule pallet declares and answers. */
@@ -354,6 +573,43 @@ export const subtensorRuntimeApis: RuntimeApiDef[] = [
         call: (ctx, [netuid]) => subnetState(ctx, netuid as number),
       },
       {
+        name: "get_metagraph",
+        inputs: [NETUID_INPUT],
+        output: t.option(METAGRAPH),
+        call: (ctx, [netuid]) => metagraph(ctx, netuid as number),
+      },
+      {
+        name: "get_all_metagraphs",
+        inputs: [],
+        output: t.vec(t.option(METAGRAPH)),
+        call: (ctx) => subnetNetuids(ctx).map((netuid) => metagraph(ctx, netuid)),
+      },
+      {
+        name: "get_mechagraph",
+        inputs: [NETUID_INPUT, MECID_INPUT],
+        output: t.option(METAGRAPH),
+        call: (ctx, [netuid, mecid]) => metagraph(ctx, netuid as number, mecid as number),
+      },
+      {
+        name: "get_all_mechagraphs",
+        inputs: [],
+        output: t.vec(t.option(METAGRAPH)),
+        call: (ctx) => subnetNetuids(ctx).map((netuid) => metagraph(ctx, netuid)),
+      },
+      {
+        name: "get_selective_metagraph",
+        inputs: [NETUID_INPUT, INDEXES_INPUT],
+        output: t.option(SELECTIVE_METAGRAPH),
+        call: (ctx, [netuid, indexes]) => selectiveMetagraph(ctx, netuid as number, 0, indexes as number[]),
+      },
+      {
+        name: "get_selective_mechagraph",
+        inputs: [NETUID_INPUT, MECID_INPUT, INDEXES_INPUT],
+        output: t.option(SELECTIVE_METAGRAPH),
+        call: (ctx, [netuid, mecid, indexes]) =>
+          selectiveMetagraph(ctx, netuid as number, mecid as number, indexes as number[]),
+      },
+      {
         name: "get_dynamic_info",
         inputs: [NETUID_INPUT],
         output: t.option(DYNAMIC_INFO),
@@ -364,6 +620,19 @@ export const subtensorRuntimeApis: RuntimeApiDef[] = [
         inputs: [],
         output: t.vec(t.option(DYNAMIC_INFO)),
         call: (ctx) => subnetNetuids(ctx).map((netuid) => dynamicInfo(ctx, netuid)),
+      },
+    ],
+  },
+  {
+    name: "SubnetRegistrationRuntimeApi",
+    version: 1,
+    methods: [
+      {
+        name: "get_network_registration_cost",
+        inputs: [],
+        output: t.u64,
+        // The dev chain's lock cost stays at its minimum (no doubling after a registration).
+        call: (ctx) => item<bigint>(ctx, "NetworkMinLockCost").get(),
       },
     ],
   },

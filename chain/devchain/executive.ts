@@ -53,10 +53,13 @@ export function isViewStorageHandle<V>(h: StorageHandle<V>): h is ViewStorageHan
   return h instanceof Handle;
 }
 
+/** What a storage handle reads and writes through: the block's state, or a past block's view. */
+type StorageSource = Pick<State, "get" | "set" | "keysWithPrefix">;
+
 class Handle<V> implements ViewStorageHandle<V> {
   constructor(
     private readonly runtime: Runtime,
-    private readonly state: State,
+    private readonly state: StorageSource,
     private readonly item: StorageItemInfo,
   ) {}
 
@@ -128,6 +131,43 @@ class Handle<V> implements ViewStorageHandle<V> {
   key(...keys: unknown[]): string {
     return this.runtime.storageKey(this.item, keys);
   }
+}
+
+/** Raised when a read-only context (a runtime API call) is asked to change state. */
+export class ReadOnlyStateError extends ScaleError {
+  override name = "ReadOnlyStateError";
+}
+
+/**
+ * A read-only {@link RuntimeContext} over the state of block `blockNumber` (runtime API calls run
+ * against a past or the best block and change nothing).
+ */
+export function createViewContext(
+  runtime: Runtime,
+  source: { get(key: string): Uint8Array | undefined; keysWithPrefix(prefix: string): string[] },
+  blockNumber: number,
+): RuntimeContext {
+  const readOnly = (): never => {
+    throw new ReadOnlyStateError("runtime API calls cannot change state");
+  };
+  const state: StorageSource = { get: source.get, keysWithPrefix: source.keysWithPrefix, set: readOnly };
+  const handles = new Map<string, StorageHandle<unknown>>();
+  return {
+    blockNumber,
+    storage<V>(pallet: string, item: string): StorageHandle<V> {
+      const name = `${pallet}.${item}`;
+      let h = handles.get(name);
+      if (!h) {
+        h = new Handle(runtime, state, runtime.storageItem(pallet, item));
+        handles.set(name, h);
+      }
+      return h as StorageHandle<V>;
+    },
+    emit: readOnly,
+    transactional: <T>(fn: () => T) => fn(),
+    dispatch: readOnly,
+    constant: <V>(pallet: string, name: string) => runtime.constant(pallet, name) as V,
+  };
 }
 
 /** Chain facts the transaction checks need. */

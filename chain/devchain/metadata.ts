@@ -85,6 +85,48 @@ const METADATA_V14 = t.struct([], {
   type: cu32,
 });
 
+const PALLET_V15 = t.struct([], {
+  name: t.str,
+  storage: t.option(t.struct([], { prefix: t.str, items: t.vec(STORAGE_ENTRY) })),
+  calls: t.option(cu32),
+  events: t.option(cu32),
+  constants: t.vec(t.struct([], { name: t.str, type: cu32, value: t.vec(t.u8), docs: DOCS })),
+  errors: t.option(cu32),
+  index: t.u8,
+  docs: DOCS,
+});
+const RUNTIME_API_V15 = t.struct([], {
+  name: t.str,
+  methods: t.vec(
+    t.struct([], {
+      name: t.str,
+      inputs: t.vec(t.struct([], { name: t.str, type: cu32 })),
+      output: cu32,
+      docs: DOCS,
+    }),
+  ),
+  docs: DOCS,
+});
+/** frame-metadata's `RuntimeMetadataV15`. */
+const METADATA_V15 = t.struct([], {
+  magic: t.u32,
+  version: t.u8,
+  lookup: t.vec(PORTABLE_TYPE),
+  pallets: t.vec(PALLET_V15),
+  extrinsic: t.struct([], {
+    version: t.u8,
+    addressType: cu32,
+    callType: cu32,
+    signatureType: cu32,
+    extraType: cu32,
+    signedExtensions: t.vec(t.struct([], { identifier: t.str, type: cu32, additionalSigned: cu32 })),
+  }),
+  type: cu32,
+  apis: t.vec(RUNTIME_API_V15),
+  outerEnums: t.struct([], { callType: cu32, eventType: cu32, errorType: cu32 }),
+  custom: t.vec(t.tuple(t.str, t.struct([], { type: cu32, value: t.vec(t.u8) }))),
+});
+
 /** "meta" little-endian. */
 const MAGIC = 0x6174656d;
 
@@ -277,16 +319,49 @@ export interface MetadataV14 {
   type: number;
 }
 
-/** SCALE-encodes metadata V14 including the "meta" magic and version byte. */
-export function encodeMetadataV14(meta: MetadataV14): Uint8Array {
-  const lookup = meta.lookup.map((p) => ({
-    id: p.id,
-    type: {
-      ...p.type,
-      def: p.type.def,
+export interface RuntimeApiMeta {
+  name: string;
+  methods: Array<{
+    name: string;
+    inputs: Array<{ name: string; type: number }>;
+    output: number;
+    docs: string[];
+  }>;
+  docs: string[];
+}
+
+/** V15 adds to V14: pallet docs, the extrinsic's part types, runtime APIs and the outer enums. */
+export interface MetadataV15 extends MetadataV14 {
+  extrinsicTypes: { address: number; call: number; signature: number; extra: number };
+  apis: RuntimeApiMeta[];
+  outerEnums: { call: number; event: number; error: number };
+}
+
+/** SCALE-encodes metadata V15 including the "meta" magic and version byte. */
+export function encodeMetadataV15(meta: MetadataV15): Uint8Array {
+  const { extrinsic, extrinsicTypes: x, outerEnums } = meta;
+  return encode(METADATA_V15, {
+    magic: MAGIC,
+    version: 15,
+    lookup: meta.lookup,
+    pallets: palletsValue(meta.pallets).map((p) => ({ ...p, docs: [] })),
+    extrinsic: {
+      version: extrinsic.version,
+      addressType: x.address,
+      callType: x.call,
+      signatureType: x.signature,
+      extraType: x.extra,
+      signedExtensions: extrinsic.signedExtensions,
     },
-  }));
-  const pallets = meta.pallets.map((p) => ({
+    type: meta.type,
+    apis: meta.apis,
+    outerEnums: { callType: outerEnums.call, eventType: outerEnums.event, errorType: outerEnums.error },
+    custom: [],
+  });
+}
+
+function palletsValue(pallets: PalletMeta[]) {
+  return pallets.map((p) => ({
     ...p,
     storage: p.storage
       ? {
@@ -305,5 +380,16 @@ export function encodeMetadataV14(meta: MetadataV14): Uint8Array {
         }
       : null,
   }));
-  return encode(METADATA_V14, { magic: MAGIC, version: 14, ...meta, lookup, pallets });
+}
+
+/** SCALE-encodes metadata V14 including the "meta" magic and version byte. */
+export function encodeMetadataV14(meta: MetadataV14): Uint8Array {
+  return encode(METADATA_V14, {
+    magic: MAGIC,
+    version: 14,
+    lookup: meta.lookup,
+    pallets: palletsValue(meta.pallets),
+    extrinsic: meta.extrinsic,
+    type: meta.type,
+  });
 }

@@ -120,12 +120,36 @@ export interface PalletDef {
   events?: EventDef[];
   errors?: ErrorDef[];
   constants?: ConstantDef[];
+  /** Runtime APIs the pallet answers through `state_call` (subtensor's `*RuntimeApi` traits). */
+  runtimeApis?: RuntimeApiDef[];
   /** Runs at the start of every block, in pallet index order. */
   onInitialize?(ctx: BlockContext): void;
   /** Runs after the block's extrinsics, in pallet index order. */
   onFinalize?(ctx: BlockContext): void;
   /** Writes the pallet's genesis state. */
   genesis?(ctx: GenesisContext): void;
+}
+
+/** One method of a runtime API: `state_call("<Api>_<name>", SCALE(inputs…))` returns SCALE(output). */
+export interface RuntimeApiMethodDef {
+  /** snake_case, as in the Rust trait (`get_neurons_lite`). */
+  name: string;
+  inputs: ReadonlyArray<{ name: string; type: Type }>;
+  output: Type;
+  docs?: string[];
+  /**
+   * The result value from the decoded inputs, reading state at the queried block through `ctx`
+   * (writes throw). Methods without it are declared in metadata only (the runtime answers them).
+   */
+  call?(ctx: RuntimeContext, args: unknown[]): unknown;
+}
+
+/** A runtime API trait: advertised in `Core_version` and described in metadata V15. */
+export interface RuntimeApiDef {
+  name: string;
+  version: number;
+  methods: readonly RuntimeApiMethodDef[];
+  docs?: string[];
 }
 
 /** Typed access to one storage item. Keys are given in declaration order. */

@@ -25,6 +25,16 @@ function hexParam(v: unknown, name: string): Uint8Array {
   return hexToU8a(v);
 }
 
+/**
+ * `state_call` data: Substrate's `Bytes` accepts hex with or without `0x`, and py-substrate-interface
+ * (the bittensor SDK) sends it bare and sends "" for calls without arguments.
+ */
+function callDataParam(v: unknown): Uint8Array {
+  if (v === undefined || v === null || v === "") return new Uint8Array();
+  if (typeof v === "string" && !v.startsWith("0x")) return hexParam(`0x${v}`, "data");
+  return hexParam(v, "data");
+}
+
 function keyParam(v: unknown, name = "key"): string {
   return u8aToHex(hexParam(v, name));
 }
@@ -134,9 +144,11 @@ export function createRpcMethods(chain: RpcChain): RpcMethods {
           runtime: chain.runtime,
           fees: chain.options.fees ?? DEFAULT_FEES,
           readRaw: (key) => readAt(key, block),
+          keysRaw: (prefix) => keysAt(prefix, block),
+          blockNumber: block.header.number,
         },
         method,
-        hexParam(data ?? "0x", "data"),
+        callDataParam(data),
       );
       return u8aToHex(out);
     } catch (e) {
@@ -145,6 +157,26 @@ export function createRpcMethods(chain: RpcChain): RpcMethods {
         throw new RpcError(STATE_ERROR, `Client error: Execution failed: Other: ${e.message}`);
       throw new RpcError(STATE_ERROR, `Client error: Execution failed: ${(e as Error).message}`);
     }
+  };
+
+  const accountNextIndex = ([address]: unknown[]) => {
+    let id: Uint8Array;
+    try {
+      id =
+        typeof address === "string" && isHex(address) ? hexToU8a(address) : decodeAddress(address as string);
+    } catch (e) {
+      throw new RpcError(INVALID_PARAMS, "Invalid params: account address expected", undefined, {
+        cause: e,
+      });
+    }
+    let nonce = chain.read<AccountInfo>("System", "Account", [id]).nonce;
+    const pending = new Set(
+      chain.pendingExtrinsics
+        .filter((x) => x.signed && u8aToHex(x.signed.signer) === u8aToHex(id))
+        .map((x) => x.signed?.nonce),
+    );
+    while (pending.has(nonce)) nonce++;
+    return nonce;
   };
 
   const handlers: Record<string, (params: unknown[]) => unknown> = {
@@ -163,27 +195,8 @@ export function createRpcMethods(chain: RpcChain): RpcMethods {
       currentBlock: chain.head.header.number,
       highestBlock: chain.head.header.number,
     }),
-    system_accountNextIndex: ([address]) => {
-      let id: Uint8Array;
-      try {
-        id =
-          typeof address === "string" && isHex(address)
-            ? hexToU8a(address)
-            : decodeAddress(address as string);
-      } catch (e) {
-        throw new RpcError(INVALID_PARAMS, "Invalid params: account address expected", undefined, {
-          cause: e,
-        });
-      }
-      let nonce = chain.read<AccountInfo>("System", "Account", [id]).nonce;
-      const pending = new Set(
-        chain.pendingExtrinsics
-          .filter((x) => x.signed && u8aToHex(x.signed.signer) === u8aToHex(id))
-          .map((x) => x.signed?.nonce),
-      );
-      while (pending.has(nonce)) nonce++;
-      return nonce;
-    },
+    system_accountNextIndex: accountNextIndex,
+    account_nextIndex: accountNextIndex,
 
     chain_getBlockHash: ([n]) => (Array.isArray(n) ? n.map((x) => getBlockHash(x)) : getBlockHash(n)),
     chain_getHead: () => chain.head.hashHex,

@@ -4,32 +4,18 @@
  * Response layouts follow the runtime API definitions in @polkadot/types (RuntimeDispatchInfoV2,
  * FeeDetails, RuntimeVersion); balances there are u128.
  */
+import { DISPATCH_INFO_V2, FEE_DETAILS, METADATA_VERSIONS, RUNTIME_VERSION } from "./core-runtime-apis.js";
 import { DevChainError } from "./errors.js";
+import { createViewContext } from "./executive.js";
 import { decodeExtrinsic } from "./extrinsic.js";
 import { callDispatchInfo, computeFee, type FeeConfig, feeBreakdown } from "./pallets/transaction-payment.js";
 import type { Runtime } from "./runtime.js";
-import { decode, encode, Reader, t, Writer } from "./scale.js";
-import { ACCOUNT_INFO, type AccountInfo, DISPATCH_CLASS, WEIGHT } from "./types.js";
+import { decode, decodeFrom, encode, Reader, t, Writer } from "./scale.js";
+import { ACCOUNT_INFO, type AccountInfo } from "./types.js";
 
 export class RuntimeApiError extends DevChainError {
   override name = "RuntimeApiError";
 }
-
-const RUNTIME_VERSION = t.struct([], {
-  specName: t.str,
-  implName: t.str,
-  authoringVersion: t.u32,
-  specVersion: t.u32,
-  implVersion: t.u32,
-  apis: t.vec(t.tuple(t.array(t.u8, 8), t.u32)),
-  transactionVersion: t.u32,
-  stateVersion: t.u8,
-});
-
-const DISPATCH_INFO_V2 = t.struct([], { weight: WEIGHT, class: DISPATCH_CLASS, partialFee: t.u128 });
-const FEE_DETAILS = t.struct([], {
-  inclusionFee: t.option(t.struct([], { baseFee: t.u128, lenFee: t.u128, adjustedWeightFee: t.u128 })),
-});
 
 export function encodeRuntimeVersion(runtime: Runtime): Uint8Array {
   return encode(RUNTIME_VERSION, {
@@ -43,6 +29,10 @@ export interface RuntimeApiDeps {
   fees: FeeConfig;
   /** Reads a raw storage value at the block the call is made against. */
   readRaw(key: string): Uint8Array | undefined;
+  /** Storage keys under `prefix` at that block, sorted. */
+  keysRaw(prefix: string): string[];
+  /** That block's number. */
+  blockNumber: number;
 }
 
 function opaque(bytes: Uint8Array): Uint8Array {
@@ -61,13 +51,14 @@ export function callRuntimeApi(deps: RuntimeApiDeps, method: string, params: Uin
     case "Metadata_metadata":
       return opaque(runtime.metadata);
     case "Metadata_metadata_versions":
-      return encode(t.vec(t.u32), [14]);
+      return encode(t.vec(t.u32), [...METADATA_VERSIONS]);
     case "Metadata_metadata_at_version": {
       const version = decode(t.u32, params) as number;
-      if (version !== 14) return new Uint8Array([0]);
+      const bytes = version === 14 ? runtime.metadata : version === 15 ? runtime.metadataV15 : undefined;
+      if (!bytes) return new Uint8Array([0]);
       const w = new Writer();
       w.byte(1);
-      w.bytes(opaque(runtime.metadata));
+      w.bytes(opaque(bytes));
       return w.finish();
     }
     case "AccountNonceApi_account_nonce": {
@@ -97,6 +88,23 @@ export function callRuntimeApi(deps: RuntimeApiDeps, method: string, params: Uin
       return encode(FEE_DETAILS, { inclusionFee: b });
     }
     default:
-      throw new RuntimeApiError(`Exported method ${method} is not found`);
+      return callDeclaredApi(deps, method, params);
   }
+}
+
+/** A pallet's runtime API method: decode the inputs in order, run it on a read-only view, encode. */
+function callDeclaredApi(deps: RuntimeApiDeps, method: string, params: Uint8Array): Uint8Array {
+  const { runtime } = deps;
+  const def = runtime.runtimeApiMethod(method);
+  if (!def?.call) throw new RuntimeApiError(`Exported method ${method} is not found`);
+  const r = new Reader(params);
+  const args = def.inputs.map((i) => decodeFrom(r, i.type, runtime.codec));
+  if (r.offset !== params.length)
+    throw new RuntimeApiError(`${method}: ${params.length - r.offset} bytes left after the arguments`);
+  const ctx = createViewContext(
+    runtime,
+    { get: deps.readRaw, keysWithPrefix: deps.keysRaw },
+    deps.blockNumber,
+  );
+  return encode(def.output, def.call(ctx, args), runtime.codec);
 }

@@ -7,9 +7,16 @@
 import { hexToU8a, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
 import { bytesEqual } from "../../protocol/bytes.js";
+import { coreRuntimeApis } from "./core-runtime-apis.js";
 import { DevChainError } from "./errors.js";
 import { type Hasher, hashKey, twox128 } from "./hashing.js";
-import { encodeMetadataV14, LookupBuilder, type PalletMeta, type StorageEntryMeta } from "./metadata.js";
+import {
+  encodeMetadataV14,
+  encodeMetadataV15,
+  LookupBuilder,
+  type PalletMeta,
+  type StorageEntryMeta,
+} from "./metadata.js";
 import type {
   CallDef,
   ConstantDef,
@@ -17,6 +24,8 @@ import type {
   ErrorDef,
   EventDef,
   PalletDef,
+  RuntimeApiDef,
+  RuntimeApiMethodDef,
   RuntimeCallValue,
   StorageDef,
 } from "./pallet.js";
@@ -187,6 +196,18 @@ function indexed<T extends { name: string; index?: number }>(
   return items.map((item, i) => ({ ...item, index: item.index ?? i }));
 }
 
+/** The configured API list plus each declared API not in it, so Core_version advertises them all. */
+function advertisedApis(
+  configured: Array<[string, number]>,
+  declared: readonly RuntimeApiDef[],
+): Array<[string, number]> {
+  const names = new Set(configured.map(([name]) => name));
+  return [
+    ...configured,
+    ...declared.filter((a) => !names.has(a.name)).map((a): [string, number] => [a.name, a.version]),
+  ];
+}
+
 /**
  * An assembled runtime.
  *
@@ -203,6 +224,11 @@ export class Runtime {
   readonly version: RuntimeVersion;
   readonly codec: CodecContext;
   readonly metadata: Uint8Array;
+  /** Core APIs first, then the pallets' (in pallet index order). */
+  readonly runtimeApis: readonly RuntimeApiDef[];
+  readonly #apiMethods = new Map<string, RuntimeApiMethodDef>();
+  readonly #crate: string;
+  #metadataV15: Uint8Array | undefined;
   readonly #byName = new Map<string, PalletInfo>();
   readonly #byIndex = new Map<number, PalletInfo>();
   /** hasher + encoded key hex -> hashed key part hex (bounded; see KEY_PART_CACHE_SIZE). */
@@ -262,17 +288,27 @@ export class Runtime {
       ],
       fields: [{ type: t.vec(t.u8) }],
     };
+    this.runtimeApis = [
+      ...coreRuntimeApis(this.extrinsicType),
+      ...this.pallets.flatMap((p) => p.runtimeApis ?? []),
+    ];
+    for (const api of this.runtimeApis)
+      for (const m of api.methods) this.#apiMethods.set(`${api.name}_${m.name}`, m);
+    this.#crate = crate;
     this.version = {
       specName: config.specName ?? "node-subtensor",
       implName: config.specName ?? "node-subtensor",
       authoringVersion: 1,
       specVersion: config.specVersion ?? 425,
       implVersion: 1,
-      apis: (config.apis ?? DEFAULT_APIS).map(([name, v]) => [u8aToHex(blake2AsU8a(name, 64)), v]),
+      apis: advertisedApis(config.apis ?? DEFAULT_APIS, this.runtimeApis).map(([name, v]) => [
+        u8aToHex(blake2AsU8a(name, 64)),
+        v,
+      ]),
       transactionVersion: config.transactionVersion ?? 1,
       stateVersion: 1,
     };
-    this.metadata = this.#buildMetadata(crate);
+    this.metadata = this.#buildMetadata(crate, 14);
   }
 
   #palletInfo(p: PalletDef): PalletInfo {
@@ -343,7 +379,18 @@ export class Runtime {
     return info;
   }
 
-  #buildMetadata(crate: string): Uint8Array {
+  /** SCALE bytes of metadata V15, built on first use (only V15 clients ask for it). */
+  get metadataV15(): Uint8Array {
+    this.#metadataV15 ??= this.#buildMetadata(this.#crate, 15);
+    return this.#metadataV15;
+  }
+
+  /** The runtime API method behind `state_call` name `Api_method`, if declared. */
+  runtimeApiMethod(name: string): RuntimeApiMethodDef | undefined {
+    return this.#apiMethods.get(name);
+  }
+
+  #buildMetadata(crate: string, version: 14 | 15): Uint8Array {
     const lookup = new LookupBuilder(
       () => this.callType,
       () => this.eventType,
@@ -397,7 +444,50 @@ export class Runtime {
     };
     lookup.id(this.eventType);
     const runtimeType = lookup.id({ kind: "composite", path: [crate, "Runtime"], fields: [] });
-    return encodeMetadataV14({ lookup: lookup.types, pallets, extrinsic, type: runtimeType });
+    if (version === 14)
+      return encodeMetadataV14({ lookup: lookup.types, pallets, extrinsic, type: runtimeType });
+    // V15 only appends to the same registry, so every V14 type keeps its id.
+    const errorVariants: VariantDef[] = this.pallets.flatMap((p) => {
+      const errorType = this.#byName.get(p.name)?.errorType;
+      return errorType
+        ? [
+            {
+              name: p.name,
+              index: p.index,
+              fields: [{ type: errorType, typeName: `${snake(p.name)}::Error<Runtime>` }],
+            },
+          ]
+        : [];
+    });
+    const errorType: Type = { kind: "variant", path: [crate, "RuntimeError"], variants: errorVariants };
+    const apis = this.runtimeApis.map((api) => ({
+      name: api.name,
+      methods: api.methods.map((m) => ({
+        name: m.name,
+        inputs: m.inputs.map((i) => ({ name: i.name, type: lookup.id(i.type) })),
+        output: lookup.id(m.output),
+        docs: m.docs ?? [],
+      })),
+      docs: api.docs ?? [],
+    }));
+    return encodeMetadataV15({
+      lookup: lookup.types,
+      pallets,
+      extrinsic,
+      type: runtimeType,
+      extrinsicTypes: {
+        address: lookup.id(MULTI_ADDRESS),
+        call: lookup.id(this.callType),
+        signature: lookup.id(MULTI_SIGNATURE),
+        extra: lookup.id(t.tuple(...this.extensions.map((e) => e.extra))),
+      },
+      apis,
+      outerEnums: {
+        call: lookup.id(this.callType),
+        event: lookup.id(this.eventType),
+        error: lookup.id(errorType),
+      },
+    });
   }
 
   pallet(name: string): PalletInfo {

@@ -3,7 +3,15 @@ import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, ensureSigned, type RuntimeContext } from "../../pallet.js";
 import { freeBalance, withdraw } from "../balances.js";
 import { withFail } from "./module-errors.js";
-import { ACCOUNT_ARG, item, NETUID_ARG, SUBTENSOR, subnetExists, ZERO_ACCOUNT } from "./storage.js";
+import {
+  ACCOUNT_ARG,
+  claimHotkey,
+  item,
+  NETUID_ARG,
+  SUBTENSOR,
+  subnetExists,
+  ZERO_ACCOUNT,
+} from "./storage.js";
 import { appendOrReplaceNeuron, uidOf } from "./uids.js";
 
 /** The burn price within the subnet's MinBurn..MaxBurn. */
@@ -35,7 +43,7 @@ export const registrationCalls: CallDef[] = [
         return ctx.fail("NonAssociatedColdKey");
       if (item<number>(ctx, "MaxAllowedUids").get(netuid) === 0) return ctx.fail("NoNeuronIdAvailable");
       withdraw(ctx, coldkey, burn);
-      if (bytesEqual(owner, ZERO_ACCOUNT)) item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
+      if (bytesEqual(owner, ZERO_ACCOUNT)) claimHotkey(ctx, hotkey, coldkey);
       const uid = appendOrReplaceNeuron(ctx, netuid, hotkey);
       // Each registration makes the next one dearer; the price decays back every block.
       const next = (burn * 126n) / 100n;

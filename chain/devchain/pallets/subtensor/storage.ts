@@ -4,8 +4,19 @@
  * `fast-runtime` values a subtensor localnet uses where the two differ.
  */
 import type { RuntimeContext, StorageDef, StorageKeyDef } from "../../pallet.js";
-import { ACCOUNT_ID, type Type, t } from "../../scale.js";
-import { AXON_INFO, NETUID, SPARSE_ROW, U64F64, WEIGHT_COMMIT } from "./types.js";
+import { ACCOUNT_ID, H256, type Type, t } from "../../scale.js";
+import {
+  AXON_INFO,
+  CHAIN_IDENTITY_V2,
+  FIXED_I128,
+  LOCK_STATE,
+  NETUID,
+  ROOT_CLAIM_TYPE,
+  SPARSE_ROW,
+  SUBNET_IDENTITY_V3,
+  U64F64,
+  WEIGHT_COMMIT,
+} from "./types.js";
 
 export const SUBTENSOR = "SubtensorModule";
 
@@ -18,6 +29,12 @@ export const ZERO_ACCOUNT = new Uint8Array(32);
 /** Call arguments most calls share. */
 export const ACCOUNT_ARG = { type: ACCOUNT_ID, typeName: "T::AccountId" };
 export const NETUID_ARG = { name: "netuid", type: NETUID, typeName: "NetUid" };
+
+/** Makes `coldkey` the owner of a new `hotkey`: `Owner` and the coldkey's `OwnedHotkeys` list. */
+export function claimHotkey(ctx: RuntimeContext, hotkey: Uint8Array, coldkey: Uint8Array): void {
+  item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
+  item<Uint8Array[]>(ctx, "OwnedHotkeys").mutate([coldkey], (list) => [...list, hotkey]);
+}
 
 export function subnetExists(ctx: RuntimeContext, netuid: number): boolean {
   return item<boolean>(ctx, "NetworksAdded").get(netuid);
@@ -170,4 +187,50 @@ export const subtensorStorage: StorageDef[] = [
   value("StartCallDelay", t.u64),
   value("NetworkMinLockCost", t.u64, DEFAULTS.networkMinLockCost),
   value("SubnetLimit", t.u16, DEFAULTS.subnetLimit),
+  // Read by btcli for display. The dev chain has one mechanism per subnet, no TAO flow and no
+  // moving price of its own, so these keep the values a fresh subnet has.
+  perNet("MechanismCountCurrent", t.u8, 1, x64),
+  { ...perNet("MechanismEmissionSplit", t.vec(t.u16), undefined, x64), query: "Optional" },
+  { ...perNet("SubnetEmaTaoFlow", t.tuple(t.u64, FIXED_I128)), query: "Optional" },
+  perNet("TokenSymbol", t.vec(t.u8), new TextEncoder().encode("\u{1d70f}")),
+  { ...perNet("SubnetIdentitiesV3", SUBNET_IDENTITY_V3, undefined, b2), query: "Optional" },
+  perNet("SubnetMovingPrice", FIXED_I128),
+  perNet("SubnetVolume", t.u128),
+  { name: "IdentitiesV2", type: CHAIN_IDENTITY_V2, keys: [b2(ACCOUNT_ID)], query: "Optional" },
+  // Conviction locks: btcli shows them; the dev chain has no locking calls, so they stay empty.
+  { name: "HotkeyLock", type: LOCK_STATE, keys: [id(NETUID), b2(ACCOUNT_ID)], query: "Optional" },
+  { name: "DecayingHotkeyLock", type: LOCK_STATE, keys: [id(NETUID), b2(ACCOUNT_ID)], query: "Optional" },
+  { ...perNet("OwnerLock", LOCK_STATE), query: "Optional" },
+  { ...perNet("DecayingOwnerLock", LOCK_STATE), query: "Optional" },
+  { name: "OwnedHotkeys", type: t.vec(ACCOUNT_ID), keys: [b2(ACCOUNT_ID)] },
+  { name: "Delegates", type: t.u16, keys: [b2(ACCOUNT_ID)], default: DEFAULTS.subnetOwnerCut },
+  { name: "ChildKeys", type: t.vec(t.tuple(t.u64, ACCOUNT_ID)), keys: [b2(ACCOUNT_ID), id(NETUID)] },
+  { name: "ChildkeyTake", type: t.u16, keys: [b2(ACCOUNT_ID), id(NETUID)] },
+  {
+    name: "AutoStakeDestination",
+    type: ACCOUNT_ID,
+    keys: [b2(ACCOUNT_ID), id(NETUID)],
+    query: "Optional",
+  },
+  { name: "RootClaimable", type: t.vec(t.tuple(NETUID, FIXED_I128)), keys: [b2(ACCOUNT_ID)] },
+  { name: "RootClaimed", type: t.u128, keys: [id(NETUID), b2(ACCOUNT_ID), b2(ACCOUNT_ID)] },
+  {
+    name: "Lock",
+    type: LOCK_STATE,
+    keys: [b2(ACCOUNT_ID), id(NETUID), b2(ACCOUNT_ID)],
+    query: "Optional",
+  },
+  { name: "DecayingLock", type: t.bool, keys: [b2(ACCOUNT_ID), id(NETUID)], query: "Optional" },
+  value("UnlockRate", t.u64, 934_866n),
+  value("MaturityRate", t.u64, 934_866n),
+  {
+    name: "ColdkeySwapAnnouncements",
+    type: t.tuple(t.u32, H256),
+    keys: [x64(ACCOUNT_ID)],
+    query: "Optional",
+  },
+  { name: "ColdkeySwapDisputes", type: t.u32, keys: [x64(ACCOUNT_ID)], query: "Optional" },
+  value("ColdkeySwapAnnouncementDelay", t.u32, 50),
+  value("ColdkeySwapReannouncementDelay", t.u32, 10),
+  { name: "RootClaimType", type: ROOT_CLAIM_TYPE, keys: [b2(ACCOUNT_ID)], default: { tag: "Swap" } },
 ];

@@ -6,7 +6,15 @@ import { bytesEqual } from "../../../../protocol/bytes.js";
 import { type CallDef, DispatchError, ensureSigned, type RuntimeContext } from "../../pallet.js";
 import { freeBalance, withdraw } from "../balances.js";
 import { reject, withFail } from "./module-errors.js";
-import { ACCOUNT_ARG, item, NETUID_ARG, SUBTENSOR, subnetExists, ZERO_ACCOUNT } from "./storage.js";
+import {
+  ACCOUNT_ARG,
+  claimHotkey,
+  item,
+  NETUID_ARG,
+  SUBTENSOR,
+  subnetExists,
+  ZERO_ACCOUNT,
+} from "./storage.js";
 import { appendOrReplaceNeuron } from "./uids.js";
 
 function startEmission(ctx: RuntimeContext, netuid: number, events: boolean): void {
@@ -42,8 +50,7 @@ export function createSubnet(
   item<bigint>(ctx, "Burn").set([netuid], 1_000_000_000n);
   item<number>(ctx, "SubnetMechanism").set([netuid], 1);
   item<boolean>(ctx, "SubnetEmissionEnabled").set([netuid], false);
-  if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT))
-    item<Uint8Array>(ctx, "Owner").set([hotkey], coldkey);
+  if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT)) claimHotkey(ctx, hotkey, coldkey);
   appendOrReplaceNeuron(ctx, netuid, hotkey);
   if (events) {
     ctx.emit(SUBTENSOR, "RegistrationAllowed", [netuid, true]);

@@ -19,6 +19,7 @@ import type { EpochListener } from "./epoch.js";
 import { subtensorEvents } from "./events.js";
 import { subtensorErrors } from "./module-errors.js";
 import { registrationCalls } from "./registration.js";
+import { subtensorRuntimeApis } from "./runtime-apis.js";
 import { servingCalls } from "./serving.js";
 import { stakingCalls } from "./staking.js";
 import { item, SUBTENSOR, subtensorStorage } from "./storage.js";
@@ -55,6 +56,7 @@ export function subtensorModulePallet(options: SubtensorModuleOptions = {}): Pal
     storage: subtensorStorage,
     events: subtensorEvents,
     errors: subtensorErrors,
+    runtimeApis: subtensorRuntimeApis,
     onInitialize: (ctx) =>
       runBlockStep(ctx, { blockEmission, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}) }),
     genesis(ctx) {

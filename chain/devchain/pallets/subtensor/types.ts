@@ -31,6 +31,46 @@ export interface AxonInfoValue {
 /** substrate-fixed's U64F64: value = bits / 2^64. */
 export const U64F64: Type = t.struct(["substrate_fixed", "FixedU128"], { bits: t.u128 });
 
+/** substrate-fixed's signed 128-bit fixed point (I96F32: bits / 2^32; I64F64: bits / 2^64). */
+export const FIXED_I128: Type = t.struct(["substrate_fixed", "FixedI128"], { bits: t.i128 });
+
+/** `pallet_subtensor::SubnetIdentityV3`: every field is raw UTF-8 bytes. */
+export const SUBNET_IDENTITY_V3: Type = t.struct(["pallet_subtensor", "pallet", "SubnetIdentityV3"], {
+  subnet_name: t.vec(t.u8),
+  github_repo: t.vec(t.u8),
+  subnet_contact: t.vec(t.u8),
+  subnet_url: t.vec(t.u8),
+  discord: t.vec(t.u8),
+  description: t.vec(t.u8),
+  logo_url: t.vec(t.u8),
+  additional: t.vec(t.u8),
+});
+
+/** `pallet_subtensor::ChainIdentityV2`: a coldkey's on-chain identity, raw UTF-8 bytes. */
+export const CHAIN_IDENTITY_V2: Type = t.struct(["pallet_subtensor", "pallet", "ChainIdentityV2"], {
+  name: t.vec(t.u8),
+  url: t.vec(t.u8),
+  github_repo: t.vec(t.u8),
+  image: t.vec(t.u8),
+  discord: t.vec(t.u8),
+  description: t.vec(t.u8),
+  additional: t.vec(t.u8),
+});
+
+/** How a coldkey takes its root dividends; the dev chain has no root stake, so only the default. */
+export const ROOT_CLAIM_TYPE: Type = t.enum(["pallet_subtensor", "pallet", "RootClaimTypeEnum"], {
+  Swap: [],
+  Keep: [],
+  KeepSubnets: { subnets: t.vec(t.u16) },
+});
+
+/** `staking::lock::LockState`: conviction locks (none are made on the dev chain). */
+export const LOCK_STATE: Type = t.struct(["pallet_subtensor", "staking", "lock", "LockState"], {
+  locked_mass: t.u64,
+  conviction: U64F64,
+  last_update: t.u64,
+});
+
 /** A sparse row of (uid, u16) pairs, as `Weights` and `Bonds` store them. */
 export const SPARSE_ROW: Type = t.vec(t.tuple(t.u16, t.u16));
 

@@ -50,6 +50,7 @@ import {
 } from "./errors.js";
 import {
   createGatewayPool,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type Gateway,
   type GatewayInfo,
   type GatewayResolver,
@@ -64,12 +65,6 @@ import {
 import type { PutSource } from "./source.js";
 
 export type { FileInfo, FileStatus, Gateway, GatewayInfo, GatewayResolver };
-
-/**
- * Milliseconds one short request may take (info, list, status, remove, one ≤ 1 MiB block),
- * headers and body. A put has no such limit (it is as long as its file): pass a `signal`.
- */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Bytes of a range: from `offset`, `length` bytes (clamped to the end of the file). */
 export interface ByteRange {

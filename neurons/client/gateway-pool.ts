@@ -47,6 +47,12 @@ export interface ResolvedGateway {
 }
 
 /**
+ * Milliseconds one short request may take (info, list, status, remove, one ≤ 1 MiB block),
+ * headers and body. A put has no such limit (it is as long as its file): pass a `signal`.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
  * Bytes of a JSON answer read at most (a listing of the 10,000 files of the default quota is
  * ~4 MB): a gateway cannot make the client buffer more.
  */

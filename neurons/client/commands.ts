@@ -22,7 +22,7 @@ import {
 import type { Output } from "./cli.js";
 import type { ClientConfig } from "./config.js";
 import { chainGateways } from "./discovery.js";
-import { ClientError } from "./errors.js";
+import { ClientError, GatewayError } from "./errors.js";
 import { createProgressReporter, formatBytes, type ProgressReporter } from "./progress.js";
 import { fileSource } from "./source.js";
 import { userSecretOf } from "./user-secret.js";
@@ -244,17 +244,21 @@ async function writeFile(
 
 function formatList(files: FileInfo[]): string {
   if (files.length === 0) return "no files";
-  const rows = files.map((f) => [
-    f.cid,
-    formatBytes(f.size),
-    f.public ? "public" : "private",
-    new Date(f.createdAt).toISOString(),
-    f.expiresAt === null ? "-" : new Date(f.expiresAt).toISOString(),
-  ]);
-  return [["CID", "SIZE", "ACCESS", "CREATED", "EXPIRES"], ...rows]
+  const rows = [
+    ["CID", "SIZE", "ACCESS", "CREATED", "EXPIRES"],
+    ...files.map((f) => [
+      f.cid,
+      formatBytes(f.size),
+      f.public ? "public" : "private",
+      new Date(f.createdAt).toISOString(),
+      f.expiresAt === null ? "-" : new Date(f.expiresAt).toISOString(),
+    ]),
+  ];
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
     .map((row) =>
       row
-        .map((cell, i) => (i === 0 ? cell.padEnd(files[0]?.cid.length ?? 0) : cell.padEnd(10)))
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
         .join("  ")
         .trimEnd(),
     )

@@ -280,6 +280,27 @@ describe("verification and fallback", () => {
     await expect(refused.list()).rejects.toMatchObject({ status: 503, code: "failing" });
   });
 
+  it("waits out a 429 and asks the same gateway again, a bounded number of times", async () => {
+    const limited = await startGateway({ rateLimitNext: 3 });
+    const patient = createStorageClient({ gateway: limited.url, hotkey: alice, userSecret });
+    const bytes = randomBytes(MiB + 1);
+    const info = await patient.put(bytesSource(bytes));
+    limited.options.rateLimitNext = 2;
+    expectBytes(await collect(patient.get(info.cid)), bytes);
+    const impatient = createStorageClient({
+      gateway: limited.url,
+      hotkey: alice,
+      userSecret,
+      rateLimitRetries: 2,
+    });
+    limited.options.rateLimitNext = 3;
+    await expect(impatient.list()).rejects.toMatchObject({ status: 429, code: "rate_limited" });
+    // A gateway asking for a wait longer than MAX_RETRY_AFTER_MS is not waited for.
+    limited.options.rateLimitNext = 1;
+    limited.options.retryAfter = 3600;
+    await expect(patient.list()).rejects.toMatchObject({ status: 429, retryAfterMs: 3_600_000 });
+  });
+
   it("fails loudly when the gateway names the file by another CID", async () => {
     const liar = await startGateway({ lieAboutCid: await cidOf(new Uint8Array([1, 2, 3])) });
     const lied = createStorageClient({ gateway: liar.url, hotkey: alice, userSecret });

@@ -115,6 +115,8 @@ export interface StorageClientInit {
   timeoutMs?: number;
   /** Blocks a read fetches ahead of the one it yields; default DEFAULT_FETCH_AHEAD. */
   fetchAhead?: number;
+  /** Times a request waits out a 429 before failing; default DEFAULT_RATE_LIMIT_RETRIES. */
+  rateLimitRetries?: number;
 }
 
 export interface StorageClient {
@@ -150,7 +152,12 @@ export function createStorageClient(init: StorageClientInit): StorageClient {
   const timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!(timeoutMs > 0))
     throw new ClientInputError("timeoutMs must be positive", { details: String(timeoutMs) });
-  const pool = createGatewayPool({ gateways: resolverOf(init.gateway), fetch: fetchImpl, timeoutMs });
+  const pool = createGatewayPool({
+    gateways: resolverOf(init.gateway),
+    fetch: fetchImpl,
+    timeoutMs,
+    ...(init.rateLimitRetries !== undefined ? { rateLimitRetries: init.rateLimitRetries } : {}),
+  });
   let signer: RequestSigner | undefined;
   const sign = async (): Promise<RequestSigner> => {
     if (signer === undefined) {

@@ -10,17 +10,22 @@ export class ClientError extends NodeError {
   override name = "ClientError";
 }
 
-/** A gateway refused the request: its status and the error body's code and message. */
+/**
+ * A gateway refused the request: its status and the error body's code and message, and for a
+ * 429 or 503 how long it asked the client to wait (`Retry-After`).
+ */
 export class GatewayError extends ClientError {
   override name = "GatewayError";
   readonly status: number;
   readonly code: string;
   readonly gateway: string;
-  constructor(gateway: string, status: number, code: string, message: string) {
+  readonly retryAfterMs: number | undefined;
+  constructor(gateway: string, status: number, code: string, message: string, retryAfterMs?: number) {
     super(`${message} (${status} ${code} from ${gateway})`);
     this.status = status;
     this.code = code;
     this.gateway = gateway;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -5,6 +5,7 @@
  * cached; a gateway whose info names another hotkey than the one it was discovered under (its
  * on-chain commitment) is skipped.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { ClientError, GatewayError, GatewayProtocolError, GatewayUnavailableError } from "./errors.js";
 
@@ -53,6 +54,19 @@ export interface ResolvedGateway {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
+ * Times one request waits out a gateway's 429 (rate limited, design 15: `api.rate` requests per
+ * second per hotkey, bursts of twice that) and tries the same gateway again before giving up.
+ * A large get is one request per 1 MiB block, so it meets the limit by design.
+ */
+export const DEFAULT_RATE_LIMIT_RETRIES = 8;
+
+/** The longest `Retry-After` the client waits; a gateway asking for more fails the request. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** The wait after a 429 without a usable `Retry-After`. */
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+
+/**
  * Bytes of a JSON answer read at most (a listing of the 10,000 files of the default quota is
  * ~4 MB): a gateway cannot make the client buffer more.
  */
@@ -90,6 +104,8 @@ export interface GatewayPoolInit {
   fetch: typeof globalThis.fetch;
   /** Milliseconds `/v1/info` may take. */
   timeoutMs: number;
+  /** Default {@link DEFAULT_RATE_LIMIT_RETRIES}. */
+  rateLimitRetries?: number;
 }
 
 /** Whether an error is a reason to try the next gateway by default. */
@@ -104,6 +120,7 @@ export function createGatewayPool(init: GatewayPoolInit): GatewayPool {
   let pulling: Promise<void> = Promise.resolve();
   let preferred: string | undefined;
   const infos = new Map<string, GatewayInfo>();
+  const rateLimitRetries = init.rateLimitRetries ?? DEFAULT_RATE_LIMIT_RETRIES;
 
   /** Makes sure `known` holds more than `index` gateways, unless the resolver has no more. */
   const ensure = (index: number): Promise<void> => {
@@ -173,16 +190,24 @@ export function createGatewayPool(init: GatewayPoolInit): GatewayPool {
       const retry = options.retry ?? isFailover;
       const failures: unknown[] = [];
       for await (const gateway of candidates()) {
-        options.signal?.throwIfAborted();
-        try {
-          const info = await infoOf(gateway, options.signal);
-          const result = await attempt({ url: gateway.url, info });
-          preferred = gateway.url;
-          return result;
-        } catch (error) {
+        for (let waits = 0; ; waits++) {
           options.signal?.throwIfAborted();
-          if (!(error instanceof UnreachableError) && !retry(error)) throw error;
-          failures.push(error);
+          try {
+            const info = await infoOf(gateway, options.signal);
+            const result = await attempt({ url: gateway.url, info });
+            preferred = gateway.url;
+            return result;
+          } catch (error) {
+            options.signal?.throwIfAborted();
+            const wait = rateLimitWait(error);
+            if (wait !== undefined && waits < rateLimitRetries) {
+              await sleep(wait, undefined, options.signal === undefined ? {} : { signal: options.signal });
+              continue;
+            }
+            if (!(error instanceof UnreachableError) && !retry(error)) throw error;
+            failures.push(error);
+            break;
+          }
         }
       }
       const meaningful = failures.filter((f) => !(f instanceof UnreachableError));
@@ -280,7 +305,23 @@ export async function gatewayErrorOf(gateway: string, response: Response): Promi
   } catch {
     // An error body that is not the API's shape still carries its status.
   }
-  return new GatewayError(gateway, response.status, code, message);
+  return new GatewayError(gateway, response.status, code, message, retryAfterOf(response));
+}
+
+/** `Retry-After` in milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+function retryAfterOf(response: Response): number | undefined {
+  const header = response.headers.get("retry-after")?.trim();
+  if (header === undefined || header === "") return undefined;
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** How long to wait before asking the same gateway again, for a 429 worth waiting out. */
+function rateLimitWait(error: unknown): number | undefined {
+  if (!(error instanceof GatewayError) || error.status !== 429) return undefined;
+  const wait = error.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+  return wait <= MAX_RETRY_AFTER_MS ? wait : undefined;
 }
 
 function isAbort(error: unknown): boolean {

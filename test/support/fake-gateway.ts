@@ -6,8 +6,9 @@
  * a file's blocks stay in memory, and its status reports one stripe with made-up miners.
  *
  * Knobs for the client's failure paths: `tamper` changes a block as it is served, `failWith`
- * answers every request with a status, `lieAboutCid` names a put by another CID, `stall` never
- * answers. Gateways given one `store` serve the same files (as validators holding one file would).
+ * answers every request with a status, `rateLimitNext` answers the next few with 429,
+ * `lieAboutCid` names a put by another CID, `stall` never answers. Gateways given one `store`
+ * serve the same files (as validators holding one file would).
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -46,6 +47,10 @@ export interface FakeGatewayOptions {
   lieAboutCid?: string;
   /** Never answers anything (the client's timeout must move on). */
   stall?: boolean;
+  /** Answers this many of the next requests (but /v1/info) with 429 and `Retry-After`. */
+  rateLimitNext?: number;
+  /** The `Retry-After` of those 429s, in seconds (default 0). */
+  retryAfter?: number;
 }
 
 export interface FakeGateway {
@@ -112,6 +117,11 @@ async function handle(
   }
   if (options.failWith !== undefined)
     return reply(response, options.failWith, "failing", "failing on purpose");
+  if ((options.rateLimitNext ?? 0) > 0) {
+    options.rateLimitNext = (options.rateLimitNext ?? 0) - 1;
+    response.setHeader("retry-after", String(options.retryAfter ?? 0));
+    return reply(response, 429, "rate_limited", "too many requests");
+  }
 
   const signed = request.headers[EpistulaHeader.signature.toLowerCase()] !== undefined;
   if (method === "POST" && url.pathname === "/v1/files") return put(gateway, verifier, request, response);

@@ -26,10 +26,16 @@ interface Result {
 }
 
 /** Runs the client with the test wallet and gateway; `stdin` is piped in when given. */
-function client(args: string[], stdin?: Uint8Array, withDefaults = true): Promise<Result> {
+function client(
+  args: string[],
+  stdin?: Uint8Array,
+  withDefaults = true,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: spool };
     for (const key of Object.keys(env)) if (key.startsWith("SUBNET_")) delete env[key];
+    Object.assign(env, extraEnv);
     const child = spawn(
       process.execPath,
       ["neurons/client.js", ...args, ...(withDefaults ? [...walletArgs, "--gateway", gateway.url] : [])],
@@ -138,6 +144,19 @@ describe("client CLI", () => {
     expect((await client(["rm", cid])).stdout.toString()).toBe(`removed ${cid}\n`);
   });
 
+  it("takes the wallet from a config file and the gateway from the environment", async () => {
+    const config = join(dir, "client.json");
+    await writeFile(
+      config,
+      JSON.stringify({ wallet: { path: join(dir, "wallets"), name: "user", hotkey: "default" } }),
+    );
+    const info = await client(["info", "--json", "--config", config], undefined, false, {
+      SUBNET_GATEWAY: gateway.url,
+    });
+    expect(info.code, info.stderr).toBe(0);
+    expect(JSON.parse(info.stdout.toString())).toMatchObject({ url: gateway.url });
+  });
+
   it("exits 2 with one line on a bad flag, command or argument", async () => {
     const runs = [
       ["put", "x", "--bogus"],
@@ -158,7 +177,7 @@ describe("client CLI", () => {
   it("exits 1 with one line on a failure", async () => {
     const unknown = await client(["get", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"]);
     expectOneErrorLine(unknown, 1);
-    expect(unknown.stderr).toContain("404");
+    expect(unknown.stderr).toMatch(/^error: unknown CID bafkrei.*404/);
     expectOneErrorLine(await client(["status", "not-a-cid"]), 1);
     expectOneErrorLine(await client(["put", join(dir, "missing.bin")]), 1);
     const down = await client(["ls", ...walletArgs, "--gateway", "http://127.0.0.1:1"], undefined, false);

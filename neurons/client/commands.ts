@@ -90,6 +90,12 @@ export async function runCommand(request: CommandRequest, output: Output): Promi
   } catch (error) {
     progress?.finish();
     if (abort.signal.aborted) return fail(130, "interrupted");
+    if (error instanceof GatewayError && error.status === 404 && arg !== "") {
+      return fail(
+        1,
+        `unknown CID ${arg}: no file of this hotkey, nor a public one, has it (${error.message})`,
+      );
+    }
     if (
       error instanceof ClientError ||
       error instanceof WalletError ||

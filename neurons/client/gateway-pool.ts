@@ -170,9 +170,10 @@ export function createGatewayPool(init: GatewayPoolInit): GatewayPool {
     const body = await readJson(gateway.url, response);
     const parsed = gatewayInfoSchema.safeParse(body);
     if (!parsed.success) {
-      throw new UnreachableError(`${gateway.url}/v1/info is not a gateway's info`, {
-        details: parsed.error.message,
-      });
+      const issue = parsed.error.issues[0];
+      throw new UnreachableError(
+        `${gateway.url}/v1/info is not a gateway's info (${issue?.path.join(".") || "body"}: ${issue?.message})`,
+      );
     }
     const info: GatewayInfo = { ...parsed.data, publicUrl: parsed.data.publicUrl ?? null };
     if (gateway.hotkey !== undefined && info.hotkey !== gateway.hotkey) {

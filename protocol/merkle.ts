@@ -189,6 +189,104 @@ export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE):
   return { leafCount, levels, root: seal(CHUNK_SEAL_TAG, leafCount, topOf(levels)) };
 }
 
+/** Node count of each level of a tree over `leafCount` leaves, leaves first, top (1) last. */
+function levelCounts(leafCount: number): number[] {
+  const counts = [leafCount];
+  for (let count = leafCount; count > 1; ) {
+    count = Math.ceil(count / 2);
+    counts.push(count);
+  }
+  return counts;
+}
+
+/**
+ * The levels of `tree` from `fromLevel` up (from its top when it is lower), packed into one
+ * array: what a store keeps beside a chunk so that a proof later needs only the leaves under one
+ * node of that level, not the whole chunk (see {@link treeFromUpperLevels}).
+ *
+ * @example upperLevels(buildChunkTree(chunk), 4) // 127 nodes for 1024 leaves
+ */
+export function upperLevels(tree: MerkleTree, fromLevel: number): Uint8Array {
+  const from = Math.min(fromLevel, tree.levels.length - 1);
+  const kept = tree.levels.slice(from);
+  const packed = new Uint8Array(kept.reduce((sum, level) => sum + level.length, 0));
+  let offset = 0;
+  for (const level of kept) {
+    packed.set(level, offset);
+    offset += level.length;
+  }
+  return packed;
+}
+
+/**
+ * A tree that can prove the leaves at `leafIndices` (and only those): the levels from
+ * `fromLevel` up come from `packed` (as {@link upperLevels} made them), and below them only the
+ * subtrees holding those leaves are rebuilt, from `readLeaves(firstLeaf, count)` (the bytes of
+ * that many consecutive leaves; the chunk's last leaf may be short). Every other node of the
+ * lower levels is left zero, so the result must not be cached or used for other leaves.
+ *
+ * Undefined when `packed` does not fit `leafCount`, an index is out of range, a read fails, or
+ * a rebuilt subtree does not hash to its node in `packed` (the stored levels and the leaves
+ * disagree: the caller rebuilds the whole tree from the chunk instead).
+ *
+ * @example
+ * const tree = treeFromUpperLevels(1024, 4, packed, [7], (first, n) => bytes.subarray(first * LEAF_SIZE, (first + n) * LEAF_SIZE));
+ */
+export function treeFromUpperLevels(
+  leafCount: number,
+  fromLevel: number,
+  packed: Uint8Array,
+  leafIndices: readonly number[],
+  readLeaves: (firstLeaf: number, count: number) => Uint8Array | undefined,
+  leafSize: number = LEAF_SIZE,
+): MerkleTree | undefined {
+  assertLeafSize(leafSize);
+  if (!Number.isSafeInteger(leafCount) || leafCount < 1) return undefined;
+  if (!Number.isSafeInteger(fromLevel) || fromLevel < 0) return undefined;
+  const counts = levelCounts(leafCount);
+  const from = Math.min(fromLevel, counts.length - 1);
+  let expected = 0;
+  for (let l = from; l < counts.length; l++) expected += (counts[l] as number) * HASH_LENGTH;
+  if (packed.length !== expected) return undefined;
+
+  const levels: Uint8Array[] = [];
+  for (let l = 0; l < from; l++) levels.push(new Uint8Array((counts[l] as number) * HASH_LENGTH));
+  let offset = 0;
+  for (let l = from; l < counts.length; l++) {
+    const bytes = (counts[l] as number) * HASH_LENGTH;
+    levels.push(packed.subarray(offset, offset + bytes));
+    offset += bytes;
+  }
+
+  const span = 2 ** from;
+  const subtrees = new Set<number>();
+  for (const index of leafIndices) {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= leafCount) return undefined;
+    subtrees.add(Math.floor(index / span));
+  }
+  const nodesAtFrom = levels[from] as Uint8Array;
+  for (const subtree of subtrees) {
+    const first = subtree * span;
+    const count = Math.min(span, leafCount - first);
+    const bytes = readLeaves(first, count);
+    // Every leaf full but the chunk's last, which holds 1..leafSize bytes.
+    const last = first + count === leafCount;
+    const fits = last
+      ? bytes !== undefined && bytes.length > (count - 1) * leafSize && bytes.length <= count * leafSize
+      : bytes?.length === count * leafSize;
+    if (!fits || bytes === undefined) return undefined;
+    const local = buildChunkTree(bytes, leafSize);
+    const node = nodesAtFrom.subarray(subtree * HASH_LENGTH, (subtree + 1) * HASH_LENGTH);
+    if (!bytesEqual(topOf(local.levels), node)) return undefined;
+    for (let l = 0; l < from; l++) {
+      // A subtree lower than `from` promoted its top unchanged up to level `from`.
+      const level = local.levels[Math.min(l, local.levels.length - 1)] as Uint8Array;
+      (levels[l] as Uint8Array).set(level, ((subtree * span) / 2 ** l) * HASH_LENGTH);
+    }
+  }
+  return { leafCount, levels, root: seal(CHUNK_SEAL_TAG, leafCount, topOf(levels)) };
+}
+
 /**
  * The sealed Merkle root of a chunk: what a validator keeps to challenge the chunk later.
  *

@@ -33,6 +33,18 @@ export interface IntegrityReport {
   engine: string[];
 }
 
+/**
+ * The upper levels of a chunk's Merkle tree (protocol/merkle.ts `upperLevels`), kept beside the
+ * chunk so that proving a leaf of a chunk whose tree is not in memory reads a few leaves and
+ * these nodes instead of rehashing the whole chunk.
+ */
+export interface StoredTreeLevels {
+  /** The lowest level kept (0 = the leaf hashes). */
+  fromLevel: number;
+  /** That level and every one above it, packed. */
+  nodes: Uint8Array;
+}
+
 export interface VerifyIntegrityOptions {
   /** Use SQLite's cheaper `quick_check` instead of `integrity_check` (checksums are always verified). */
   quick?: boolean;
@@ -49,8 +61,16 @@ export interface VerifyIntegrityOptions {
 export interface ChunkStore {
   /** Largest chunk accepted, in bytes. */
   readonly chunkSize: number;
-  /** Stores (or overwrites) a chunk; returns once the bytes are durable. */
-  put(chunkIndex: number, data: Uint8Array): void;
+  /**
+   * Stores (or overwrites) a chunk, with its tree's upper levels when given (in the same commit:
+   * an overwrite without them drops the old ones); returns once the bytes are durable.
+   */
+  put(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void;
+  /**
+   * The tree levels stored with the chunk and the chunk's length, or undefined when the chunk or
+   * its levels are not stored (a chunk put without them, or by an older miner).
+   */
+  readTreeLevels(chunkIndex: number): (StoredTreeLevels & { size: number }) | undefined;
   get(chunkIndex: number): Uint8Array | undefined;
   /**
    * Some leaves of a chunk, each `leafSize` bytes from `index × leafSize` (the last leaf of a
@@ -164,6 +184,7 @@ export interface MemoryChunkEntry {
   bytes: Uint8Array;
   checksum: Uint8Array;
   challengedAt: number | null;
+  tree?: StoredTreeLevels;
 }
 
 export interface MemoryChunkStoreInit {
@@ -183,17 +204,31 @@ export class MemoryChunkStore implements ChunkStore {
     this.#entries = init.entries ?? new Map();
   }
 
-  put(chunkIndex: number, data: Uint8Array): void {
+  put(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
     this.#open();
     assertStorableChunk(chunkIndex, data, this.chunkSize);
     const checksum = chunkChecksum(data);
     const previous = this.#entries.get(chunkIndex);
     const same = previous !== undefined && bytesEqual(previous.checksum, checksum);
-    this.#entries.set(chunkIndex, {
+    const entry: MemoryChunkEntry = {
       bytes: Uint8Array.from(data),
       checksum,
       challengedAt: same ? previous.challengedAt : null,
-    });
+    };
+    if (tree !== undefined) entry.tree = { fromLevel: tree.fromLevel, nodes: Uint8Array.from(tree.nodes) };
+    this.#entries.set(chunkIndex, entry);
+  }
+
+  readTreeLevels(chunkIndex: number): (StoredTreeLevels & { size: number }) | undefined {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    const entry = this.#entries.get(chunkIndex);
+    if (entry?.tree === undefined) return undefined;
+    return {
+      fromLevel: entry.tree.fromLevel,
+      nodes: Uint8Array.from(entry.tree.nodes),
+      size: entry.bytes.length,
+    };
   }
 
   get(chunkIndex: number): Uint8Array | undefined {

@@ -36,7 +36,7 @@ import Database from "better-sqlite3";
 import { CHUNK_SIZE } from "../../protocol/constants.js";
 import { defaultsOf, minerConfigSchema } from "../config.js";
 import { NodeError } from "../errors.js";
-import type { ChunkStore } from "./chunk-store.js";
+import type { ChunkStore, StoredTreeLevels } from "./chunk-store.js";
 import { SqliteChunkStore } from "./sqlite-chunk-store.js";
 import type { StoreLayout } from "./store-layout.js";
 
@@ -439,7 +439,7 @@ export class StoreManager {
   }
 
   /** Stores a chunk unless it would take the validator past its budget (overwrites always fit). */
-  put(validatorHotkey: string, chunkIndex: number, data: Uint8Array): void {
+  put(validatorHotkey: string, chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
     const budget = this.budget(validatorHotkey);
     // No file is created for a validator without a budget.
     if (budget === 0) throw new BudgetExceededError(validatorHotkey, budget);
@@ -447,7 +447,7 @@ export class StoreManager {
     if (!store.has(chunkIndex) && store.count() >= budget) {
       throw new BudgetExceededError(validatorHotkey, budget);
     }
-    store.put(chunkIndex, data);
+    store.put(chunkIndex, data, tree);
   }
 
   /**

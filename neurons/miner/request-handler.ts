@@ -16,7 +16,7 @@
 import { answerChallenge, ChunkUnavailableError } from "../../protocol/challenge.js";
 import { LEAF_SIZE, PROTOCOL_VERSION } from "../../protocol/constants.js";
 import { helloProofPayload } from "../../protocol/hello.js";
-import { buildChunkTree } from "../../protocol/merkle.js";
+import { buildChunkTree, type MerkleTree } from "../../protocol/merkle.js";
 import {
   createEnvelope,
   type Envelope,
@@ -38,7 +38,7 @@ import {
   DEFAULT_COST_BUDGET,
 } from "./cost-budget.js";
 import { BudgetExceededError, type StoreManager } from "./partition.js";
-import type { TreeCache } from "./tree-cache.js";
+import { readStoredTree, type StoredTreeRead, storedLevelsOf, type TreeCache } from "./tree-cache.js";
 
 /** Software version in `hello` replies. */
 export const MINER_SOFTWARE_VERSION = "storage-subnet-miner/0.1.0";
@@ -220,7 +220,7 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         }
         const tree = buildChunkTree(body.data, leafSize);
         try {
-          stores.put(validator, body.chunkIndex, body.data);
+          stores.put(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
         } catch (error) {
           if (error instanceof BudgetExceededError) {
             return errorReply(
@@ -262,12 +262,23 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         // The leaves come from the stored bytes, the trees from the cache filled when each chunk
         // was stored (protocol/challenge.ts says why that is sound).
         const store = init.hasStore(validator) ? stores.store(validator) : undefined;
+        const leavesOf = new Map(challenge.chunks.map((c) => [c.chunkIndex, c.leafIndices]));
+        // Cold chunks: the partial tree from the levels stored beside the chunk, and the leaves
+        // read with it, so the chunk is read once (answerChallenge asks for the leaves next).
+        const cold = new Map<number, StoredTreeRead>();
+        const coldTree = (chunkIndex: number): MerkleTree | undefined => {
+          if (store === undefined) return undefined;
+          const read = readStoredTree(store, chunkIndex, leavesOf.get(chunkIndex) ?? [], leafSize);
+          if (read !== undefined) cold.set(chunkIndex, read);
+          return read?.tree;
+        };
         try {
           const response = answerChallenge(challenge, (chunkIndex) => store?.get(chunkIndex), {
             leafSize,
             treeOf: (chunkIndex, data) => trees.treeOf(validator, chunkIndex, data),
-            knownTree: (chunkIndex) => trees.peek(validator, chunkIndex),
-            readLeaves: (chunkIndex, leafIndices) => store?.readLeaves(chunkIndex, leafIndices, leafSize),
+            knownTree: (chunkIndex) => trees.peek(validator, chunkIndex) ?? coldTree(chunkIndex),
+            readLeaves: (chunkIndex, leafIndices) =>
+              cold.get(chunkIndex)?.leaves ?? store?.readLeaves(chunkIndex, leafIndices, leafSize),
           });
           metrics.answered.inc();
           const at = now();

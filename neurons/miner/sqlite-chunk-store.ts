@@ -29,6 +29,13 @@
  *   JavaScript. SQLite still walks the blob's overflow pages in C (it keeps the row's blob for the
  *   statement's other columns), so the saving is the 1 MiB JS buffer and its copy per challenged
  *   chunk, not the page reads.
+ * - A chunk's tree levels from `StoredTreeLevels.fromLevel` up live in `chunk_tree`, written in
+ *   the chunk's own commit (4 KiB per 1 MiB chunk from level 4), so a challenge on a chunk whose
+ *   tree is not in memory reads one subtree's leaves and these nodes instead of the whole chunk.
+ *   The table was added without a schema version bump: a store made before it opens and gains
+ *   an empty table (its chunks are then proven the old way). A row also keeps the chunk's
+ *   checksum and is only used while it equals `chunk_meta`'s, so a chunk overwritten by a miner
+ *   that does not know the table is never proven with another chunk's levels.
  */
 
 import { mkdirSync } from "node:fs";
@@ -45,6 +52,7 @@ import {
   chunkChecksum,
   type IntegrityReport,
   StoreClosedError,
+  type StoredTreeLevels,
   type VerifyIntegrityOptions,
 } from "./chunk-store.js";
 
@@ -101,6 +109,9 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #putMeta: Statement;
   readonly #get: Statement;
   readonly #readLeaves: Statement;
+  readonly #putTree: Statement;
+  readonly #deleteTree: Statement;
+  readonly #readTree: Statement;
   readonly #has: Statement;
   readonly #deleteData: Statement;
   readonly #deleteMeta: Statement;
@@ -111,7 +122,12 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #syncNormal: Statement;
   readonly #syncFull: Statement;
   readonly #leastValuable: Statement;
-  readonly #put: (chunkIndex: number, data: Buffer, checksum: Uint8Array) => void;
+  readonly #put: (
+    chunkIndex: number,
+    data: Buffer,
+    checksum: Uint8Array,
+    tree: StoredTreeLevels | undefined,
+  ) => void;
   readonly #deleteMany: (chunkIndices: readonly number[]) => number;
   #closed = false;
 
@@ -150,6 +166,17 @@ export class SqliteChunkStore implements ChunkStore {
     this.#get = db.prepare("SELECT bytes FROM chunk_data WHERE chunk_index = ?").pluck();
     const leafColumns = Array.from({ length: LEAVES_PER_STATEMENT }, () => "substr(bytes, ?, ?)").join(", ");
     this.#readLeaves = db.prepare(`SELECT ${leafColumns} FROM chunk_data WHERE chunk_index = ?`).raw();
+    this.#putTree = db.prepare(
+      `INSERT INTO chunk_tree (chunk_index, from_level, checksum, nodes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (chunk_index) DO UPDATE SET
+         from_level = excluded.from_level, checksum = excluded.checksum, nodes = excluded.nodes`,
+    );
+    this.#deleteTree = db.prepare("DELETE FROM chunk_tree WHERE chunk_index = ?");
+    this.#readTree = db.prepare(
+      `SELECT t.from_level AS fromLevel, t.nodes AS nodes, m.size AS size
+       FROM chunk_tree t JOIN chunk_meta m ON m.chunk_index = t.chunk_index
+       WHERE t.chunk_index = ? AND t.checksum = m.checksum`,
+    );
     this.#has = db.prepare("SELECT 1 FROM chunk_meta WHERE chunk_index = ?").pluck();
     this.#deleteData = db.prepare("DELETE FROM chunk_data WHERE chunk_index = ?");
     this.#deleteMeta = db.prepare("DELETE FROM chunk_meta WHERE chunk_index = ?");
@@ -166,26 +193,36 @@ export class SqliteChunkStore implements ChunkStore {
       )
       .pluck();
 
-    this.#put = db.transaction((chunkIndex: number, data: Buffer, checksum: Uint8Array) => {
-      this.#putData.run(chunkIndex, data);
-      this.#putMeta.run(chunkIndex, data.byteLength, checksum, Date.now());
-    });
+    this.#put = db.transaction(
+      (chunkIndex: number, data: Buffer, checksum: Uint8Array, tree: StoredTreeLevels | undefined) => {
+        this.#putData.run(chunkIndex, data);
+        this.#putMeta.run(chunkIndex, data.byteLength, checksum, Date.now());
+        if (tree === undefined) this.#deleteTree.run(chunkIndex);
+        else this.#putTree.run(chunkIndex, tree.fromLevel, checksum, bufferOf(tree.nodes));
+      },
+    );
     this.#deleteMany = db.transaction((chunkIndices: readonly number[]) => {
       let removed = 0;
       for (const index of chunkIndices) {
         this.#deleteData.run(index);
+        this.#deleteTree.run(index);
         removed += this.#deleteMeta.run(index).changes;
       }
       return removed;
     });
   }
 
-  put(chunkIndex: number, data: Uint8Array): void {
+  put(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
     this.#open();
     assertStorableChunk(chunkIndex, data, this.chunkSize);
     const checksum = chunkChecksum(data);
-    // A Buffer view over the caller's bytes: bound as a blob without an extra copy in JS.
-    this.#put(chunkIndex, Buffer.from(data.buffer, data.byteOffset, data.byteLength), checksum);
+    this.#put(chunkIndex, bufferOf(data), checksum, tree);
+  }
+
+  readTreeLevels(chunkIndex: number): (StoredTreeLevels & { size: number }) | undefined {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    return this.#readTree.get(chunkIndex) as (StoredTreeLevels & { size: number }) | undefined;
   }
 
   get(chunkIndex: number): Uint8Array | undefined {
@@ -340,6 +377,13 @@ function configure(db: Database.Database, chunkSize: number, walBytes: number): 
   db.pragma(`journal_size_limit = ${walBytes}`);
 
   const version = db.pragma("user_version", { simple: true }) as number;
+  const treeTable = `
+    CREATE TABLE IF NOT EXISTS chunk_tree (
+      chunk_index INTEGER PRIMARY KEY,
+      from_level  INTEGER NOT NULL,
+      checksum    BLOB    NOT NULL,
+      nodes       BLOB    NOT NULL
+    );`;
   if (version === 0) {
     db.transaction(() => {
       db.exec(`
@@ -356,6 +400,7 @@ function configure(db: Database.Database, chunkSize: number, walBytes: number): 
           bytes       BLOB NOT NULL
         );
         CREATE TABLE store_info (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+        ${treeTable}
       `);
       db.prepare("INSERT INTO store_info (key, value) VALUES ('chunk_size', ?)").run(chunkSize);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -369,5 +414,12 @@ function configure(db: Database.Database, chunkSize: number, walBytes: number): 
   if (stored !== chunkSize) {
     throw new StoreMismatchError(`store was created with chunk size ${String(stored)}, not ${chunkSize}`);
   }
+  // Added to version-2 stores in place; see the layout notes.
+  db.exec(treeTable);
   return chunkSize;
+}
+
+/** A Buffer view over the caller's bytes: bound as a blob without an extra copy in JS. */
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

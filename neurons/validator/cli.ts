@@ -9,7 +9,10 @@ import { type ValidatorConfig, validatorConfigSchema } from "../config.js";
 import { createMetricsRegistry } from "../metrics.js";
 import { type NodeRun, runNodeCli, serveNodeMetrics } from "../run-cli.js";
 import { connectChain, loadNodeHotkey, StartupError } from "../startup.js";
+import { createGatewayServer } from "./api/gateway-server.js";
+import { gatewaySettingsFrom } from "./api/gateway-settings.js";
 import { loadOrCreateSecret } from "./data.js";
+import { createStorageService, storageSettingsFrom } from "./storage/storage.js";
 import { createValidator, ValidatorStartError, validatorSettingsFrom } from "./validator.js";
 import { ValidatorDb } from "./validator-db.js";
 
@@ -20,6 +23,9 @@ them and sets weights on chain.`;
 
 async function startValidator(node: NodeRun<ValidatorConfig>): Promise<void> {
   const { config, log } = node;
+  // Checked before anything starts: a bad --api.allow or shard setting is a bad flag (exit 2).
+  const gatewaySettings = config["api.port"] !== undefined ? gatewaySettingsFrom(config) : undefined;
+  const storageSettings = gatewaySettings ? storageSettingsFrom(config) : undefined;
   const hotkey = await loadNodeHotkey(config);
   const chain = await connectChain(config);
   node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
@@ -51,7 +57,48 @@ async function startValidator(node: NodeRun<ValidatorConfig>): Promise<void> {
     throw error;
   }
   log.info("validating", { hotkey: hotkey.address, netuid, state: dir });
+  if (gatewaySettings && storageSettings) {
+    const service = await node.start(
+      createStorageService({ db, link: validator.link, settings: storageSettings, log, metrics }),
+    );
+    const gateway = createGatewayServer({ service, hotkey, netuid, settings: gatewaySettings, log, metrics });
+    const port = config["api.port"] as number;
+    try {
+      await gateway.listen(port, config["api.host"]);
+    } catch (error) {
+      throw new StartupError(`cannot serve the client API on port ${port}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    node.stopAtExit({ stop: () => gateway.close() });
+    await publishGateway(config, chain, hotkey, log);
+  }
   await serveNodeMetrics(node, metrics);
+}
+
+/**
+ * Publishes `--api.public_url` as the validator's commitment, where clients look for gateways
+ * (miners commit multiaddrs, which start with "/", so the two never mix). Skipped when the chain
+ * already holds it; a refusal (e.g. the commitment rate limit) is logged, not fatal: the API is up
+ * and clients can still be pointed at it with --gateway.
+ */
+async function publishGateway(
+  config: ValidatorConfig,
+  chain: Awaited<ReturnType<typeof connectChain>>,
+  hotkey: Awaited<ReturnType<typeof loadNodeHotkey>>,
+  log: NodeRun<ValidatorConfig>["log"],
+): Promise<void> {
+  const url = config["api.public_url"];
+  if (url === undefined) return;
+  const data = new TextEncoder().encode(url);
+  try {
+    const current = (await chain.commitments(config.netuid)).get(hotkey.address);
+    if (current && new TextDecoder().decode(current) === url) return;
+    await chain.setCommitment(hotkey, config.netuid, data);
+    log.info("client API published in the commitment", { url });
+  } catch (error) {
+    log.warn("could not publish the client API's URL", { url, error: String(error) });
+  }
 }
 
 runNodeCli({ name: "validator", schema: validatorConfigSchema, usage, setUp: startValidator });

@@ -27,9 +27,16 @@ import { HASH_LENGTH } from "../../protocol/constants.js";
 import type { ChallengeOutcome } from "../../protocol/scoring.js";
 import { NodeError } from "../errors.js";
 import type { ScoringPolicyImpl } from "./policy.js";
+import { FileIndex, STORAGE_SCHEMA } from "./storage/file-index.js";
 
-/** Bumped when the schema changes; a file with another version is refused. */
-const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the schema changes. Version 2 added the storage tables (./storage/file-index.ts);
+ * a version-1 file is migrated by adding them, any other version is refused.
+ */
+const SCHEMA_VERSION = 2;
+
+/** Versions this validator opens, migrating them to {@link SCHEMA_VERSION}. */
+const MIGRATABLE_VERSIONS = [0, 1, SCHEMA_VERSION];
 
 /** Longest challenge id accepted (a nonce is 32 bytes). */
 const MAX_CHALLENGE_ID_LENGTH = 64;
@@ -341,11 +348,20 @@ export class ValidatorDb {
   readonly #db: Database.Database;
   readonly #s: Statements;
   #closed = false;
+  /** User files, their leaves, DAG nodes and pieces, and the slots pieces hold (the gateway's index). */
+  readonly files: FileIndex;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.#db = db;
     this.#s = prepareStatements(db);
+    this.files = new FileIndex(
+      db,
+      (fn) => this.#write(undefined, fn),
+      () => {
+        if (this.#closed) throw new ValidatorDbClosedError();
+      },
+    );
   }
 
   /**
@@ -365,7 +381,7 @@ export class ValidatorDb {
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
       const version = db.pragma("user_version", { simple: true }) as number;
-      if (version !== 0 && version !== SCHEMA_VERSION) {
+      if (!MIGRATABLE_VERSIONS.includes(version)) {
         throw new ValidatorDbOpenError(
           path,
           `the validator database has schema version ${version}; this validator reads version ${SCHEMA_VERSION}`,
@@ -373,6 +389,7 @@ export class ValidatorDb {
       }
       db.transaction(() => {
         db.exec(SCHEMA);
+        db.exec(STORAGE_SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         // Eviction marks of chunks never placed: a file from before marks were checked against
         // the roots may hold millions (a miner listed indices it never got), and every count reads them.

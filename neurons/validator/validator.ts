@@ -40,6 +40,7 @@ import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
 import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
+import { type LinkedMiner, type MinerLink, MinerLinkError, type SendOptions } from "./storage/miner-link.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
 
 export interface ValidatorSettings {
@@ -203,6 +204,8 @@ export interface Validator {
    * so weights follow proven capacity. Uids without a miner score 0.
    */
   scores(): Promise<number[]>;
+  /** The miners, for the gateway's storage layer (./storage/): who they are and one request at a time. */
+  readonly link: MinerLink;
 }
 
 interface MinerView {
@@ -241,6 +244,20 @@ function peerOf(address: string): string | undefined {
       .find((c) => c.name === "p2p")?.value;
   } catch {
     return undefined;
+  }
+}
+
+/** The host part of a multiaddr (ip4, ip6 or dns), if any. */
+function hostOf(address: string | null): string | null {
+  if (address === null) return null;
+  try {
+    return (
+      multiaddr(address)
+        .getComponents()
+        .find((c) => ["ip4", "ip6", "dns", "dns4", "dns6"].includes(c.name))?.value ?? null
+    );
+  } catch {
+    return null;
   }
 }
 
@@ -292,6 +309,10 @@ export function createValidator(init: ValidatorInit): Validator {
   let signer: RequestSigner | undefined;
   let graph: Metagraph | undefined;
   let miners: MinerView[] = [];
+  /** Every miner of the last sync, with or without an address (the storage layer's view). */
+  let linked: LinkedMiner[] = [];
+  /** Since when each miner has failed to answer; absent while it answers. */
+  const unreachable = new Map<number, number>();
   let running = false;
   /** Rounds run so far. */
   let rounds = 0;
@@ -492,11 +513,23 @@ export function createValidator(init: ValidatorInit): Validator {
       known = budgets.get(id);
       if (known?.round !== rounds) return 0;
     }
-    const target = known.chunks;
-    const have = db.chunkRootCount(id);
-    // Refill evicted slots first, then grow.
-    const wanted = db.evictedChunksBelow(id, target, settings.fillPerRound);
-    for (let i = have; i < target && wanted.length < settings.fillPerRound; i++) wanted.push(i);
+    // Refill evicted slots first, then the lowest free ones; never a slot a user piece holds or
+    // is reserved for (the claim keeps a put from reserving a slot while it is being filled).
+    const wanted = db.files.claimFillSlots(id, known.chunks, settings.fillPerRound);
+    try {
+      return await fillSlots(m, session, wanted, signal);
+    } finally {
+      db.files.releaseFillSlots(id, wanted);
+    }
+  }
+
+  async function fillSlots(
+    m: MinerView,
+    session: MinerSession,
+    wanted: readonly number[],
+    signal: AbortSignal,
+  ): Promise<number> {
+    const id = m.record.id;
     let stored = 0;
     for (const chunkIndex of wanted) {
       const data = deriveChunk({
@@ -546,7 +579,12 @@ export function createValidator(init: ValidatorInit): Validator {
     const picked = createChallenge({
       storeId,
       chunkCount: live,
-      leafCount: leafCountFor(chunkSize, leafSize),
+      // A user piece may be shorter than a chunk: its own leaves are challenged.
+      leafCount: (position) => {
+        const index = db.liveChunkAt(id, position);
+        const size = index === undefined ? undefined : db.files.pieceSizeAt(id, index);
+        return leafCountFor(size ?? chunkSize, leafSize);
+      },
       chunksPerChallenge: Math.min(settings.chunksPerChallenge, live),
       leavesPerChunk: settings.leavesPerChunk,
       nonce,
@@ -588,7 +626,12 @@ export function createValidator(init: ValidatorInit): Validator {
           if (verdict.ok) outcome = { kind: "pass", latencyMs: answeredAt - start };
           // Past the deadline but before the request's own timer: late, not wrong.
           else outcome = { kind: verdict.reason === "expired" ? "timeout" : "fail" };
-          if (!verdict.ok) reason = verdict.reason;
+          if (!verdict.ok) {
+            reason = verdict.reason;
+            // A user piece that fails its proof is lost: repair rebuilds it elsewhere.
+            if ("chunkIndex" in verdict && verdict.chunkIndex !== undefined && verdict.reason !== "expired")
+              db.files.markPieceLost(id, verdict.chunkIndex);
+          }
         }
       } catch (err) {
         outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
@@ -652,14 +695,20 @@ export function createValidator(init: ValidatorInit): Validator {
         ? { kind: "refused", reason: failureReason(err) }
         : { kind: "unreachable", reason: failureReason(err) };
     }
+    if (access.kind === "unreachable") noteUnreachable(m.record.id);
     if (access.kind === "proven") {
       try {
         await learnEvictions(m, access.session, signal);
+        // A session proven earlier says nothing of now; an answer does.
+        unreachable.delete(m.record.id);
         report.stored += await fill(m, access.session, signal);
         counts.answered++;
       } catch (err) {
         if (isProtocolViolation(err)) recordViolation(m, failureReason(err));
-        else log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
+        else {
+          noteUnreachable(m.record.id);
+          log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
+        }
       }
     } else {
       log.debug("miner not proven", { miner: m.record.hotkey, ...access });
@@ -668,6 +717,65 @@ export function createValidator(init: ValidatorInit): Validator {
     if (outcome) report.challenges[outcome.kind]++;
     if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m, access, signal);
   }
+
+  function noteUnreachable(minerId: number): void {
+    if (!unreachable.has(minerId)) unreachable.set(minerId, now());
+  }
+
+  /** One request for the storage layer (or only the proof, without a body): proves the miner first when needed. */
+  async function sendToMiner(
+    minerId: number,
+    body: Message | undefined,
+    options: SendOptions,
+  ): Promise<Message | undefined> {
+    const m = miners.find((view) => view.record.id === minerId);
+    if (m === undefined) throw new MinerLinkError("unreachable", `miner ${minerId} has no address`);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(options.timeoutMs),
+      stopping.signal,
+      ...(options.signal ? [options.signal] : []),
+    ]);
+    try {
+      const access = await prove(m, signal);
+      if (access.kind === "refused") throw new MinerLinkError("refused", access.reason);
+      if (access.kind === "unreachable") throw new MinerLinkError("unreachable", access.reason);
+      const reply =
+        body === undefined
+          ? undefined
+          : await ask(m, access.session, body, options.timeoutMs, signal, options.maxFrameSize);
+      unreachable.delete(minerId);
+      return reply;
+    } catch (err) {
+      if (err instanceof MinerLinkError) {
+        if (err.kind === "unreachable") noteUnreachable(minerId);
+        throw err;
+      }
+      if (isProtocolViolation(err)) throw new MinerLinkError("protocol", failureReason(err), { cause: err });
+      // The caller's own abort is not the miner's fault.
+      if (!options.signal?.aborted) noteUnreachable(minerId);
+      throw new MinerLinkError("unreachable", failureReason(err), { cause: err });
+    }
+  }
+
+  const link: MinerLink = {
+    storeId,
+    chunkSize,
+    leafSize,
+    miners: () => linked,
+    refresh: sync,
+    budget: (minerId) => budgets.get(minerId)?.chunks,
+    send: async (minerId, body, options) => (await sendToMiner(minerId, body, options)) as Message,
+    async prepare(minerId, options) {
+      await sendToMiner(minerId, undefined, options);
+      return budgets.get(minerId)?.chunks;
+    },
+    unreachableSince: (minerId) => unreachable.get(minerId),
+    recordRetrieval(minerId, outcome) {
+      const id = new Uint8Array(randomBytes(NONCE_LENGTH));
+      db.recordChallenge({ id, minerId, outcome, at: now(), reason: "retrieval" }, [policy]);
+      sent?.inc({ outcome: outcome.kind });
+    },
+  };
 
   async function sync(): Promise<void> {
     graph = await chain.metagraph(settings.netuid);
@@ -680,6 +788,17 @@ export function createValidator(init: ValidatorInit): Validator {
       sightings.push({ hotkey: hotkeyAt, uid, multiaddr: minerAddress(graph, uid, commitments), seenAt });
     }
     const records = db.upsertMiners(sightings);
+    linked = records.map((record, i) => {
+      const uid = sightings[i]?.uid as number;
+      return {
+        id: record.id,
+        hotkey: record.hotkey,
+        uid,
+        coldkey: graph?.coldkeys[uid] ?? null,
+        ip: hostOf(record.multiaddr),
+        reachable: record.multiaddr !== null,
+      };
+    });
     miners = records.flatMap((record, i) =>
       sightings[i]?.multiaddr ? [{ record, uid: sightings[i].uid as number }] : [],
     );
@@ -833,6 +952,7 @@ export function createValidator(init: ValidatorInit): Validator {
     },
     runRound: (options = {}) => round({ ...options, waitForMiners: true }),
     scores: computeScores,
+    link,
   };
 }
 

@@ -272,6 +272,29 @@ describe("verification and fallback", () => {
     expect((await fallback.list()).map((f) => f.cid)).toContain(info.cid);
   });
 
+  it("finds a file on the gateway that stored it, after one that does not know it", async () => {
+    const first = await startGateway();
+    const second = await startGateway();
+    const bytes = randomBytes(MiB + 3);
+    const info = await createStorageClient({ gateway: second.url, hotkey: alice, userSecret }).put(
+      bytesSource(bytes),
+    );
+    const both = createStorageClient({
+      gateway: async function* () {
+        yield { url: first.url };
+        yield { url: second.url };
+      },
+      hotkey: alice,
+      userSecret,
+    });
+    expectBytes(await collect(both.get(info.cid)), bytes);
+    expect(await both.remove(info.cid)).toEqual({ cid: info.cid, removed: true });
+    // Unknown everywhere: a 404, after asking both.
+    first.requests.length = 0;
+    await expect(both.status(info.cid)).rejects.toMatchObject({ status: 404 });
+    expect(first.requests).toEqual([`GET /v1/files/${info.cid}/status`]);
+  });
+
   it("says no gateway answered when none did", async () => {
     const down = createStorageClient({ gateway: await deadUrl(), hotkey: alice, userSecret });
     await expect(down.list()).rejects.toThrow(GatewayUnavailableError);

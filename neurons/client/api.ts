@@ -15,8 +15,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { CID } from "multiformats/cid";
-import * as raw from "multiformats/codecs/raw";
-import { sha256 as multihashSha256 } from "multiformats/hashes/sha2";
 import {
   type BlockFetcher,
   BlockVerificationError,
@@ -44,6 +42,7 @@ import {
   CidMismatchError,
   ClientInputError,
   CorruptBlockError,
+  GatewayError,
   GatewayProtocolError,
   MissingUserSecretError,
   SourceChangedError,
@@ -136,8 +135,8 @@ export interface StorageClient {
 
 const EMPTY_SHA256 = createHash("sha256").digest();
 
-/** The empty file's CID (the empty raw block): gateways store no block for it. */
-const EMPTY_FILE_CID = CID.create(1, raw.code, multihashSha256.digest(new Uint8Array(0)) as never);
+/** The empty file's CID (the raw block of no bytes): gateways store no block for it. */
+const EMPTY_FILE_CID = CID.parse("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
 
 /**
  * A client of one gateway, or of the first that answers of those `gateway` yields.
@@ -195,8 +194,11 @@ export function createStorageClient(init: StorageClientInit): StorageClient {
     return pool.fetch(gateway, path, requestInit);
   };
 
-  /** A signed JSON request with no body, with fallback. */
-  const call = (method: string, path: string, options: CallOptions): Promise<unknown> =>
+  /**
+   * A signed JSON request with no body, with fallback. A file lives with the gateway that stored
+   * it, so a request about one file (`aboutFile`) also moves on when a gateway does not know it.
+   */
+  const call = (method: string, path: string, options: CallOptions, aboutFile = false): Promise<unknown> =>
     pool.run(
       async (gateway) => {
         const response = await send(gateway, method, path, {
@@ -205,12 +207,16 @@ export function createStorageClient(init: StorageClientInit): StorageClient {
         });
         return readJson(gateway.url, response);
       },
-      { signal: options.signal },
+      {
+        signal: options.signal,
+        retry: (error) =>
+          isFailover(error) || (aboutFile && error instanceof GatewayError && error.status === 404),
+      },
     );
 
   const status = async (cid: string, options: CallOptions = {}): Promise<FileStatus> => {
     parseCid(cid);
-    return fileInfoOf(await call("GET", `/v1/files/${cid}/status`, options)) as FileStatus;
+    return fileInfoOf(await call("GET", `/v1/files/${cid}/status`, options, true)) as FileStatus;
   };
 
   const fetchBlock = (signal: AbortSignal | undefined): BlockFetcher => {
@@ -413,7 +419,7 @@ export function createStorageClient(init: StorageClientInit): StorageClient {
     },
     async remove(cid, options = {}) {
       parseCid(cid);
-      const body = (await call("DELETE", `/v1/files/${cid}`, options)) as {
+      const body = (await call("DELETE", `/v1/files/${cid}`, options, true)) as {
         cid?: unknown;
         removed?: unknown;
       };

@@ -276,13 +276,16 @@ function formatStatus(status: FileStatus): string {
     `cid         ${status.cid}`,
     `size        ${formatBytes(status.size)} (${status.size} bytes, ${status.public ? "public" : "private"})`,
     `expires     ${status.expiresAt === null ? "never" : new Date(status.expiresAt).toISOString()}`,
-    `stripes     ${status.stripes} of ${status.dataShards} data + ${status.parityShards} parity pieces`,
+    `stripes     ${status.stripes} (up to ${status.dataShards} data + ${status.parityShards} parity pieces each)`,
     `pieces      ${status.pieces.total} total, ${status.pieces.lost} lost, ${status.pieces.pendingRepair} waiting for repair, ${status.pieces.repaired} repaired`,
     `redundancy  ${status.redundancy}`,
     `health      ${status.health}: ${status.health} more miner${status.health === 1 ? "" : "s"} may be lost`,
   ];
   for (const stripe of status.stripesDetail ?? []) {
-    lines.push(`stripe ${stripe.index}    margin ${stripe.margin}`);
+    const parity = stripe.pieces.filter((p) => p.shard >= stripe.dataShards).length;
+    lines.push(
+      `stripe ${stripe.index}    ${stripe.dataShards} data + ${parity} parity, margin ${stripe.margin}`,
+    );
     for (const piece of stripe.pieces) {
       const uid = piece.uid === null ? "unregistered" : `uid ${piece.uid}`;
       lines.push(

@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, watch, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,6 +107,33 @@ describe("client CLI", () => {
     expect(await readdir(spool)).toEqual([]);
     const get = await client(["get", cid]);
     expect(get.stdout.equals(bytes)).toBe(true);
+  });
+
+  it("stops on SIGINT with exit 130, deleting the spooled stdin", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: spool };
+    for (const key of Object.keys(env)) if (key.startsWith("SUBNET_")) delete env[key];
+    const child = spawn(
+      process.execPath,
+      ["neurons/client.js", "put", "-", ...walletArgs, "--gateway", gateway.url],
+      {
+        cwd: root,
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (text: string) => {
+      err += text;
+    });
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    // Stdin stays open: the spool file appears and waits for more.
+    const watcher = watch(spool);
+    child.stdin.write(randomBytes(1000));
+    for await (const _event of watcher) if ((await readdir(spool)).length > 0) break;
+    child.kill("SIGINT");
+    expect(await closed).toBe(130);
+    expect(err).toBe("error: interrupted\n");
+    expect(await readdir(spool)).toEqual([]);
   });
 
   it("prints JSON with --json", async () => {

@@ -19,7 +19,7 @@ import {
   MissingUserSecretError,
   SourceChangedError,
 } from "../neurons/client/errors.js";
-import type { Gateway } from "../neurons/client/gateway-pool.js";
+import { type Gateway, MAX_JSON_RESPONSE_BYTES, readJson } from "../neurons/client/gateway-pool.js";
 import { bytesSource, type PutSource } from "../neurons/client/source.js";
 import { CHUNK_BYTES, importFile, MAX_BLOCK_BYTES } from "../protocol/content-id.js";
 import { deriveUserSecret, encryptedSize, FILE_CRYPTO_MAGIC } from "../protocol/file-crypto.js";
@@ -328,6 +328,25 @@ describe("verification and fallback", () => {
     const liar = await startGateway({ lieAboutCid: await cidOf(new Uint8Array([1, 2, 3])) });
     const lied = createStorageClient({ gateway: liar.url, hotkey: alice, userSecret });
     await expect(lied.put(bytesSource(randomBytes(10)), { public: true })).rejects.toThrow(CidMismatchError);
+  });
+});
+
+describe("answer caps", () => {
+  it("refuses a JSON answer past MAX_JSON_RESPONSE_BYTES, declared or not", async () => {
+    const big = new Uint8Array(MAX_JSON_RESPONSE_BYTES + 1).fill(0x20);
+    const declared = new Response(big, { headers: { "content-length": String(big.length) } });
+    await expect(readJson("gw", declared)).rejects.toThrow(GatewayProtocolError);
+    const streamed = new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(big.subarray(0, MAX_JSON_RESPONSE_BYTES));
+          controller.enqueue(big.subarray(0, 1));
+          controller.close();
+        },
+      }),
+    );
+    await expect(readJson("gw", streamed)).rejects.toThrow(GatewayProtocolError);
+    expect(await readJson("gw", new Response('{"ok":true}'))).toEqual({ ok: true });
   });
 });
 

@@ -188,6 +188,11 @@ export interface LoadedKey {
   readonly keypair: KeyringPair;
   readonly ss58Address: string;
   readonly publicKey: Uint8Array;
+  /**
+   * The 32-byte mini secret the pair was made from (the keyfile's `secretSeed`, or the seed of its
+   * `secretPhrase`); null for a keyfile that holds only a `privateKey`, which has no seed.
+   */
+  readonly secretSeed: Uint8Array | null;
 }
 
 /** A public key without its secret (coldkeypub.txt). */
@@ -406,6 +411,14 @@ function pairFromKeyfile(data: KeyfileData, file: string): KeyringPair {
   return pair;
 }
 
+/** The mini secret pairFromKeyfile made the pair from (it has checked seed and phrase agree). */
+function seedOf(data: KeyfileData): Uint8Array | null {
+  const seed = hexField(data.secretSeed, 32);
+  if (seed !== null) return seed;
+  const phrase = typeof data.secretPhrase === "string" ? data.secretPhrase.trim() : null;
+  return phrase !== null ? mnemonicToMiniSecret(phrase) : null;
+}
+
 async function readKeyfileBytes(file: string, missing: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
@@ -472,8 +485,9 @@ async function loadKeyfile(file: string, what: string, options: DecryptOptions):
   await cryptoWaitReady();
   const raw = await readKeyfileBytes(file, what);
   const plain = await decryptKeyfileData(raw, file, options);
-  const keypair = pairFromKeyfile(parseKeyfile(plain, file), file);
-  return { keypair, ss58Address: keypair.address, publicKey: keypair.publicKey };
+  const data = parseKeyfile(plain, file);
+  const keypair = pairFromKeyfile(data, file);
+  return { keypair, ss58Address: keypair.address, publicKey: keypair.publicKey, secretSeed: seedOf(data) };
 }
 
 // ------------------------------------------------------------------------------------------- loading

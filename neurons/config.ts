@@ -22,7 +22,7 @@ interface OptionInfo {
 const optionInfo = z.registry<OptionInfo>();
 
 /** A schema field as an option: its help group and description. */
-function option<T extends z.ZodType>(group: string, describe: string, schema: T): T {
+export function option<T extends z.ZodType>(group: string, describe: string, schema: T): T {
   // The registry is keyed by schema instance: each option needs its own.
   if (optionInfo.has(schema)) throw new ConfigError("an option schema is registered twice");
   optionInfo.add(schema, { describe, group });

@@ -213,6 +213,17 @@ export function encryptedRange(size: number, offset: number, length: number): En
   };
 }
 
+/** Options of {@link encryptStream}. */
+export interface EncryptOptions {
+  /**
+   * The file's FILE_SALT_BYTES salt; default fresh random bytes. Pass one only to produce the same
+   * ciphertext twice for one file (the client hashes a put before it sends it, so both passes must
+   * agree); reusing a salt for different plaintext under one user secret reuses the file key and
+   * its nonces, which breaks the encryption.
+   */
+  salt?: Uint8Array;
+}
+
 /**
  * Encrypts a file as it streams: yields the header, then each sealed block as soon as the block
  * after it has begun (or the input ended), so memory stays about two blocks whatever the file size.
@@ -223,8 +234,12 @@ export function encryptedRange(size: number, offset: number, length: number): En
 export async function* encryptStream(
   source: AsyncIterable<Uint8Array>,
   userSecret: Uint8Array,
+  options: EncryptOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const salt = randomBytes(FILE_SALT_BYTES);
+  const salt = options.salt ?? randomBytes(FILE_SALT_BYTES);
+  if (salt.length !== FILE_SALT_BYTES) {
+    throw new FileHeaderError(`a file salt is ${FILE_SALT_BYTES} bytes`, { details: `got ${salt.length}` });
+  }
   const fileKey = deriveFileKey(userSecret, salt);
   const header = new Uint8Array(FILE_HEADER_BYTES);
   header.set(FILE_CRYPTO_MAGIC, 0);

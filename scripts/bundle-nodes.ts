@@ -1,7 +1,8 @@
 /**
- * `npm run build`'s last step: each node entry point (`neurons/miner.js`, `neurons/validator.js`)
- * as one ES module file, `dist/neurons/<node>.bundle.js`, holding the compiled node and every
- * package it imports but the native ones.
+ * `npm run build`'s last step: each program that starts a node process (`neurons/miner.js`,
+ * `neurons/validator.js`, and the simulator's node runner) as one ES module file,
+ * `dist/neurons/<node>.bundle.js` and `dist/sim/node-runner.bundle.js`, holding the compiled code
+ * and every package it imports but the native ones.
  *
  * Why: a node imports about 2,000 module files (864 of them @polkadot's, 223 rxjs'), and Node.js
  * 20 resolves, reads and compiles each on every start with no cache for ES modules; that was about
@@ -15,17 +16,18 @@ import { build } from "rolldown";
 /** dist/, where tsc put the compiled sources this script bundles (it runs as dist/scripts/). */
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Each bundle: its name under dist/neurons/ and the compiled CLI it starts. */
-const nodes = [
-  { name: "miner", cli: "neurons/miner/cli.js" },
-  { name: "validator", cli: "neurons/validator/cli.js" },
+/** Each bundle, under dist/: the file it writes and the compiled module it starts. */
+const bundles = [
+  { out: "neurons/miner.bundle.js", main: "neurons/miner/cli.js" },
+  { out: "neurons/validator.bundle.js", main: "neurons/validator/cli.js" },
+  { out: "sim/node-runner.bundle.js", main: "sim/node-runner.js" },
 ] as const;
 
 /** Packages with a native addon: loaded from node_modules at run time, as before. */
 const native = /^(better-sqlite3|bindings)(\/|$)/;
 
-async function bundleNode(node: (typeof nodes)[number]): Promise<void> {
-  const entry = `\0entry:${node.name}`;
+async function bundleProgram(bundle: (typeof bundles)[number]): Promise<void> {
+  const entry = `\0entry:${bundle.out}`;
   await build({
     input: entry,
     platform: "node",
@@ -38,12 +40,12 @@ async function bundleNode(node: (typeof nodes)[number]): Promise<void> {
         // The polyfills run first, as in the unbundled entry point.
         load: (id) =>
           id === entry
-            ? `import ${JSON.stringify(join(dist, "polyfills.js"))};\nimport ${JSON.stringify(join(dist, node.cli))};\n`
+            ? `import ${JSON.stringify(join(dist, "polyfills.js"))};\nimport ${JSON.stringify(join(dist, bundle.main))};\n`
             : null,
       },
     ],
-    output: { file: join(dist, "neurons", `${node.name}.bundle.js`), format: "esm", codeSplitting: false },
+    output: { file: join(dist, bundle.out), format: "esm", codeSplitting: false },
   });
 }
 
-await Promise.all(nodes.map(bundleNode));
+await Promise.all(bundles.map(bundleProgram));

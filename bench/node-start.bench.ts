@@ -3,9 +3,9 @@
  * and `node neurons/validator.js` until "validating", each against the embedded dev chain with a
  * registered (and, for the validator, staked) hotkey, as an operator starts them. Reports the
  * child's wall time and CPU time (user + system, read from /proc at that log line, so Linux only)
- * against a bare `node -e` that writes one log line, spawned the same way (the floor of starting any Node.js process), the median
- * of a few starts each. Every start after the first finds the chain's metadata in the cache a
- * previous start wrote, as every start but a machine's first does.
+ * against a bare `node -e` that writes one log line, spawned the same way (the floor of starting
+ * any Node.js process); the median of a few starts each. Each miner start is a first start: its own
+ * registered hotkey, so it serves its axon and publishes its address on chain.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -110,7 +110,11 @@ export const nodeStartBench: BenchGroup = {
     try {
       await client.start();
       const walletPath = join(dir, "wallets");
-      const minerWallet = await createWallet({ name: "miner", hotkey: "default", path: walletPath });
+      const minerWallets = await Promise.all(
+        Array.from({ length: STARTS }, (_, i) =>
+          createWallet({ name: `miner${i}`, hotkey: "default", path: walletPath }),
+        ),
+      );
       const validatorWallet = await createWallet({ name: "validator", hotkey: "default", path: walletPath });
       const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
       const bob = keyring.addFromUri("//Bob");
@@ -120,7 +124,10 @@ export const nodeStartBench: BenchGroup = {
         hyperparameters: [["sudoSetTempo", 1000]],
         registrations: [
           { coldkey: bob, hotkey: validatorWallet.hotkey.ss58Address },
-          { coldkey: keyring.addFromUri("//Charlie"), hotkey: minerWallet.hotkey.ss58Address },
+          ...minerWallets.map((w) => ({
+            coldkey: keyring.addFromUri("//Charlie"),
+            hotkey: w.hotkey.ss58Address,
+          })),
         ],
         stakes: [{ coldkey: bob, hotkey: validatorWallet.hotkey.ss58Address, amountRao: 1_000n * TAO }],
       });
@@ -136,9 +143,10 @@ export const nodeStartBench: BenchGroup = {
         "--db_root_path",
         join(dir, "db"),
       ];
+      let miners = 0;
       const minerArgs = async () => [
         "neurons/miner.js",
-        ...common("miner"),
+        ...common(`miner${miners++}`),
         "--axon.ip",
         "127.0.0.1",
         "--axon.port",
@@ -163,8 +171,9 @@ export const nodeStartBench: BenchGroup = {
       );
       if (!bare) return;
       for (const [node, args, until] of [
-        ["miner", minerArgs, "miner serving"],
+        // The validator first: miners killed after serving would be axons it tries to reach.
         ["validator", validatorArgs, "validating"],
+        ["miner", minerArgs, "miner serving"],
       ] as const) {
         const cost = await costs(args, until);
         if (!cost) return;

@@ -18,6 +18,7 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   fast: async () => (await import("./fast.bench.js")).fastBench,
   devchain: async () => (await import("./devchain.bench.js")).devchainBench,
   subtensor: async () => (await import("./subtensor.bench.js")).subtensorBench,
+  "node-start": async () => (await import("./node-start.bench.js")).nodeStartBench,
 };
 
 /** Groups `npm run bench` runs only when named, being too long for a full run (minutes each). */

@@ -1,3 +1,3 @@
-// Entry point: `node neurons/validator.js`. Loads the compiled validator (built by `npm install`).
-import "../dist/polyfills.js";
-import "../dist/neurons/validator/cli.js";
+// Entry point: `node neurons/validator.js`. Loads the validator as one bundled file (built by
+// `npm install` / `npm run build`: scripts/bundle-nodes.ts says why).
+import "../dist/neurons/validator.bundle.js";

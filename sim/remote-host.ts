@@ -28,13 +28,14 @@ export class NodeHostError extends SimError {
 const CLOSE_GRACE_MS = 10_000;
 
 /**
- * The compiled runner. Under the TypeScript sources (vitest) this file is sim/remote-host.ts and
- * the runner is taken from dist/ (`npm test` builds it first).
+ * The compiled runner, bundled into one file (it starts in half the CPU: scripts/bundle-nodes.ts).
+ * Under the TypeScript sources (vitest) this file is sim/remote-host.ts and the runner is taken
+ * from dist/ (`npm test` builds it first).
  */
 export function defaultRunnerPath(): string {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".js")) return join(here, "..", "node-runner.js");
-  return join(here, "..", "..", "dist", "sim", "node-runner.js");
+  if (here.endsWith(".js")) return join(here, "..", "node-runner.bundle.js");
+  return join(here, "..", "..", "dist", "sim", "node-runner.bundle.js");
 }
 
 /** The two ways a runner is reached. */

@@ -11,6 +11,7 @@ export const benchGroups: Record<string, () => Promise<BenchGroup>> = {
   store: async () => (await import("./store.bench.js")).storeBench,
   yuma: async () => (await import("./yuma.bench.js")).yumaBenchGroup,
   miner: async () => (await import("./miner.bench.js")).minerBench,
+  storage: async () => (await import("./storage.bench.js")).storageBench,
   validator: async () => (await import("./validator.bench.js")).validatorBench,
   "validator-round": async () => (await import("./validator-round.bench.js")).validatorRoundBench,
   sim: async () => (await import("./sim.bench.js")).simBench,

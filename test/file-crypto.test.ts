@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CHUNK_BYTES } from "../protocol/content-id.js";
@@ -16,9 +17,11 @@ import {
   FileAuthenticationError,
   FileHeaderError,
   FileKeyMismatchError,
+  openXChaCha,
   PLAIN_BLOCK_BYTES,
   plainSize,
   SEALED_BLOCK_BYTES,
+  sealXChaCha,
   TAG_BYTES,
   UserSecretError,
 } from "../protocol/file-crypto.js";
@@ -312,6 +315,26 @@ describe("range decryption", () => {
     const lying = { ...last, plainSize: size + 1 };
     const { error } = await collectUntilError(decryptRange(header, pieces(lastBytes), lying, secret));
     expect(error).toBeInstanceOf(FileAuthenticationError);
+  });
+});
+
+describe("the block cipher", () => {
+  it("seals the same bytes as @noble/ciphers' XChaCha20-Poly1305 and opens them; a changed byte fails", () => {
+    for (const size of [0, 1, 63, 64, 65, 1000, PLAIN_BLOCK_BYTES]) {
+      const key = randomBytes(32);
+      const nonce = randomBytes(24);
+      const aad = randomBytes(73);
+      const plain = randomBytes(size);
+      const sealed = sealXChaCha(key, nonce, aad, plain);
+      expect(Buffer.from(sealed).equals(xchacha20poly1305(key, nonce, aad).encrypt(plain))).toBe(true);
+      expect(Buffer.from(openXChaCha(key, nonce, aad, sealed)).equals(plain)).toBe(true);
+      for (const at of [0, sealed.length - 1]) {
+        const bad = Uint8Array.from(sealed);
+        bad[at] = (bad[at] as number) ^ 1;
+        expect(() => openXChaCha(key, nonce, aad, bad)).toThrow();
+      }
+      expect(() => openXChaCha(key, nonce, randomBytes(73), sealed)).toThrow();
+    }
   });
 });
 

@@ -5,6 +5,7 @@
  * and a dead, failing or silent gateway are each told apart.
  */
 import { randomBytes } from "node:crypto";
+import { connect, createServer, type Server } from "node:net";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devKeypair } from "../chain/wallet.js";
@@ -293,6 +294,53 @@ describe("verification and fallback", () => {
     first.requests.length = 0;
     await expect(both.status(info.cid)).rejects.toMatchObject({ status: 404 });
     expect(first.requests).toEqual([`GET /v1/files/${info.cid}/status`]);
+  });
+
+  it("sends a put again on a fresh connection when the gateway resets it, once", async () => {
+    // A TCP proxy in front of the gateway that resets the connections of the first `resets` puts
+    // as their request arrives (a keep-alive connection the server closed as the request went out).
+    const proxyTo = async (resets: number): Promise<{ url: string; server: Server; reset: () => number }> => {
+      let done = 0;
+      const target = new URL(gateway.url);
+      const server = createServer((socket) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        upstream.on("error", () => socket.destroy());
+        socket.on("error", () => upstream.destroy());
+        upstream.pipe(socket);
+        socket.on("data", (data) => {
+          if (done < resets && data.toString("latin1").includes("POST /v1/files")) {
+            done++;
+            upstream.destroy();
+            socket.resetAndDestroy();
+            return;
+          }
+          upstream.write(data);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as { port: number };
+      return { url: `http://127.0.0.1:${port}`, server, reset: () => done };
+    };
+    const bytes = randomBytes(MiB + 5);
+    const once = await proxyTo(1);
+    try {
+      const viaProxy = createStorageClient({ gateway: once.url, hotkey: alice, userSecret });
+      const info = await viaProxy.put(bytesSource(bytes), { public: true });
+      expect(once.reset()).toBe(1);
+      expectBytes(await collect(client.get(info.cid)), bytes);
+    } finally {
+      once.server.close();
+    }
+    const always = await proxyTo(Number.POSITIVE_INFINITY);
+    try {
+      const viaProxy = createStorageClient({ gateway: always.url, hotkey: alice, userSecret });
+      await expect(viaProxy.put(bytesSource(bytes), { public: true })).rejects.toThrow(
+        GatewayUnavailableError,
+      );
+      expect(always.reset()).toBe(2);
+    } finally {
+      always.server.close();
+    }
   });
 
   it("says no gateway answered when none did", async () => {

@@ -191,6 +191,7 @@ export function createGatewayPool(init: GatewayPoolInit): GatewayPool {
       const retry = options.retry ?? isFailover;
       const failures: unknown[] = [];
       for await (const gateway of candidates()) {
+        let resets = 0;
         for (let waits = 0; ; waits++) {
           options.signal?.throwIfAborted();
           try {
@@ -200,6 +201,18 @@ export function createGatewayPool(init: GatewayPoolInit): GatewayPool {
             return result;
           } catch (error) {
             options.signal?.throwIfAborted();
+            // A kept-alive connection the gateway closed just as the request went out (its idle
+            // timeout, or a client whose event loop was busy past it) is no verdict on the gateway:
+            // ask it again once on a fresh connection (every attempt re-opens its body and signs anew).
+            if (
+              error instanceof UnreachableError &&
+              resets < CONNECTION_RESET_RETRIES &&
+              isConnectionReset(error)
+            ) {
+              resets++;
+              waits--;
+              continue;
+            }
             const wait = rateLimitWait(error);
             if (wait !== undefined && waits < rateLimitRetries) {
               await sleep(wait, undefined, options.signal === undefined ? {} : { signal: options.signal });
@@ -331,6 +344,20 @@ function isAbort(error: unknown): boolean {
 
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === "TimeoutError";
+}
+
+/** Times one request is sent again to the same gateway after its connection was reset. */
+export const CONNECTION_RESET_RETRIES = 1;
+
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/** Whether an error (or one of its causes) is a connection reset rather than a refusal or a timeout. */
+function isConnectionReset(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && RESET_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 function describe(error: unknown): string {

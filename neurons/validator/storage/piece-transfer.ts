@@ -35,8 +35,16 @@ export interface PieceTransfer {
     bytes: Uint8Array,
     signal?: AbortSignal,
   ): Promise<number>;
-  /** The piece's bytes, checked against its root; the outcome is scored. */
-  fetch(piece: PieceRecord, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The piece's bytes, checked against its root, or with `matches` when given (a data piece is
+   * a leaf, whose CID is one SHA-256 of it: a check as strong as the root's at a 2 000th of the hash
+   * calls); the outcome is scored.
+   */
+  fetch(
+    piece: PieceRecord,
+    signal?: AbortSignal,
+    matches?: (bytes: Uint8Array) => boolean,
+  ): Promise<Uint8Array>;
 }
 
 export function createPieceTransfer(init: {
@@ -80,7 +88,7 @@ export function createPieceTransfer(init: {
       }
     },
 
-    async fetch(piece, signal) {
+    async fetch(piece, signal, matches) {
       const started = now();
       try {
         const reply = await link.send(
@@ -92,7 +100,11 @@ export function createPieceTransfer(init: {
           link.recordRetrieval(piece.minerId, { kind: "fail" });
           throw new PieceTransferError(piece.minerId, `retrieve answered by ${reply.type}`);
         }
-        if (piece.root === null || !bytesEqual(chunkRoot(reply.data, link.leafSize), piece.root)) {
+        const good =
+          matches !== undefined
+            ? matches(reply.data)
+            : piece.root !== null && bytesEqual(chunkRoot(reply.data, link.leafSize), piece.root);
+        if (!good) {
           link.recordRetrieval(piece.minerId, { kind: "fail" });
           // Wrong bytes are proof the miner no longer holds the piece: repair rebuilds it elsewhere.
           db.files.markPieceLost(piece.minerId, piece.chunkIndex);

@@ -437,7 +437,15 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
       const fetchOne = async (piece: PieceRecord) => {
         if (got.has(piece.shard)) return;
         try {
-          const bytes = await transfer.fetch(piece, options.signal);
+          const leaf = piece.shard < dataShards ? leaves[piece.shard] : undefined;
+          const cid = leaf === undefined ? undefined : CID.parse(leaf.cid);
+          const bytes = await transfer.fetch(
+            piece,
+            options.signal,
+            leaf === undefined || cid === undefined
+              ? undefined
+              : (data) => data.length === leaf.size && leafCid(data).equals(cid),
+          );
           await options.onBytes?.(bytes.length);
           const expected = piece.shard < dataShards ? (leaves[piece.shard]?.size ?? 0) : padded;
           if (bytes.length !== expected) return;

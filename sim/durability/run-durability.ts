@@ -25,7 +25,6 @@ import { createPrng, type Prng } from "../fast/prng.js";
 import { type DurabilityConfig, parseDurabilityConfig, repairThresholdOf } from "./config.js";
 import {
   binomialTail,
-  episodeLossProbability,
   markovStripeLossPerYear,
   pieceLossRate,
   poissonRateInterval,
@@ -211,6 +210,8 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
   const inService = new Uint8Array(stripes);
   const queuedAt = new Float64Array(stripes);
   const queuedAlive = new Uint8Array(stripes);
+  /** When a queued stripe last lost another piece (NaN: not since it was queued). */
+  const escalatedAt = new Float64Array(stripes).fill(Number.NaN);
 
   const assign = (piece: number, slot: number) => {
     pieceMiner[piece] = slot;
@@ -276,7 +277,24 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
   let piecesRepaired = 0;
   let repairSum = 0;
   let repairMax = 0;
-  let expectedLosses = 0;
+  // Rare-loss estimator (see the file comment): per entry level a, Σ P(another loss within the
+  // episode); per level j, the time from a further loss to the rebuild.
+  const firstStage = new Float64Array(n + 1);
+  const escalationWait = new Float64Array(n + 1);
+  const escalations = new Float64Array(n + 1);
+  const closeEpisode = (s: number, end: number) => {
+    const entry = queuedAlive[s] as number;
+    firstStage[entry] =
+      (firstStage[entry] as number) - Math.expm1(-entry * lambda * (end - (queuedAt[s] as number)));
+    const escalated = escalatedAt[s] as number;
+    if (!Number.isNaN(escalated)) {
+      // A lost stripe's last escalation was to k pieces (it passed through k on its way down).
+      const level = dead[s] ? k : (alive[s] as number);
+      escalationWait[level] = (escalationWait[level] as number) + (end - escalated);
+      escalations[level] = (escalations[level] as number) + 1;
+      escalatedAt[s] = Number.NaN;
+    }
+  };
 
   const scheduleTick = () => {
     if (tickPending || !config.repair) return;
@@ -307,14 +325,9 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
       stripesLost++;
       if (firstLoss === null) firstLoss = now;
       if (queued[s]) {
+        closeEpisode(s, now);
         queued[s] = 0;
         queuedCount--;
-        expectedLosses += episodeLossProbability(
-          queuedAlive[s] as number,
-          k,
-          lambda,
-          now - (queuedAt[s] as number),
-        );
       }
       const f = fileOf[s] as number;
       if (!fileLost[f]) {
@@ -324,7 +337,8 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
       return;
     }
     if (!config.repair || after > threshold) return;
-    if (!queued[s]) {
+    if (queued[s]) escalatedAt[s] = now;
+    else {
       queued[s] = 1;
       queuedAt[s] = now;
       queuedAlive[s] = after;
@@ -419,6 +433,7 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
     busy = false;
     inService[s] = 0;
     if (dead[s]) return;
+    closeEpisode(s, now);
     const base = s * n;
     let rebuilt = 0;
     for (let i = 0; i < n; i++) {
@@ -437,7 +452,6 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
     const duration = now - (queuedAt[s] as number);
     repairSum += duration;
     if (duration > repairMax) repairMax = duration;
-    expectedLosses += episodeLossProbability(queuedAlive[s] as number, k, lambda, duration);
     queued[s] = 0;
     queuedCount--;
   };
@@ -507,20 +521,22 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
   }
   now = horizon;
   // Episodes still open at the end count with the time they have been waiting.
-  for (let s = 0; s < stripes; s++) {
-    if (queued[s] && !dead[s]) {
-      expectedLosses += episodeLossProbability(
-        queuedAlive[s] as number,
-        k,
-        lambda,
-        now - (queuedAt[s] as number),
-      );
-    }
-  }
+  for (let s = 0; s < stripes; s++) if (queued[s] && !dead[s]) closeEpisode(s, now);
 
   const years = horizon / YEAR_SECONDS;
   const storedBytes = stripes * n * pieceBytes;
   const meanRepairSeconds = repairs > 0 ? repairSum / repairs : 0;
+  const fallbackWait = repairs > 0 ? meanRepairSeconds : repairSeconds + config.repairIntervalSeconds;
+  let expectedLosses = 0;
+  for (let a = k; a < n; a++) {
+    let rest = 1;
+    for (let j = k; j < a; j++) {
+      const count = escalations[j] as number;
+      const wait = count > 0 ? (escalationWait[j] as number) / count : fallbackWait;
+      rest *= -Math.expm1(-j * lambda * wait);
+    }
+    expectedLosses += (firstStage[a] as number) * rest;
+  }
   const perFile = (p: number) => {
     let sum = 0;
     for (const g of config.files) sum += g.count * fileLoss(p, g.stripes);

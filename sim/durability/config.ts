@@ -12,8 +12,11 @@ const MiB = 1 << 20;
 const fileGroupSchema = z.strictObject({
   /** Files in the group. */
   count: z.number().int().gte(0),
-  /** Stripes per file (a stripe holds k pieces of data: k MiB at the default piece size). */
-  stripes: z.number().int().gte(1),
+  /**
+   * Bytes per file; it takes ⌈bytes / (k · pieceBytes)⌉ stripes, so a sweep over k stores the same
+   * user data. A short last stripe is counted as a full one (k + m pieces).
+   */
+  bytes: z.number().int().gte(1),
 });
 
 export const durabilityConfigSchema = z.strictObject({
@@ -29,13 +32,13 @@ export const durabilityConfigSchema = z.strictObject({
   k: z.number().int().gte(1).default(10),
   m: z.number().int().gte(0).default(4),
   pieceBytes: z.number().int().gte(1).default(MiB),
-  /** The gateway's files: groups of files with a number of stripes each (default 100 000 stripes, ~1 TiB). */
+  /** The gateway's files: many small ones and a few large ones (default ~0.7 TiB of user data). */
   files: z
     .array(fileGroupSchema)
     .min(1)
     .default([
-      { count: 50_000, stripes: 1 },
-      { count: 500, stripes: 100 },
+      { count: 50_000, bytes: 4 * MiB },
+      { count: 500, bytes: 1024 * MiB },
     ]),
   /** Whether the gateway repairs at all (off: the closed-form binomial case). */
   repair: z.boolean().default(true),
@@ -70,6 +73,11 @@ export const durabilityConfigSchema = z.strictObject({
 
 export type DurabilityConfigInput = z.input<typeof durabilityConfigSchema>;
 export type DurabilityConfig = z.output<typeof durabilityConfigSchema>;
+
+/** Stripes a file of `bytes` takes. */
+export function stripesOf(config: DurabilityConfig, bytes: number): number {
+  return Math.ceil(bytes / (config.k * config.pieceBytes));
+}
 
 /** A durability configuration is malformed or impossible (e.g. fewer miners than k). */
 export class DurabilityConfigError extends SimError {

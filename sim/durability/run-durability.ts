@@ -22,7 +22,7 @@
  * is the cross-check.
  */
 import { createPrng, type Prng } from "../fast/prng.js";
-import { type DurabilityConfig, parseDurabilityConfig, repairThresholdOf } from "./config.js";
+import { type DurabilityConfig, parseDurabilityConfig, repairThresholdOf, stripesOf } from "./config.js";
 import {
   binomialTail,
   markovStripeLossPerYear,
@@ -182,14 +182,15 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
   let stripes = 0;
   for (const g of config.files) {
     files += g.count;
-    stripes += g.count * g.stripes;
+    stripes += g.count * stripesOf(config, g.bytes);
   }
   const fileOf = new Int32Array(stripes);
   {
     let s = 0;
     let f = 0;
     for (const g of config.files) {
-      for (let i = 0; i < g.count; i++, f++) for (let j = 0; j < g.stripes; j++) fileOf[s++] = f;
+      for (let i = 0; i < g.count; i++, f++)
+        for (let j = stripesOf(config, g.bytes); j > 0; j--) fileOf[s++] = f;
     }
   }
   const fileLost = new Uint8Array(files);
@@ -539,7 +540,7 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
   }
   const perFile = (p: number) => {
     let sum = 0;
-    for (const g of config.files) sum += g.count * fileLoss(p, g.stripes);
+    for (const g of config.files) sum += g.count * fileLoss(p, stripesOf(config, g.bytes));
     return files > 0 ? sum / files : 0;
   };
   let stripeLossPerYear: number;
@@ -557,7 +558,7 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
     operators,
     files,
     stripes,
-    userBytes: stripes * k * pieceBytes,
+    userBytes: config.files.reduce((sum, g) => sum + g.count * g.bytes, 0),
     storedBytes,
     overhead: n / k,
     days: config.days,

@@ -19,6 +19,8 @@ const adversarySettings = z.strictObject({
   offlineFromTempo: z.number(),
   churnPeriod: z.number(),
   sybilGroup: z.number(),
+  dropAfterChallenges: z.number(),
+  readDelayMs: z.number(),
 });
 
 const minerSpec = z.strictObject({

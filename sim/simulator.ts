@@ -57,7 +57,7 @@ import type {
   TempoRecord,
   ValidatorMinerRow,
 } from "./report.js";
-import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
+import { assignBehaviours, assignValidatorBehaviours, eventMiners, type Scenario } from "./scenario.js";
 
 const TAO = 1_000_000_000n;
 
@@ -429,6 +429,8 @@ async function bootstrapSimSubnet(init: {
       offlineFromTempo: o.offlineFromTempo,
       churnPeriod: o.churnPeriod,
       sybilGroup: o.sybilGroup,
+      dropAfterChallenges: o.dropAfterChallenges,
+      readDelayMs: o.readDelayMs,
     };
     // The schedule and disk share are the simulator's to carry out; the answering behaviour is
     // built where the node runs (sim/nodes.ts).
@@ -644,8 +646,11 @@ async function readUids(net: SimNetwork): Promise<(hotkey: KeyringPair) => numbe
 /** Applies this tempo's scenario events and online schedules: stops and restarts miners. */
 async function setMinersOnline(net: SimNetwork, tempo: number): Promise<void> {
   for (const e of net.scenario.events) {
-    const m = net.miners[e.miner];
-    if (e.tempo === tempo && m) m.forced = e.action === "online";
+    if (e.tempo !== tempo || (e.action !== "online" && e.action !== "offline")) continue;
+    for (const index of eventMiners(e)) {
+      const m = net.miners[index];
+      if (m) m.forced = e.action === "online";
+    }
   }
   const restart: SimMiner[] = [];
   for (const m of net.miners) {

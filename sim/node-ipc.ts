@@ -67,7 +67,12 @@ export const nodeRequestSchema = z.discriminatedUnion("op", [
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("retarget"), address: z.string() }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("round"), setWeights: z.boolean() }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("report"), hotkeys: z.array(z.string()) }),
-  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("storage-tick"), advanceMs: z.number().gte(0) }),
+  z.strictObject({
+    id: z.number(),
+    node: nodeName,
+    op: z.literal("storage-tick"),
+    advanceMs: z.number().gte(0),
+  }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("restart-gateway") }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("stop") }),
   z.strictObject({ id: z.number(), op: z.literal("close") }),

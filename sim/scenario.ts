@@ -142,10 +142,18 @@ export const scenarioSchema = z.strictObject({
       uploadsPerTempo: z.number().gte(0).lte(100).default(2),
       /** Most files are small: uniform in [smallMinBytes, smallMaxBytes]. */
       smallMinBytes: z.number().int().gte(0).default(1_024),
-      smallMaxBytes: z.number().int().gte(0).default(192 * 1024),
+      smallMaxBytes: z
+        .number()
+        .int()
+        .gte(0)
+        .default(192 * 1024),
       /** Share of puts that are large: uniform in [smallMaxBytes, largeMaxBytes] (spanning leaves and stripes). */
       largeShare: z.number().gte(0).lte(1).default(0.1),
-      largeMaxBytes: z.number().int().gte(0).default(5 * 1024 * 1024),
+      largeMaxBytes: z
+        .number()
+        .int()
+        .gte(0)
+        .default(5 * 1024 * 1024),
       /** Gets per tempo, over all clients. */
       readsPerTempo: z.number().int().gte(0).lte(1000).default(6),
       /** Zipf exponent of which file is read: 0 uniform, 1 classic zipf (a few files read far more). */
@@ -156,7 +164,11 @@ export const scenarioSchema = z.strictObject({
       /** Rebuild lost pieces each tempo; false leaves lost pieces lost. */
       repair: z.boolean().default(true),
       /** api.repair_bandwidth, bytes/s. */
-      repairBandwidth: z.number().int().gte(1).default(64 * 1024 * 1024),
+      repairBandwidth: z
+        .number()
+        .int()
+        .gte(1)
+        .default(64 * 1024 * 1024),
       /** api.offline_grace in tempos (of simulated time): pieces of a miner down this long are rebuilt. */
       offlineGraceTempos: z.number().int().gte(0).default(1),
       /** Files expire after this many tempos; 0 keeps them for the run. */

@@ -119,7 +119,11 @@ export async function startSimGateway(init: {
     "api.parity_shards": spec.parityShards,
   };
 
-  const startBoth = async (): Promise<{ storage: StorageServiceImpl; server: GatewayServer; url: string }> => {
+  const startBoth = async (): Promise<{
+    storage: StorageServiceImpl;
+    server: GatewayServer;
+    url: string;
+  }> => {
     const metrics = createMetricsRegistry();
     const storage = createStorageService({
       db: init.db,

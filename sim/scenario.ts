@@ -136,7 +136,8 @@ export const scenarioSchema = z.strictObject({
    */
   storage: z
     .strictObject({
-      enabled: z.boolean().default(true),
+      /** Off in a scenario that does not ask for it; `npm run sim` turns it on unless given --scenario. */
+      enabled: z.boolean().default(false),
       clients: z.number().int().gte(1).lte(64).default(2),
       /** Files each client puts per tempo (fractions put one file every 1/rate tempos, seeded). */
       uploadsPerTempo: z.number().gte(0).lte(100).default(2),

@@ -837,7 +837,10 @@ async function replaceDeparted(net: SimNetwork, uidOf: (hotkey: KeyringPair) => 
 function liveness(net: SimNetwork): MinerLiveness {
   const byHotkey = new Map(net.miners.map((m) => [m.hotkey.address, m]));
   return {
-    gone: (hotkey) => byHotkey.get(hotkey)?.departed ?? true,
+    gone: (hotkey) => {
+      const m = byHotkey.get(hotkey);
+      return m === undefined || m.departed === true;
+    },
     down: (hotkey) => {
       const m = byHotkey.get(hotkey);
       return m === undefined || m.departed === true || m.node === undefined;

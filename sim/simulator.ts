@@ -769,6 +769,9 @@ async function allowPruning(net: SimNetwork): Promise<void> {
   const key = runtime.storageKey(runtime.storageItem("SubtensorModule", "MinAllowedUids"), [net.netuid]);
   net.chain.setStorage([[key, new Uint8Array([registered & 0xff, registered >> 8])]]);
   await net.client.sudoAdmin(net.keys.sudo, "sudoSetMaxAllowedUids", [net.netuid, registered]);
+  // A new registration is immune for a tempo (so the replacements of one tempo do not prune each
+  // other), while the first miners, registered at the bootstrap, are past theirs by tempo 2.
+  await net.client.sudoAdmin(net.keys.sudo, "sudoSetImmunityPeriod", [net.netuid, net.scenario.tempo + 2]);
   await waitForEmptyPool(net.chain);
 }
 
@@ -830,7 +833,10 @@ async function replaceDeparted(net: SimNetwork, uidOf: (hotkey: KeyringPair) => 
     await m.node?.stop();
     delete m.node;
   }
-  await startMiners(net, fresh);
+  await startMiners(
+    net,
+    fresh.filter((m) => !m.deregistered),
+  );
 }
 
 /** Which miners' pieces are gone for good and which are down now, by hotkey. */

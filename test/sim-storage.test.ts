@@ -4,9 +4,9 @@
  * tempos apart, and are replaced by new registrations. With k' = 1 (single-leaf files) and m = 2
  * a stripe has 3 pieces: repair rebuilds the two a pair takes before the next pair leaves, so
  * every file survives; with repair off, six of the eight first miners gone leave stripes with no
- * piece at all. Two runs of the repair scenario also give byte-identical files.csv.
+ * piece at all.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -24,7 +24,7 @@ function churnScenario(repair: boolean) {
     name: `pairs-leave-repair-${repair ? "on" : "off"}`,
     miners: 8,
     validatorStakes: [1000],
-    tempos: 7,
+    tempos: 6,
     adversaries: {},
     events: [
       { tempo: 2, miners: [0, 1], action: "leave" },
@@ -55,15 +55,12 @@ async function run(repair: boolean): Promise<{ dir: string; result: SimResult }>
 }
 
 describe("miners leaving for good", () => {
-  const repaired: { dir: string; result: SimResult }[] = [];
-
   it("keeps every file when repair rebuilds the lost pieces", async () => {
-    repaired.push(await run(true));
-    const { result } = repaired[0]!;
+    const { result } = await run(true);
     const rows = result.tempos.map((t) => t.files!);
-    expect(rows).toHaveLength(7);
+    expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.lost === 0)).toBe(true);
-    expect(rows.at(-1)!.files).toBe(28);
+    expect(rows.at(-1)!.files).toBe(24);
     expect(rows.reduce((a, r) => a + r.piecesRepaired, 0)).toBeGreaterThan(0);
     const summary = summarize(result.scenario, result.tempos, false, result.reads);
     expect(summary.storage?.lost).toBe(0);
@@ -81,13 +78,5 @@ describe("miners leaving for good", () => {
     // Nothing can be lost before a third miner of some stripe left (tempo 4 at the earliest).
     expect(rows[0]!.lost + rows[1]!.lost + rows[2]!.lost).toBe(0);
     expect(rows.at(-1)!.lost).toBeGreaterThan(0);
-  }, 60_000);
-
-  it("writes a byte-identical files.csv for the same seed", async () => {
-    repaired.push(await run(true));
-    const [a, b] = repaired;
-    const left = readFileSync(join(a!.dir, "files.csv"));
-    expect(left.toString().split("\n").length).toBeGreaterThan(7);
-    expect(left.equals(readFileSync(join(b!.dir, "files.csv")))).toBe(true);
   }, 60_000);
 });

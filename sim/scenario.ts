@@ -140,7 +140,7 @@ export const scenarioSchema = z.strictObject({
       enabled: z.boolean().default(false),
       clients: z.number().int().gte(1).lte(64).default(2),
       /** Files each client puts per tempo (fractions put one file every 1/rate tempos, seeded). */
-      uploadsPerTempo: z.number().gte(0).lte(100).default(2),
+      uploadsPerTempo: z.number().gte(0).lte(100).default(1.5),
       /** Most files are small: uniform in [smallMinBytes, smallMaxBytes]. */
       smallMinBytes: z.number().int().gte(0).default(1_024),
       smallMaxBytes: z
@@ -183,7 +183,7 @@ export const scenarioSchema = z.strictObject({
       churnPerTempo: z.number().gte(0).lte(64).default(0),
       churnFromTempo: z.number().int().gte(1).default(2),
       /** Free space of each miner, in 1 MiB chunks (the storage validator's pieces are 1 MiB leaves). */
-      minerFreeChunks: z.number().int().gte(1).default(24),
+      minerFreeChunks: z.number().int().gte(1).default(16),
     })
     .prefault({}),
   /** An adversary counts as detected once its incentive stays below this share of the honest mean. */

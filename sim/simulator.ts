@@ -19,6 +19,9 @@
  *   milliseconds between runs.
  * - Miners read the metagraph once at start (budgets never move with the validators' growing
  *   stake); wall times and latencies go to timings.json, never to CSV.
+ * - The storage workload (sim/storage-workload.ts) draws from the seed and the tempo, works one
+ *   request at a time, and runs the gateway's maintenance on simulated time once per tempo
+ *   (sim/sim-gateway.ts); read latencies go to summary.json, never to files.csv.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

@@ -8,6 +8,9 @@
  * | corrupting | answers challenges with some proven bytes flipped | the proof no longer hashes to the root |
  * | outsourcer | keeps nothing; answers challenges and retrievals by forwarding them to another miner | per-miner data: the other miner's bytes hash to other roots |
  * | slow | answers honestly, but only after a delay | the deadline, and the latency factor |
+ * | refuse-reads | answers challenges, refuses every `retrieve` (a user's read) | reads score as failures: the gateway records each retrieval it serves |
+ * | challenged-only | keeps only the chunks that get challenged; drops the others a few challenges after storing them | a user piece is a chunk like any other, so its challenges and reads fail once dropped |
+ * | slow-reads | answers challenges at once, retrievals only after a delay | the piece timeout of reads (a late piece is rebuilt from others and the miner scored) |
  */
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -127,6 +130,73 @@ export function slowProver(options: { delayMs: number }): MinerBehaviour {
   };
 }
 
+/** Answers challenges honestly and refuses every `retrieve`: a user's read is never served. */
+export function readRefuser(): MinerBehaviour {
+  return {
+    name: "refuse-reads",
+    handle(req, honest) {
+      if (req.body.type !== "retrieve") return honest(req);
+      return createEnvelope(
+        { type: "error", code: ErrorCode.NotFound, message: "not available" },
+        { requestId: req.requestId },
+      );
+    },
+  };
+}
+
+/**
+ * Keeps only the chunks it sees challenged. A miner cannot tell a user's piece from the
+ * validator's synthetic fill (both are chunks of the validator's store), so it watches which
+ * chunks get challenged and drops a chunk never challenged within `afterChallenges` challenges
+ * (of any chunk of that store) after it was stored. Counting challenges rather than wall time
+ * keeps the run reproducible.
+ */
+export function challengedOnlyMiner(options: { afterChallenges: number }): MinerBehaviour {
+  /** Per store: chunks stored and not yet challenged, with the store's challenge count then. */
+  const waiting = new Map<string, Map<number, number>>();
+  const challenges = new Map<string, number>();
+  return {
+    name: "challenged-only",
+    handle(req, honest, stores) {
+      const body = req.body;
+      if (body.type === "store") {
+        const reply = honest(req);
+        if (reply.body.type === "store-ack") {
+          const list = waiting.get(body.storeId) ?? new Map<number, number>();
+          list.set(body.chunkIndex, challenges.get(body.storeId) ?? 0);
+          waiting.set(body.storeId, list);
+        }
+        return reply;
+      }
+      if (body.type !== "challenge") return honest(req);
+      const storeId = body.challenge.storeId;
+      const seen = (challenges.get(storeId) ?? 0) + 1;
+      challenges.set(storeId, seen);
+      const list = waiting.get(storeId);
+      if (list) {
+        for (const c of body.challenge.chunks) list.delete(c.chunkIndex);
+        for (const [chunkIndex, at] of list) {
+          if (seen - at < options.afterChallenges) continue;
+          stores.store(storeId).delete(chunkIndex);
+          list.delete(chunkIndex);
+        }
+      }
+      return honest(req);
+    },
+  };
+}
+
+/** Answers challenges at once and every `retrieve` only after `delayMs`. */
+export function slowReader(options: { delayMs: number }): MinerBehaviour {
+  const slow = slowMiner(options);
+  return {
+    name: "slow-reads",
+    handle(req, honest, stores) {
+      return req.body.type === "retrieve" ? slow.handle(req, honest, stores) : honest(req);
+    },
+  };
+}
+
 /**
  * Adversaries the simulator carries out around the node rather than inside its request handler:
  *
@@ -148,6 +218,9 @@ export const ADVERSARY_NAMES = [
   "offline",
   "churning",
   "sybil",
+  "refuse-reads",
+  "challenged-only",
+  "slow-reads",
 ] as const;
 export type AdversaryName = (typeof ADVERSARY_NAMES)[number];
 
@@ -173,6 +246,10 @@ export interface AdversarySettings {
   offlineFromTempo: number;
   churnPeriod: number;
   sybilGroup: number;
+  /** challenged-only: challenges of a store after which a never-challenged chunk is dropped. */
+  dropAfterChallenges: number;
+  /** slow-reads: delay of every retrieval answer. */
+  readDelayMs: number;
 }
 
 export interface AdversaryOptions extends AdversarySettings {
@@ -207,6 +284,12 @@ export function createAdversary(name: AdversaryName, options: AdversaryOptions):
       return { ...base, online: churningSchedule(options.churnPeriod) };
     case "sybil":
       return { ...base, diskShare: 1 / options.sybilGroup };
+    case "refuse-reads":
+      return { ...base, behaviour: readRefuser() };
+    case "challenged-only":
+      return { ...base, behaviour: challengedOnlyMiner({ afterChallenges: options.dropAfterChallenges }) };
+    case "slow-reads":
+      return { ...base, behaviour: slowReader({ delayMs: options.readDelayMs }) };
   }
 }
 

@@ -49,6 +49,7 @@ const fields = {
   seed: numberField(scenarioSchema.shape.seed),
 };
 const defaultValidators = parseScenario({}).validatorStakes.length;
+const storageDefaults = parseScenario({}).storage;
 
 const usage = `Usage: npm run sim -- [options]
 
@@ -64,6 +65,14 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
   --adversaries LIST  e.g. lazy:2,corrupting:1,outsourcer:1,offline:1,churning:1,slow:1 (none: all honest;
                       default with 8+ miners: lazy:miners/10,corrupting:1,outsourcer:1,offline:1)
   --scenario FILE     a JSON or YAML scenario (see sim/scenarios/); flags override it
+  --storage on|off    the storage workload: clients put and get files through the top validator's
+                      gateway (default on without --scenario; a scenario turns it on with storage.enabled)
+  --clients N         storage clients (default ${storageDefaults.clients})
+  --uploads X         files each client puts per tempo (default ${storageDefaults.uploadsPerTempo})
+  --reads N           gets per tempo (default ${storageDefaults.readsPerTempo})
+  --k N, --m N        data and parity pieces per stripe (default ${storageDefaults.dataShards}, ${storageDefaults.parityShards})
+  --repair on|off     rebuild lost pieces (default on)
+  --churn X           miners leaving for good per tempo, replaced by new registrations (default 0)
   --out DIR           run directory (default runs/<timestamp>)
   --mode MODE         process (each node its own OS process) or inprocess (all nodes in this one);
                       default process up to ${PROCESS_MODE_MAX_NODES} nodes, inprocess above
@@ -124,6 +133,14 @@ export function parseCommandLine(
         out: { type: "string" },
         mode: { type: "string" },
         threads: { type: "string" },
+        storage: { type: "string" },
+        clients: { type: "string" },
+        uploads: { type: "string" },
+        reads: { type: "string" },
+        k: { type: "string" },
+        m: { type: "string" },
+        repair: { type: "string" },
+        churn: { type: "string" },
         help: { type: "boolean" },
       },
     }).values;
@@ -161,6 +178,35 @@ export function parseCommandLine(
   set("tempo", intFlag("tempo", str("tempo"), fields.tempo));
   set("roundsPerTempo", intFlag("rounds", str("rounds"), fields.rounds));
   set("seed", intFlag("seed", str("seed"), fields.seed));
+  const storage: Record<string, unknown> = {
+    ...((base.storage as Record<string, unknown> | undefined) ?? {}),
+  };
+  const setStorage = (key: string, value: unknown) => {
+    if (value !== undefined) storage[key] = value;
+  };
+  const onOff = (name: string): boolean | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    if (v !== "on" && v !== "off") throw new UsageError(`--${name}: expected on or off, got "${v}"`);
+    return v === "on";
+  };
+  const numberFlag = (name: string, max: number): number | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n > max)
+      throw new UsageError(`--${name}: expected a number from 0 to ${max}, got "${v}"`);
+    return n;
+  };
+  setStorage("enabled", onOff("storage") ?? (file === undefined ? true : undefined));
+  setStorage("clients", intFlag("clients", str("clients"), { min: 1, max: 64 }));
+  setStorage("uploadsPerTempo", numberFlag("uploads", 100));
+  setStorage("readsPerTempo", intFlag("reads", str("reads"), { min: 0, max: 1000 }));
+  setStorage("dataShards", intFlag("k", str("k"), { min: 1, max: 32 }));
+  setStorage("parityShards", intFlag("m", str("m"), { min: 0, max: 32 }));
+  setStorage("repair", onOff("repair"));
+  setStorage("churnPerTempo", numberFlag("churn", 64));
+  merged.storage = storage;
   const adversaries = str("adversaries");
   try {
     if (adversaries !== undefined) merged.adversaries = parseAdversaries(adversaries);
@@ -245,7 +291,7 @@ async function main(): Promise<number> {
       );
     },
   });
-  const summary = summarize(scenario, result.tempos, result.aborted);
+  const summary = summarize(scenario, result.tempos, result.aborted, result.reads);
   writeSummary(outDir, summary, result.timings);
   const html = writeHtmlReport(outDir, scenario, result.tempos, summary);
   const t = result.timings;

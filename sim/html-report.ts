@@ -90,6 +90,32 @@ function barChart(bars: { label: string; value: number; color: string; text: str
   return `<svg viewBox="0 0 ${W} ${h}" width="${W}" height="${h}">${parts.join("")}</svg>`;
 }
 
+/** The storage workload: a chart of files kept, lost and at risk, and the per-tempo table. */
+function storageSection(records: readonly TempoRecord[], summary: Summary): string {
+  const rows = records.flatMap((r) => (r.files ? [r.files] : []));
+  const s = summary.storage;
+  if (!s || rows.length === 0) return "";
+  const chart = lineChart(
+    [
+      { name: "files", color: "#2f9e44", points: rows.map((r) => [r.tempo, r.files] as [number, number]) },
+      { name: "at risk", color: "#f08c00", points: rows.map((r) => [r.tempo, r.atRisk] as [number, number]) },
+      { name: "lost", color: "#e03131", points: rows.map((r) => [r.tempo, r.lost] as [number, number]) },
+    ],
+    { xLabel: "tempo", yFormat: (y) => y.toFixed(0) },
+  );
+  const ms = (x: number | null) => (x === null ? "–" : `${x.toFixed(0)} ms`);
+  const table = rows
+    .map(
+      (r) =>
+        `<tr><td>${r.tempo}</td><td>${r.files}</td><td>${(r.userBytes / 2 ** 20).toFixed(1)}</td><td>${r.userBytes === 0 ? "–" : `${(r.storedBytes / r.userBytes).toFixed(2)}×`}</td><td>${r.lost}</td><td>${r.atRisk}</td><td>${r.gets === 0 ? "–" : `${((r.getsVerified / r.gets) * 100).toFixed(1)}%`}</td><td>${r.piecesRepaired}</td><td>${(r.repairBytes / 2 ** 20).toFixed(1)}</td><td>${(Number(r.minerEmission / 1_000_000n) / 1000).toFixed(3)}</td></tr>`,
+    )
+    .join("");
+  return `<h2>Storage: files kept and read back</h2>
+<p>${s.files} files at the end (${s.lost} lost, ${s.atRisk} at risk: one more miner lost and a stripe is gone); availability ${s.availability === null ? "–" : `${(s.availability * 100).toFixed(1)}%`} of ${s.gets} gets; retrieval p50 ${ms(s.latency.p50)}, p99 ${ms(s.latency.p99)}, first byte p50 ${ms(s.latency.firstByteP50)} (wall clock, this machine); ${s.piecesRepaired} pieces repaired.</p>
+${chart}
+<table><tr><th>tempo</th><th>files</th><th>MiB</th><th>overhead</th><th>lost</th><th>at risk</th><th>availability</th><th>repaired</th><th>repair MiB</th><th>miner emission (TAO)</th></tr>${table}</table>`;
+}
+
 /** Renders the report's HTML. */
 export function renderHtmlReport(
   scenario: Scenario,
@@ -155,6 +181,7 @@ export function renderHtmlReport(
         `<tr><td>${v.uid}</td><td><span class="sw" style="background:${colorOf(v.behaviour)}"></span>${escapeHtml(v.behaviour)}</td><td>${(v.stakeShare * 100).toFixed(1)}%</td><td>${(v.dividendShare * 100).toFixed(1)}%</td></tr>`,
     )
     .join("")}</table>`;
+  const storage = storageSection(records, summary);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>storage-subnet simulation: ${escapeHtml(scenario.name)}</title>
 <style>
@@ -176,6 +203,7 @@ ${validatorTable}
 <p>First tempo from which the adversary's incentive stayed below ${(summary.detectionThreshold * 100).toFixed(1)}% of the honest miners' mean.</p>${detection}
 <h2>Validator agreement</h2>
 <p>Mean pairwise Pearson correlation of the validators' on-chain weight rows, per tempo.</p>${agreement}
+${storage}
 <h2>Scenario</h2><pre>${escapeHtml(JSON.stringify(scenario, null, 2))}</pre>
 </body></html>
 `;

@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
 import { ADVERSARY_NAMES } from "./adversaries.js";
 import type { MinerSpec, ValidatorSpec } from "./nodes.js";
+import type { GatewayTick } from "./sim-gateway.js";
 
 const adversarySettings = z.strictObject({
   seed: z.number(),
@@ -19,6 +20,8 @@ const adversarySettings = z.strictObject({
   offlineFromTempo: z.number(),
   churnPeriod: z.number(),
   sybilGroup: z.number(),
+  dropAfterChallenges: z.number(),
+  readDelayMs: z.number(),
 });
 
 const minerSpec = z.strictObject({
@@ -44,6 +47,15 @@ const validatorSpec = z.strictObject({
   challengeTimeoutMs: z.number().int().positive(),
   fillPerRound: z.number().int().gte(0),
   policy: z.strictObject({ name: z.string(), params: z.record(z.string(), z.unknown()).optional() }),
+  gateway: z
+    .strictObject({
+      dataShards: z.number().int().positive(),
+      parityShards: z.number().int().gte(0),
+      repairBandwidth: z.number().positive(),
+      offlineGraceMs: z.number().gte(0),
+      repair: z.boolean(),
+    })
+    .optional(),
 });
 
 const nodeName = z.string().regex(/^(miner|validator)\d+$/);
@@ -55,6 +67,13 @@ export const nodeRequestSchema = z.discriminatedUnion("op", [
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("retarget"), address: z.string() }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("round"), setWeights: z.boolean() }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("report"), hotkeys: z.array(z.string()) }),
+  z.strictObject({
+    id: z.number(),
+    node: nodeName,
+    op: z.literal("storage-tick"),
+    advanceMs: z.number().gte(0),
+  }),
+  z.strictObject({ id: z.number(), node: nodeName, op: z.literal("restart-gateway") }),
   z.strictObject({ id: z.number(), node: nodeName, op: z.literal("stop") }),
   z.strictObject({ id: z.number(), op: z.literal("close") }),
 ]);
@@ -74,6 +93,8 @@ export type NodeRequest =
   | { id: number; node: string; op: "retarget"; address: string }
   | { id: number; node: string; op: "round"; setWeights: boolean }
   | { id: number; node: string; op: "report"; hotkeys: string[] }
+  | { id: number; node: string; op: "storage-tick"; advanceMs: number }
+  | { id: number; node: string; op: "restart-gateway" }
   | { id: number; node: string; op: "stop" }
   /** Stops every node the runner hosts and its chain client; the runner then ends. */
   | { id: number; op: "close" };
@@ -81,7 +102,10 @@ export type NodeRequest =
 /** What each request resolves to. */
 export interface NodeResults {
   "start-miner": { announcedAddress: string };
-  "start-validator": Record<string, never>;
+  /** The gateway's URL when the spec asked for one (the runtime listens on port 0 and says where). */
+  "start-validator": { gatewayUrl?: string };
+  "storage-tick": GatewayTick;
+  "restart-gateway": { gatewayUrl: string };
   retarget: Record<string, never>;
   round: Record<string, never>;
   report: { scores: number[]; counts: ChallengeCounts[] };

@@ -102,8 +102,9 @@ export function createNodeRuntime(chain: (endpoint: string) => Promise<ChainClie
       if (req.op === "start-validator") {
         node.validator = await buildValidator(req.spec, { chain: c, log });
         await node.validator.validator.start();
+        const gatewayUrl = await node.validator.startGateway();
         nodes.set(req.node, node);
-        return {};
+        return gatewayUrl === undefined ? {} : { gatewayUrl };
       }
       const spec: MinerSpec = req.spec;
       if (spec.behaviour === "outsourcer") proxy ??= createP2PNode();
@@ -139,6 +140,10 @@ export function createNodeRuntime(chain: (endpoint: string) => Promise<ChainClie
           return {};
         case "report":
           return validatorOf(req.node).report(req.hotkeys);
+        case "storage-tick":
+          return validatorOf(req.node).gateway().tick(req.advanceMs);
+        case "restart-gateway":
+          return { gatewayUrl: await validatorOf(req.node).gateway().restart() };
         case "stop":
           await stopNode(req.node);
           return {};
@@ -177,11 +182,14 @@ export function nodeHandles(
     async startValidator(spec: ValidatorSpec): Promise<SimValidatorNode> {
       const node = `validator${spec.index}`;
       const caller = callerFor(node);
-      await caller.call("start-validator", { ...base, node, spec });
+      const started = await caller.call("start-validator", { ...base, node, spec });
       return {
+        gatewayUrl: started.gatewayUrl,
         runRound: async (setWeights) => {
           await caller.call("round", { node, setWeights });
         },
+        storageTick: (advanceMs) => caller.call("storage-tick", { node, advanceMs }),
+        restartGateway: async () => (await caller.call("restart-gateway", { node })).gatewayUrl,
         report: (hotkeys) => caller.call("report", { node, hotkeys: [...hotkeys] }),
         stop: () => onStop(node),
       };

@@ -15,12 +15,13 @@ import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import type { ChainClient } from "../chain/client.js";
 import { authReady } from "../neurons/auth.js";
-import type { Logger } from "../neurons/logger.js";
+import { type Logger, silentLogger } from "../neurons/logger.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { folderUsedBytes } from "../neurons/miner/partition.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { type ChallengeCounts, type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
 import { type AdversaryName, type AdversarySettings, createAdversary } from "./adversaries.js";
+import { type GatewaySpec, type GatewayTick, type SimGateway, startSimGateway } from "./sim-gateway.js";
 
 /** One simulated miner, as data. */
 export interface MinerSpec {
@@ -53,6 +54,8 @@ export interface ValidatorSpec {
   challengeTimeoutMs: number;
   fillPerRound: number;
   policy: { name: string; params?: Record<string, unknown> };
+  /** The storage workload's gateway runs on this validator (its chunk size must hold a 1 MiB leaf). */
+  gateway?: GatewaySpec;
 }
 
 /** What a validator reports after a tempo's rounds. */
@@ -72,8 +75,14 @@ export interface SimMinerNode {
 }
 
 export interface SimValidatorNode {
+  /** The gateway's URL (`http://127.0.0.1:port`) when the spec asked for one. */
+  readonly gatewayUrl: string | undefined;
   /** One round; weights are set only when `setWeights` (the simulator's last round of a tempo). */
   runRound(setWeights: boolean): Promise<void>;
+  /** The gateway's maintenance after `advanceMs` of simulated time (see sim/sim-gateway.ts). */
+  storageTick(advanceMs: number): Promise<GatewayTick>;
+  /** Restarts the gateway and its storage service; resolves to the new URL. */
+  restartGateway(): Promise<string>;
   report(minerHotkeys: readonly string[]): Promise<ValidatorReport>;
   stop(): Promise<void>;
 }
@@ -171,6 +180,9 @@ export async function buildMiner(
 export interface BuiltValidator {
   validator: Validator;
   db: ValidatorDb;
+  /** Starts the gateway the spec asks for, once the validator has started; its URL, or undefined. */
+  startGateway(): Promise<string | undefined>;
+  gateway(): SimGateway;
   report(minerHotkeys: readonly string[]): Promise<ValidatorReport>;
   /** Stops the validator and closes its database. */
   close(): Promise<void>;
@@ -205,9 +217,27 @@ export async function buildValidator(
     random: perMinerRandom(spec.seed, spec.index),
     ...(deps.log ? { log: deps.log } : {}),
   });
+  let gateway: SimGateway | undefined;
   return {
     validator,
     db,
+    async startGateway() {
+      if (!spec.gateway) return undefined;
+      gateway = await startSimGateway({
+        db,
+        link: validator.link,
+        hotkey,
+        netuid: spec.netuid,
+        chunkSize: spec.chunkSize,
+        spec: spec.gateway,
+        ...(deps.log ? { log: deps.log } : { log: silentLogger() }),
+      });
+      return gateway.url;
+    },
+    gateway() {
+      if (!gateway) throw new Error(`validator${spec.index} runs no gateway`);
+      return gateway;
+    },
     async report(minerHotkeys) {
       const scores = await validator.scores();
       const counts = minerHotkeys.map((h) => {
@@ -217,6 +247,7 @@ export async function buildValidator(
       return { scores, counts };
     },
     async close() {
+      await gateway?.close();
       await validator.stop().catch(() => undefined);
       db.close();
     },

@@ -7,15 +7,17 @@
  * | metagraph.csv, metagraph.jsonl | one row per uid per tempo, read at the epoch block | yes |
  * | scores.csv | each validator's score and on-chain weight (u16) per miner per tempo | yes |
  * | challenges.csv | challenge outcomes per validator, miner and tempo | yes |
- * | summary.json | emission shares, detection tempos, validator agreement | yes |
+ * | files.csv | the storage workload per tempo: files, bytes, lost, at risk, gets, repair, emission | yes |
+ * | summary.json | emission shares, detection tempos, validator agreement, storage | yes, but for its `storage.latency` (wall clock) |
  * | timings.json | wall times, peak memory | no (machine-dependent) |
- * | report.html | the charts (sim/html-report.ts) | yes |
+ * | report.html | the charts (sim/html-report.ts) | yes, but for the storage block's latencies |
  *
  * Rows are appended tempo by tempo, so an interrupted run keeps every finished tempo.
  */
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Scenario } from "./scenario.js";
+import type { FileRow, ReadTiming } from "./storage-workload.js";
 
 export interface MetagraphRow {
   tempo: number;
@@ -72,6 +74,8 @@ export interface TempoRecord {
   weights: number[][];
   minerUids: number[];
   validatorUids: number[];
+  /** The storage workload's row, when the scenario has one. */
+  files?: FileRow;
 }
 
 export interface Detection {
@@ -98,6 +102,38 @@ export interface Summary {
   emissionShareByTempo: Record<string, number>[];
   /** Each validator's share of the stake (first tempo) and of the validators' emission (run). */
   validators: { uid: number; behaviour: string; stakeShare: number; dividendShare: number }[];
+  /** The storage workload, when the scenario has one. */
+  storage?: StorageSummary;
+}
+
+export interface StorageSummary {
+  /** At the end of the run. */
+  files: number;
+  userBytes: number;
+  storedBytes: number;
+  /** storedBytes / userBytes (null with nothing stored). */
+  overhead: number | null;
+  lost: number;
+  atRisk: number;
+  /** Over the run. */
+  puts: number;
+  putsFailed: number;
+  gets: number;
+  getsVerified: number;
+  /** getsVerified / gets (null without gets). */
+  availability: number | null;
+  piecesRepaired: number;
+  piecesMarkedLost: number;
+  repairBytes: number;
+  /** Miner emission over the run (rao, decimal string). */
+  minerEmission: string;
+  /** Wall clock (machine-dependent, so in summary.json only): gets' latency and time to first byte, ms. */
+  latency: {
+    p50: number | null;
+    p99: number | null;
+    firstByteP50: number | null;
+    firstByteP99: number | null;
+  };
 }
 
 /** A CSV column: its header and how a row's cell is written. */
@@ -151,6 +187,25 @@ const CHALLENGE_COLUMNS: readonly Column<ChallengeRow>[] = [
   ["timeout", (c) => c.timeout],
 ];
 
+const FILE_COLUMNS: readonly Column<FileRow>[] = [
+  ["tempo", (r) => r.tempo],
+  ["files", (r) => r.files],
+  ["user_bytes", (r) => r.userBytes],
+  ["stored_bytes", (r) => r.storedBytes],
+  ["overhead", (r) => (r.userBytes === 0 ? "" : f6(r.storedBytes / r.userBytes))],
+  ["lost", (r) => r.lost],
+  ["at_risk", (r) => r.atRisk],
+  ["puts", (r) => r.puts],
+  ["puts_failed", (r) => r.putsFailed],
+  ["gets", (r) => r.gets],
+  ["gets_verified", (r) => r.getsVerified],
+  ["availability", (r) => (r.gets === 0 ? "" : f6(r.getsVerified / r.gets))],
+  ["pieces_repaired", (r) => r.piecesRepaired],
+  ["pieces_marked_lost", (r) => r.piecesMarkedLost],
+  ["repair_bytes", (r) => r.repairBytes],
+  ["miner_emission", (r) => r.minerEmission],
+];
+
 function csvHeader<R>(columns: readonly Column<R>[]): string {
   return `${columns.map(([header]) => header).join(",")}\n`;
 }
@@ -179,6 +234,7 @@ export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
   writeFileSync(join(outDir, "metagraph.jsonl"), "");
   writeFileSync(join(outDir, "scores.csv"), csvHeader(SCORE_COLUMNS));
   writeFileSync(join(outDir, "challenges.csv"), csvHeader(CHALLENGE_COLUMNS));
+  if (scenario.storage.enabled) writeFileSync(join(outDir, "files.csv"), csvHeader(FILE_COLUMNS));
   return {
     appendTempo(record) {
       appendFileSync(join(outDir, "metagraph.csv"), csvLines(METAGRAPH_COLUMNS, record.metagraph));
@@ -188,6 +244,7 @@ export function createRunWriter(outDir: string, scenario: Scenario): RunWriter {
       );
       appendFileSync(join(outDir, "scores.csv"), csvLines(SCORE_COLUMNS, record.scores));
       appendFileSync(join(outDir, "challenges.csv"), csvLines(CHALLENGE_COLUMNS, record.challenges));
+      if (record.files) appendFileSync(join(outDir, "files.csv"), csvLines(FILE_COLUMNS, [record.files]));
     },
   };
 }
@@ -241,8 +298,62 @@ export function validatorAgreement(weights: readonly (readonly number[])[]): num
   return values.length === 0 ? null : values.reduce((x, y) => x + y, 0) / values.length;
 }
 
-/** Emission shares, detection tempos and agreement from a run's records. */
-export function summarize(scenario: Scenario, records: readonly TempoRecord[], aborted: boolean): Summary {
+/** The `q` quantile (0..1) of `values` by nearest rank; null when empty. */
+export function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+}
+
+/** The storage block of the summary from the run's file rows and its gets' timings. */
+export function summarizeStorage(
+  records: readonly TempoRecord[],
+  reads: readonly ReadTiming[],
+): StorageSummary | undefined {
+  const rows = records.flatMap((r) => (r.files ? [r.files] : []));
+  const last = rows[rows.length - 1];
+  if (!last) return undefined;
+  const sum = (f: (r: FileRow) => number) => rows.reduce((a, r) => a + f(r), 0);
+  const gets = sum((r) => r.gets);
+  const getsVerified = sum((r) => r.getsVerified);
+  const firstBytes = reads.flatMap((r) => (r.firstByteMs === null ? [] : [r.firstByteMs]));
+  const latencies = reads.filter((r) => r.ok).map((r) => r.latencyMs);
+  const round = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+  return {
+    files: last.files,
+    userBytes: last.userBytes,
+    storedBytes: last.storedBytes,
+    overhead: last.userBytes === 0 ? null : last.storedBytes / last.userBytes,
+    lost: last.lost,
+    atRisk: last.atRisk,
+    puts: sum((r) => r.puts),
+    putsFailed: sum((r) => r.putsFailed),
+    gets,
+    getsVerified,
+    availability: gets === 0 ? null : getsVerified / gets,
+    piecesRepaired: sum((r) => r.piecesRepaired),
+    piecesMarkedLost: sum((r) => r.piecesMarkedLost),
+    repairBytes: sum((r) => r.repairBytes),
+    minerEmission: rows.reduce((a, r) => a + r.minerEmission, 0n).toString(),
+    latency: {
+      p50: round(quantile(latencies, 0.5)),
+      p99: round(quantile(latencies, 0.99)),
+      firstByteP50: round(quantile(firstBytes, 0.5)),
+      firstByteP99: round(quantile(firstBytes, 0.99)),
+    },
+  };
+}
+
+/**
+ * Emission shares, detection tempos and agreement from a run's records, and the storage block
+ * when the run had a workload (`reads`: its gets' wall-clock timings).
+ */
+export function summarize(
+  scenario: Scenario,
+  records: readonly TempoRecord[],
+  aborted: boolean,
+  reads: readonly ReadTiming[] = [],
+): Summary {
   const totals = new Map<string, bigint>();
   const counts = new Map<string, number>();
   let all = 0n;
@@ -313,6 +424,7 @@ export function summarize(scenario: Scenario, records: readonly TempoRecord[], a
     stakeShare: share(r.stake, stakeTotal),
     dividendShare: share(validatorEmission.get(r.uid) ?? 0n, validatorTotal),
   }));
+  const storage = summarizeStorage(records, reads);
   return {
     validators,
     scenario: scenario.name,
@@ -325,6 +437,7 @@ export function summarize(scenario: Scenario, records: readonly TempoRecord[], a
     detections,
     validatorAgreement: records.map((r) => validatorAgreement(r.weights)),
     emissionShareByTempo: byTempo,
+    ...(storage ? { storage } : {}),
   };
 }
 
@@ -370,7 +483,23 @@ export function formatSummary(summary: Summary): string {
     lines.push(
       `validator agreement (weight correlation), last tempo: ${agreement[agreement.length - 1]?.toFixed(3)}`,
     );
+  if (summary.storage) lines.push("", ...formatStorage(summary.storage));
   return lines.join("\n");
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const ms = (x: number | null) => (x === null ? "–" : `${x.toFixed(0)} ms`);
+
+/** The summary's storage block. */
+export function formatStorage(s: StorageSummary): string[] {
+  const tao = Number(BigInt(s.minerEmission) / 1_000_000n) / 1000;
+  return [
+    "storage: files put through the gateway, kept and read back",
+    `  files ${s.files} (${mib(s.userBytes)}; ${mib(s.storedBytes)} on miners, overhead ${s.overhead === null ? "–" : `${s.overhead.toFixed(2)}×`})  lost ${s.lost}  at risk ${s.atRisk}`,
+    `  puts ${s.puts} (${s.putsFailed} failed)  gets ${s.gets}, availability ${s.availability === null ? "–" : pct(s.availability)}`,
+    `  retrieval p50 ${ms(s.latency.p50)}  p99 ${ms(s.latency.p99)}  first byte p50 ${ms(s.latency.firstByteP50)}  p99 ${ms(s.latency.firstByteP99)}`,
+    `  repair: ${s.piecesRepaired} pieces rebuilt (${s.piecesMarkedLost} marked lost), ${mib(s.repairBytes)} moved;  miner emission ${tao.toFixed(3)} TAO`,
+  ];
 }
 
 /** Writes summary.json and timings.json. */

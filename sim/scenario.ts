@@ -23,13 +23,24 @@ type AnyAdversary = AdversaryName | ValidatorAdversaryName;
 const ALL_ADVERSARIES: readonly AnyAdversary[] = [...ADVERSARY_NAMES, ...VALIDATOR_ADVERSARY_NAMES];
 const adversaryName = z.enum(ALL_ADVERSARIES as [AnyAdversary, ...AnyAdversary[]]);
 
-const eventSchema = z.strictObject({
-  /** Tempo (1-based) at whose start the event applies, before the validators' rounds. */
-  tempo: z.number().int().gte(1),
-  /** Miner index (0-based, in registration order). */
-  miner: z.number().int().gte(0),
-  action: z.enum(["offline", "online"]),
-});
+const eventSchema = z
+  .strictObject({
+    /** Tempo (1-based) at whose start the event applies, before the validators' rounds. */
+    tempo: z.number().int().gte(1),
+    /** Miner index (0-based, in registration order). */
+    miner: z.number().int().gte(0).optional(),
+    /** Several miners at once (a correlated failure: one operator, one rack). */
+    miners: z.array(z.number().int().gte(0)).optional(),
+    /**
+     * offline/online: the miner's node stops or starts again on its store; leave: it stops for
+     * good and a new miner registers, taking the uid the chain prunes (lowest emission first);
+     * gateway-restart: the storage validator's gateway and storage service restart (no miner).
+     */
+    action: z.enum(["offline", "online", "leave", "gateway-restart"]),
+  })
+  .refine((e) => e.action === "gateway-restart" || e.miner !== undefined || e.miners !== undefined, {
+    message: "an event names a miner (miner or miners) unless it is a gateway-restart",
+  });
 export type SimEvent = z.infer<typeof eventSchema>;
 
 /** Validators a run may have; each is a node with its own stake. */
@@ -74,6 +85,10 @@ export const scenarioSchema = z.strictObject({
       churnPeriod: z.number().int().gte(1).default(2),
       /** sybil: hotkeys sharing one disk (consecutive sybil miners form groups of this size). */
       sybilGroup: z.number().int().gte(1).default(2),
+      /** challenged-only: challenges of a store after which a never-challenged chunk is dropped. */
+      dropAfterChallenges: z.number().int().gte(1).default(8),
+      /** slow-reads: delay of each retrieval answer, ms. */
+      readDelayMs: z.number().int().gte(0).default(3_000),
     })
     // Parsing {} fills each field's own default: the defaults are written once, above.
     .prefault({}),
@@ -113,6 +128,64 @@ export const scenarioSchema = z.strictObject({
     .record(z.string().regex(/^sudoSet[A-Za-z0-9]+$/), z.union([z.number(), z.boolean()]))
     .default({}),
   events: z.array(eventSchema).default([]),
+  /**
+   * A storage workload (issue 16): the most-staked validator runs the storage service and its
+   * gateway (real HTTP on 127.0.0.1), seeded clients put and get files through the typed client
+   * API every tempo, and each tempo's files.csv row says what survived. Sizes are small so a
+   * default run stays within its time goal.
+   */
+  storage: z
+    .strictObject({
+      /** Off in a scenario that does not ask for it; `npm run sim` turns it on unless given --scenario. */
+      enabled: z.boolean().default(false),
+      clients: z.number().int().gte(1).lte(64).default(2),
+      /** Files each client puts per tempo (fractions put one file every 1/rate tempos, seeded). */
+      uploadsPerTempo: z.number().gte(0).lte(100).default(1.5),
+      /** Most files are small: uniform in [smallMinBytes, smallMaxBytes]. */
+      smallMinBytes: z.number().int().gte(0).default(1_024),
+      smallMaxBytes: z
+        .number()
+        .int()
+        .gte(0)
+        .default(192 * 1024),
+      /** Share of puts that are large: uniform in [smallMaxBytes, largeMaxBytes] (spanning leaves and stripes). */
+      largeShare: z.number().gte(0).lte(1).default(0.1),
+      largeMaxBytes: z
+        .number()
+        .int()
+        .gte(0)
+        .default(5 * 1024 * 1024),
+      /** Gets per tempo, over all clients. */
+      readsPerTempo: z.number().int().gte(0).lte(1000).default(6),
+      /** Zipf exponent of which file is read: 0 uniform, 1 classic zipf (a few files read far more). */
+      popularitySkew: z.number().gte(0).lte(4).default(1),
+      /** k and m of the gateway (api.data_shards, api.parity_shards). */
+      dataShards: z.number().int().gte(1).lte(32).default(4),
+      parityShards: z.number().int().gte(0).lte(32).default(2),
+      /** Rebuild lost pieces each tempo; false leaves lost pieces lost. */
+      repair: z.boolean().default(true),
+      /** api.repair_bandwidth, bytes/s. */
+      repairBandwidth: z
+        .number()
+        .int()
+        .gte(1)
+        .default(64 * 1024 * 1024),
+      /** api.offline_grace in tempos (of simulated time): pieces of a miner down this long are rebuilt. */
+      offlineGraceTempos: z.number().int().gte(0).default(1),
+      /** Files expire after this many tempos; 0 keeps them for the run. */
+      ttlTempos: z.number().int().gte(0).default(0),
+      /** Seconds of simulated time per block (a tempo lasts tempo × this). */
+      blockSeconds: z.number().int().gte(1).default(12),
+      /**
+       * Each tempo from churnFromTempo on, this many miners (seeded choice among those still up)
+       * leave for good and are replaced by new registrations; fractions accumulate.
+       */
+      churnPerTempo: z.number().gte(0).lte(64).default(0),
+      churnFromTempo: z.number().int().gte(1).default(2),
+      /** Free space of each miner, in 1 MiB chunks (the storage validator's pieces are 1 MiB leaves). */
+      minerFreeChunks: z.number().int().gte(1).default(16),
+    })
+    .prefault({}),
   /** An adversary counts as detected once its incentive stays below this share of the honest mean. */
   detectionThreshold: z.number().gt(0).lt(1).default(0.01),
 });
@@ -159,13 +232,23 @@ export function parseScenario(input: unknown): Scenario {
       `adversaries: ${validatorAdversaries} adversarial validators need at least ${validatorAdversaries + 1} validators (one honest validator at least)`,
     );
   for (const e of s.events)
-    if (e.miner >= s.miners)
-      throw new ScenarioError(`events: miner ${e.miner} does not exist (miners are 0..${s.miners - 1})`);
+    for (const miner of eventMiners(e))
+      if (miner >= s.miners)
+        throw new ScenarioError(`events: miner ${miner} does not exist (miners are 0..${s.miners - 1})`);
+  if (s.storage.enabled && s.storage.smallMaxBytes < s.storage.smallMinBytes)
+    throw new ScenarioError("storage.smallMaxBytes: must be at least storage.smallMinBytes");
+  if (s.storage.enabled && s.storage.largeMaxBytes < s.storage.smallMaxBytes)
+    throw new ScenarioError("storage.largeMaxBytes: must be at least storage.smallMaxBytes");
   if (s.tempo < s.validatorStakes.length + 2)
     throw new ScenarioError(
       `tempo: ${s.tempo} blocks is too short for ${s.validatorStakes.length} validators' weight transactions (at least validators + 2)`,
     );
   return s;
+}
+
+/** The miner indices an event names. */
+export function eventMiners(e: SimEvent): number[] {
+  return [...(e.miner !== undefined ? [e.miner] : []), ...(e.miners ?? [])];
 }
 
 /**

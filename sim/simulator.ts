@@ -19,6 +19,9 @@
  *   milliseconds between runs.
  * - Miners read the metagraph once at start (budgets never move with the validators' growing
  *   stake); wall times and latencies go to timings.json, never to CSV.
+ * - The storage workload (sim/storage-workload.ts) draws from the seed and the tempo, works one
+ *   request at a time, and runs the gateway's maintenance on simulated time once per tempo
+ *   (sim/sim-gateway.ts); read latencies go to summary.json, never to files.csv.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +37,7 @@ import { PolkadotChainClient } from "../chain/polkadot-client.js";
 import { submitWeights } from "../chain/weights.js";
 import { authReady } from "../neurons/auth.js";
 import type { ChallengeCounts } from "../neurons/validator/validator-db.js";
+import { CHUNK_BYTES } from "../protocol/content-id.js";
 import { toU16Weights, U16_MAX } from "../protocol/scoring.js";
 import {
   type AdversaryName,
@@ -47,7 +51,7 @@ import {
 import { SimError } from "./errors.js";
 import { type MemorySampler, sampleMemory } from "./memory.js";
 import { createInProcessHost } from "./node-runtime.js";
-import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode } from "./nodes.js";
+import type { MinerSpec, NodeHost, SimMinerNode, SimValidatorNode, ValidatorSpec } from "./nodes.js";
 import { createProcessHost, createThreadHost } from "./remote-host.js";
 import type {
   ChallengeRow,
@@ -57,7 +61,15 @@ import type {
   TempoRecord,
   ValidatorMinerRow,
 } from "./report.js";
-import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "./scenario.js";
+import { assignBehaviours, assignValidatorBehaviours, eventMiners, type Scenario } from "./scenario.js";
+import {
+  createStorageWorkload,
+  type FileRow,
+  type MinerLiveness,
+  type ReadTiming,
+  type StorageWorkload,
+  seededRandom,
+} from "./storage-workload.js";
 
 const TAO = 1_000_000_000n;
 
@@ -100,6 +112,8 @@ export interface SimResult {
   tempos: TempoRecord[];
   timings: SimTimings;
   aborted: boolean;
+  /** Every get of the storage workload, in order (wall-clock figures: summary only, never CSV). */
+  reads: ReadTiming[];
 }
 
 export interface TempoProgress {
@@ -158,6 +172,10 @@ interface SimMiner {
   node?: SimMinerNode;
   /** For an outsourcer: the address it was last told to forward to. */
   forwardsTo?: string;
+  /** Left for good (a leave event, churn, or its uid pruned): never started again. */
+  departed?: boolean;
+  /** Its uid went to a new registration: no longer in the metagraph or the reports. */
+  deregistered?: boolean;
 }
 
 interface SimValidator extends ValidatorKeys {
@@ -194,6 +212,17 @@ interface SimNetwork {
   miners: SimMiner[];
   validators: SimValidator[];
   timings: SimTimings;
+  keys: SimKeys;
+  nodesDir: string;
+  /** Uid of each registered hotkey (ss58), re-read after every replacement registration. */
+  uids: Map<string, number>;
+  behaviours: Map<number, string>;
+  /** The storage workload and the validator running its gateway, when the scenario has one. */
+  storage?: { workload: StorageWorkload; gateway: SimValidator; reads: ReadTiming[] };
+  /** Departed miners whose replacement registers at the next tempo's start. */
+  replacementsDue: number;
+  /** Churn's fractional miners carried to the next tempo. */
+  churnCarry: number;
 }
 
 const noHook = (): never => {
@@ -243,9 +272,10 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
     behaviours: Map<number, string>,
     tempos: TempoRecord[],
     wasAborted: boolean,
+    reads: ReadTiming[] = [],
   ): SimResult => {
     finishTimings(timings, t0, memory);
-    return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted };
+    return { scenario, netuid, behaviours, tempos, timings, aborted: wasAborted, reads };
   };
 
   try {
@@ -279,13 +309,19 @@ export async function runSimulation(init: SimulatorInit): Promise<SimResult> {
       miners,
       validators: [],
       timings,
+      keys,
+      nodesDir,
+      uids: new Map(),
+      behaviours,
+      replacementsDue: 0,
+      churnCarry: 0,
     };
     await startNodes(net, keys.validatorKeys, nodesDir, stage);
     timings.nodesStartMs = performance.now() - t;
 
     const tempos: TempoRecord[] = [];
     const stopped = await runTempos(net, { behaviours, epochTrust, tempos, init, t0 });
-    return finish(netuid, behaviours, tempos, stopped);
+    return finish(netuid, behaviours, tempos, stopped, net.storage?.reads);
   } finally {
     memory?.stop();
     await stopRunning(running);
@@ -414,44 +450,11 @@ async function bootstrapSimSubnet(init: {
   const netuid = subnet.netuid;
   behaviours.set(0, "owner");
   for (const [i, v] of validatorKeys.entries()) behaviours.set(subnet.uids[i] as number, v.behaviourName);
-  const o = scenario.adversaryOptions;
   for (let i = 0; i < scenario.miners; i++) {
-    const hotkeyUri = `//Sim//miner${i}`;
-    const hotkey = minerHotkeys[i] as KeyringPair;
     const uid = subnet.uids[validatorKeys.length + i] as number;
-    const behaviourName = behaviourNames[i] ?? "honest";
-    behaviours.set(uid, behaviourName);
-    const adversary: AdversarySettings = {
-      seed: scenario.seed * 7919 + i,
-      lazyKeep: o.lazyKeep,
-      corruptRate: o.corruptRate,
-      slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
-      offlineFromTempo: o.offlineFromTempo,
-      churnPeriod: o.churnPeriod,
-      sybilGroup: o.sybilGroup,
-    };
-    // The schedule and disk share are the simulator's to carry out; the answering behaviour is
-    // built where the node runs (sim/nodes.ts).
-    const { online, diskShare } =
-      behaviourName === "honest"
-        ? { online: () => true, diskShare: 1 }
-        : createAdversary(behaviourName, { ...adversary, node: noHook, target: noHook });
-    miners.push({
-      index: i,
-      hotkey,
-      behaviourName,
-      online,
-      spec: {
-        index: i,
-        hotkeyUri,
-        behaviour: behaviourName,
-        adversary,
-        netuid,
-        dbRoot: join(nodesDir, "miners"),
-        chunkSize: scenario.miner.chunkSize,
-        diskBytes: Math.floor(scenario.miner.freeChunks * diskShare) * scenario.miner.chunkSize,
-      },
-    });
+    const miner = simMiner(scenario, i, behaviourNames[i] ?? "honest", netuid, nodesDir);
+    behaviours.set(uid, miner.behaviourName);
+    miners.push(miner);
   }
   const permits = await client.metagraph(netuid);
   for (const v of validatorKeys) {
@@ -460,6 +463,57 @@ async function bootstrapSimSubnet(init: {
       throw new SimulationError(`validator ${v.hotkey.address} (uid ${uid}) did not get a validator permit`);
   }
   return { netuid, behaviours, miners };
+}
+
+/** A miner's hotkey, behaviour, schedule and spec, by its index in registration order. */
+function simMiner(
+  scenario: Scenario,
+  i: number,
+  behaviourName: AdversaryName | "honest",
+  netuid: number,
+  nodesDir: string,
+): SimMiner {
+  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+  const hotkeyUri = `//Sim//miner${i}`;
+  const o = scenario.adversaryOptions;
+  const adversary: AdversarySettings = {
+    seed: scenario.seed * 7919 + i,
+    lazyKeep: o.lazyKeep,
+    corruptRate: o.corruptRate,
+    slowDelayMs: Math.round(o.slowDelayFraction * scenario.validator.challengeTimeoutMs),
+    offlineFromTempo: o.offlineFromTempo,
+    churnPeriod: o.churnPeriod,
+    sybilGroup: o.sybilGroup,
+    dropAfterChallenges: o.dropAfterChallenges,
+    readDelayMs: o.readDelayMs,
+  };
+  // The schedule and disk share are the simulator's to carry out; the answering behaviour is
+  // built where the node runs (sim/nodes.ts).
+  const { online, diskShare } =
+    behaviourName === "honest"
+      ? { online: () => true, diskShare: 1 }
+      : createAdversary(behaviourName, { ...adversary, node: noHook, target: noHook });
+  // User pieces are 1 MiB leaves: with a storage workload miners take chunks that large, and
+  // their disk is counted in such chunks.
+  const storage = scenario.storage.enabled;
+  const chunkSize = storage ? Math.max(scenario.miner.chunkSize, CHUNK_BYTES) : scenario.miner.chunkSize;
+  const freeChunks = storage ? scenario.storage.minerFreeChunks : scenario.miner.freeChunks;
+  return {
+    index: i,
+    hotkey: keyring.addFromUri(hotkeyUri),
+    behaviourName,
+    online,
+    spec: {
+      index: i,
+      hotkeyUri,
+      behaviour: behaviourName,
+      adversary,
+      netuid,
+      dbRoot: join(nodesDir, "miners"),
+      chunkSize,
+      diskBytes: Math.floor(freeChunks * diskShare) * chunkSize,
+    },
+  };
 }
 
 function createHost(
@@ -492,6 +546,13 @@ async function startNodes(
     stage(`${started}/${net.miners.length} miners started`);
   });
   net.validators.push(...(await startValidators(net, validatorKeys, nodesDir)));
+  const gateway = net.validators.find((v) => v.node?.gatewayUrl !== undefined);
+  if (gateway?.node?.gatewayUrl)
+    net.storage = {
+      workload: createStorageWorkload({ scenario: net.scenario, gatewayUrl: gateway.node.gatewayUrl }),
+      gateway,
+      reads: [],
+    };
   await advanceEpoch(net.chain, net.netuid, 1, net.scenario.tempo);
 }
 
@@ -547,23 +608,53 @@ function startValidators(
           ...v,
           adversary: createValidatorAdversary(v.behaviourName, scenario.seed * 104_729 + i),
         };
-      const node = await net.host.startValidator({
+      const gateway = i === gatewayValidator(validatorKeys, scenario);
+      const s = scenario.storage;
+      const spec: ValidatorSpec = {
         index: i,
         hotkeyUri: validatorUri(i),
         netuid: net.netuid,
         dir: join(nodesDir, `validator${i}`),
         seed: scenario.seed,
-        chunkSize: scenario.miner.chunkSize,
+        // Its pieces are 1 MiB leaves, so its chunks are that large (its synthetic fill too).
+        chunkSize: gateway ? Math.max(scenario.miner.chunkSize, CHUNK_BYTES) : scenario.miner.chunkSize,
         chunksPerChallenge: scenario.validator.chunksPerChallenge,
         leavesPerChunk: scenario.validator.leavesPerChunk,
         challengeTimeoutMs: scenario.validator.challengeTimeoutMs,
         fillPerRound: scenario.validator.fillPerRound,
         policy: scenario.policy,
-      });
+        ...(gateway
+          ? {
+              gateway: {
+                dataShards: s.dataShards,
+                parityShards: s.parityShards,
+                repairBandwidth: s.repairBandwidth,
+                offlineGraceMs: s.offlineGraceTempos * tempoMs(scenario),
+                repair: s.repair,
+              },
+            }
+          : {}),
+      };
+      const node = await net.host.startValidator(spec);
       if (net.host.mode === "process") net.timings.nodeProcesses++;
       return { index: i, ...v, node };
     }),
   );
+}
+
+/** The validator running the storage gateway: the most staked honest one (none without a workload). */
+function gatewayValidator(validatorKeys: readonly ValidatorKeys[], scenario: Scenario): number {
+  if (!scenario.storage.enabled) return -1;
+  let best = -1;
+  for (const [i, v] of validatorKeys.entries())
+    if (v.behaviourName === "honest" && (best < 0 || v.stakeTao > (validatorKeys[best]?.stakeTao ?? 0)))
+      best = i;
+  return best;
+}
+
+/** Simulated milliseconds per tempo: what the gateway's clock moves on by each tempo. */
+function tempoMs(scenario: Scenario): number {
+  return scenario.tempo * scenario.storage.blockSeconds * 1000;
 }
 
 /** What the tempo loop reads and where its records go. */
@@ -584,14 +675,19 @@ interface TempoLoop {
 async function runTempos(net: SimNetwork, loop: TempoLoop): Promise<boolean> {
   const { scenario, timings } = net;
   const uidOf = await readUids(net);
+  await allowPruning(net);
   // Each (validator, miner) pair's challenge counts at the end of the previous tempo.
   const lastCounts = new Map<string, ChallengeCounts>();
   for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
     if (aborted(loop.init.signal)) return true;
     const epochBefore = epochIndex(net.chain, net.netuid);
     let t = performance.now();
+    await replaceDeparted(net, uidOf);
     await setMinersOnline(net, tempo);
+    await departMiners(net, tempo);
     timings.lifecycleMs += performance.now() - t;
+
+    const storageStep = await runStorageTempo(net, tempo);
 
     t = performance.now();
     await runRounds(net, tempo, uidOf);
@@ -614,6 +710,12 @@ async function runTempos(net: SimNetwork, loop: TempoLoop): Promise<boolean> {
       scores,
       challenges,
     });
+    if (net.storage && storageStep) {
+      const measured = await net.storage.workload.measure(tempo, liveness(net));
+      let minerEmission = 0n;
+      for (const row of record.metagraph) if (row.role === "miner") minerEmission += row.emission;
+      record.files = { tempo, ...measured, ...storageStep, minerEmission };
+    }
     loop.tempos.push(record);
     loop.init.writer?.appendTempo(record);
     timings.roundsMs += roundsMs;
@@ -631,24 +733,173 @@ async function runTempos(net: SimNetwork, loop: TempoLoop): Promise<boolean> {
   return false;
 }
 
-/** Each neuron's uid, read once all are registered (uids never change: nothing is pruned). */
+/**
+ * Each neuron's uid, read once all are registered and again after each replacement registration
+ * (which takes a pruned uid); a hotkey no longer registered has -1.
+ */
 async function readUids(net: SimNetwork): Promise<(hotkey: KeyringPair) => number> {
-  const uids = new Map<string, number>();
+  await refreshUids(net);
+  return (hotkey) => net.uids.get(hotkey.address) ?? -1;
+}
+
+async function refreshUids(net: SimNetwork): Promise<void> {
   const graph = await net.client.metagraph(net.netuid);
+  net.uids.clear();
   graph.hotkeys.forEach((h, uid) => {
-    uids.set(h, uid);
+    net.uids.set(h, uid);
   });
-  return (hotkey) => uids.get(hotkey.address) ?? -1;
+}
+
+/** Miners still registered (a departed miner stays until its uid is pruned). */
+function registeredMiners(net: SimNetwork): SimMiner[] {
+  return net.miners.filter((m) => !m.deregistered);
+}
+
+/** Whether the scenario makes miners leave for good (so new ones register in their place). */
+function hasDepartures(scenario: Scenario): boolean {
+  return scenario.storage.churnPerTempo > 0 || scenario.events.some((e) => e.action === "leave");
+}
+
+/**
+ * Makes the subnet full, so a new registration prunes a uid as on a real subnet (the lowest
+ * emission, subtensor's rule). A small dev subnet is under subtensor's MinAllowedUids (64), which
+ * no extrinsic lowers, so the simulator writes it with the dev chain's dev_setStorage first.
+ */
+async function allowPruning(net: SimNetwork): Promise<void> {
+  if (!hasDepartures(net.scenario)) return;
+  const registered = net.uids.size;
+  const runtime = net.chain.runtime;
+  const key = runtime.storageKey(runtime.storageItem("SubtensorModule", "MinAllowedUids"), [net.netuid]);
+  net.chain.setStorage([[key, new Uint8Array([registered & 0xff, registered >> 8])]]);
+  await net.client.sudoAdmin(net.keys.sudo, "sudoSetMaxAllowedUids", [net.netuid, registered]);
+  // A new registration is immune for a tempo (so the replacements of one tempo do not prune each
+  // other), while the first miners, registered at the bootstrap, are past theirs by tempo 2.
+  await net.client.sudoAdmin(net.keys.sudo, "sudoSetImmunityPeriod", [net.netuid, net.scenario.tempo + 2]);
+  await waitForEmptyPool(net.chain);
+}
+
+/**
+ * Miners leaving for good this tempo: `leave` events, then churn (a seeded choice among the
+ * miners still up). Each is stopped for good; its replacement registers at the next tempo's
+ * start, when the departed miner's missed challenges have lowered its emission, so the chain's
+ * pruning (lowest emission) takes its uid as it would on a real subnet.
+ */
+async function departMiners(net: SimNetwork, tempo: number): Promise<void> {
+  const leaving = new Set<SimMiner>();
+  for (const e of net.scenario.events) {
+    if (e.tempo !== tempo || e.action !== "leave") continue;
+    for (const index of eventMiners(e)) {
+      const m = net.miners[index];
+      if (m && !m.departed) leaving.add(m);
+    }
+  }
+  const s = net.scenario.storage;
+  if (s.churnPerTempo > 0 && tempo >= s.churnFromTempo) {
+    net.churnCarry += s.churnPerTempo;
+    const count = Math.floor(net.churnCarry);
+    net.churnCarry -= count;
+    const random = seededRandom((net.scenario.seed * 48_271 + tempo * 31) >>> 0);
+    const up = net.miners.filter((m) => !m.departed && !leaving.has(m) && m.node);
+    for (let i = 0; i < count && up.length > 0; i++) {
+      const [m] = up.splice(Math.floor(random() * up.length), 1);
+      if (m) leaving.add(m);
+    }
+  }
+  for (const m of leaving) {
+    m.departed = true;
+    await m.node?.stop();
+    delete m.node;
+    net.replacementsDue++;
+  }
+}
+
+/**
+ * Registers a new honest miner for each departure of the last tempo and starts it. The chain
+ * prunes the uid with the lowest emission: usually the departed miner's, but it may be another
+ * (an adversary earning nothing); whichever miner lost its uid is stopped for good.
+ */
+async function replaceDeparted(net: SimNetwork, uidOf: (hotkey: KeyringPair) => number): Promise<void> {
+  if (net.replacementsDue === 0) return;
+  const fresh: SimMiner[] = [];
+  for (; net.replacementsDue > 0; net.replacementsDue--) {
+    const m = simMiner(net.scenario, net.miners.length, "honest", net.netuid, net.nodesDir);
+    const uid = await net.client.burnedRegister(net.keys.minerColdkey, net.netuid, m.hotkey.address);
+    net.behaviours.set(uid, m.behaviourName);
+    net.miners.push(m);
+    fresh.push(m);
+  }
+  await refreshUids(net);
+  for (const m of net.miners) {
+    if (m.deregistered || uidOf(m.hotkey) >= 0) continue;
+    m.deregistered = true;
+    m.departed = true;
+    await m.node?.stop();
+    delete m.node;
+  }
+  await startMiners(
+    net,
+    fresh.filter((m) => !m.deregistered),
+  );
+}
+
+/** Which miners' pieces are gone for good and which are down now, by hotkey. */
+function liveness(net: SimNetwork): MinerLiveness {
+  const byHotkey = new Map(net.miners.map((m) => [m.hotkey.address, m]));
+  return {
+    gone: (hotkey) => {
+      const m = byHotkey.get(hotkey);
+      return m === undefined || m.departed === true;
+    },
+    down: (hotkey) => {
+      const m = byHotkey.get(hotkey);
+      return m === undefined || m.departed === true || m.node === undefined;
+    },
+  };
+}
+
+/**
+ * The storage workload's part of a tempo, before the validators' rounds (so the reads a miner
+ * served or refused count in this tempo's weights): a gateway restart when an event asks, the
+ * gateway's maintenance on a tempo's worth of simulated time, then the clients' puts and gets.
+ */
+async function runStorageTempo(
+  net: SimNetwork,
+  tempo: number,
+): Promise<
+  | Omit<FileRow, "tempo" | "files" | "userBytes" | "storedBytes" | "lost" | "atRisk" | "minerEmission">
+  | undefined
+> {
+  const storage = net.storage;
+  const node = storage?.gateway.node;
+  if (!storage || !node) return undefined;
+  if (net.scenario.events.some((e) => e.tempo === tempo && e.action === "gateway-restart"))
+    storage.workload.setGateway(await node.restartGateway());
+  const tick = await node.storageTick(tempoMs(net.scenario));
+  const { puts, putsFailed, reads } = await storage.workload.runTempo(tempo);
+  storage.reads.push(...reads);
+  return {
+    puts,
+    putsFailed,
+    gets: reads.length,
+    getsVerified: reads.filter((r) => r.ok).length,
+    piecesRepaired: tick.repaired,
+    piecesMarkedLost: tick.marked,
+    repairBytes: tick.repairBytes,
+  };
 }
 
 /** Applies this tempo's scenario events and online schedules: stops and restarts miners. */
 async function setMinersOnline(net: SimNetwork, tempo: number): Promise<void> {
   for (const e of net.scenario.events) {
-    const m = net.miners[e.miner];
-    if (e.tempo === tempo && m) m.forced = e.action === "online";
+    if (e.tempo !== tempo || (e.action !== "online" && e.action !== "offline")) continue;
+    for (const index of eventMiners(e)) {
+      const m = net.miners[index];
+      if (m) m.forced = e.action === "online";
+    }
   }
   const restart: SimMiner[] = [];
   for (const m of net.miners) {
+    if (m.departed) continue;
     const want = m.forced ?? m.online(tempo);
     if (want && !m.node) restart.push(m);
     else if (!want && m.node) {
@@ -679,7 +930,7 @@ async function runRounds(
       graph: lastEpoch,
       self: uidOf(v.hotkey),
       tempo,
-      minerUids: net.miners.map((m) => uidOf(m.hotkey)),
+      minerUids: registeredMiners(net).map((m) => uidOf(m.hotkey)),
     });
     await submitWeights(net.client, v.hotkey, net.netuid, toU16Weights(weights));
   }
@@ -703,7 +954,7 @@ async function collectReports(
     if (!v.node) continue;
     const vUid = uidOf(v.hotkey);
     const report = await v.node.report(minerHotkeys);
-    for (const m of net.miners) {
+    for (const m of registeredMiners(net)) {
       const mUid = uidOf(m.hotkey);
       const row: ValidatorMinerRow = {
         tempo,
@@ -740,7 +991,8 @@ function tempoRecord(
     challenges: ChallengeRow[];
   },
 ): TempoRecord {
-  const { miners, validators } = net;
+  const { validators } = net;
+  const miners = registeredMiners(net);
   const record: TempoRecord = {
     tempo,
     block: graph.block,

@@ -21,7 +21,7 @@
  */
 import { ADVERSARY_NAMES, type ValidatorAdversaryName } from "../adversaries.js";
 import { SimError } from "../errors.js";
-import { assignBehaviours, assignValidatorBehaviours, type Scenario } from "../scenario.js";
+import { assignBehaviours, assignValidatorBehaviours, eventMiners, type Scenario } from "../scenario.js";
 import type { FastConfigInput, ValidatorBehaviourName } from "./config.js";
 
 /** The scenario uses something the fast mode cannot express; the message names it. */
@@ -85,9 +85,11 @@ export interface MappedScenario {
 /** Per miner with events, the fast-mode tempos (from 0) it spends switched off. */
 function offlineTemposByMiner(scenario: Scenario): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  const miners = new Set(scenario.events.map((e) => e.miner));
+  // A miner that leaves is switched off for good (the fast mode has no replacement registrations);
+  // a gateway restart names no miner.
+  const miners = new Set(scenario.events.flatMap(eventMiners));
   for (const m of miners) {
-    const events = scenario.events.filter((e) => e.miner === m);
+    const events = scenario.events.filter((e) => eventMiners(e).includes(m));
     let online = true;
     const off: number[] = [];
     for (let tempo = 1; tempo <= scenario.tempos; tempo++) {
@@ -175,6 +177,13 @@ export function fastConfigFromScenario(scenario: Scenario): MappedScenario {
         // The simulator's sybil is an honest node on a share of a disk: honest outcomes, and the
         // validator places (and pays for) that share of a full miner's chunks.
         add({ behaviour: "honest", label: name, count, capacity: 1 / o.sybilGroup }, name);
+        break;
+      case "refuse-reads":
+      case "challenged-only":
+      case "slow-reads":
+        // They pass challenges; what they withhold is user reads, which the fast mode does not
+        // model: honest outcomes, under their own label.
+        add({ behaviour: "honest", label: name, count }, name);
         break;
     }
   }

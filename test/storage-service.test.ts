@@ -27,7 +27,7 @@ import {
 } from "../neurons/validator/storage/storage.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
-import { createEnvelope } from "../protocol/messages.js";
+import { createEnvelope, ErrorCode } from "../protocol/messages.js";
 import { type DevSubnet, startDevSubnet, startTestMiner, stopDevSubnet } from "./subnet-fixture.js";
 
 const MiB = 1024 * 1024;
@@ -46,7 +46,7 @@ let validatorHotkey: KeyringPair;
 let minerHotkeys: KeyringPair[];
 let miners: Miner[];
 /** What each miner does with a retrieval: answer honestly, or flip a byte of the data. */
-const modes: ("honest" | "corrupt")[] = Array.from({ length: MINERS }, () => "honest");
+const modes: ("honest" | "corrupt" | "lazy")[] = Array.from({ length: MINERS }, () => "honest");
 /** The tests' clock: moved forward to let an offline grace period pass without waiting. */
 let skew = 0;
 /** The service's metrics (a fresh registry per start: a metric is declared once per registry). */
@@ -74,6 +74,12 @@ function behaviourFor(index: number): MinerBehaviour {
   return {
     name: "switchable",
     handle(request, honest) {
+      // Lazy: says it no longer has whatever chunk a challenge names.
+      if (modes[index] === "lazy" && request.body.type === "challenge")
+        return createEnvelope(
+          { type: "error", code: ErrorCode.NotFound, message: "no such chunk" },
+          { requestId: request.requestId },
+        );
       const reply = honest(request);
       if (modes[index] !== "corrupt" || reply.body.type !== "retrieve-reply") return reply;
       const data = reply.body.data.slice();
@@ -429,4 +435,29 @@ describe("storage service", () => {
       expect(sha(await collect(storage.read(other, OWNER)))).toBe(sha(bytes));
     }
   }, 60_000);
+  it("treats a piece as lost when its miner answers a challenge on it with 'not found', and rebuilds it", async () => {
+    const bytes = new Uint8Array(randomBytes(2 * MiB));
+    const info = await put(bytes);
+    const file = db.files.visibleFile(info.cid, OWNER, now())!;
+    const piece = db.files.pieces(file.id).find((p) => {
+      const hotkey = db.minerById(p.minerId)!.hotkey;
+      const i = minerHotkeys.findIndex((k) => k.address === hotkey);
+      return validator.link.unreachableSince(p.minerId) === undefined && i >= 0 && modes[i] === "honest";
+    })!;
+    const lazy = minerHotkeys.findIndex((k) => k.address === db.minerById(piece.minerId)!.hotkey);
+    modes[lazy] = "lazy";
+    try {
+      // A round challenges two of the miner's eight chunks: the piece's comes up within a few
+      // rounds (missed 40 times in a row with probability 0.75^40 ≈ 1e-5).
+      for (let round = 0; round < 40 && storage.status(info.cid, OWNER)!.pieces.lost === 0; round++)
+        await validator.runRound({ setWeights: false });
+      expect(storage.status(info.cid, OWNER)!.pieces.lost).toBeGreaterThanOrEqual(1);
+    } finally {
+      modes[lazy] = "honest";
+    }
+    expect((await storage.repairNow()).repaired).toBeGreaterThanOrEqual(1);
+    const status = storage.status(info.cid, OWNER)!;
+    expect(status.pieces.lost).toBe(0);
+    expect(sha(await collect(storage.read(info.cid, OWNER)))).toBe(sha(bytes));
+  }, 120_000);
 });

@@ -25,6 +25,7 @@ import {
 } from "../../protocol/constants.js";
 import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import {
+  ErrorCode,
   HELLO_NONCE_LENGTH,
   MAX_EVICTIONS_PER_REPLY,
   type Message,
@@ -617,6 +618,11 @@ export function createValidator(init: ValidatorInit): Validator {
         if (reply.type !== "proof") {
           outcome = { kind: "fail" };
           reason = reply.type === "error" ? `error ${reply.code}` : reply.type;
+          // "Not found": the miner says it lacks a challenged chunk without saying which, so each
+          // user piece among them is treated as lost (a needless rebuild costs bandwidth; trusting
+          // a miner that admits losing data could cost a file).
+          if (reply.type === "error" && reply.code === ErrorCode.NotFound)
+            for (const c of challenge.chunks) db.files.markPieceLost(id, c.chunkIndex);
         } else {
           const verdict = verifyResponse(challenge, reply.response, {
             rootOf: (i) => db.rootOf(id, i),
@@ -674,6 +680,12 @@ export function createValidator(init: ValidatorInit): Validator {
           root !== undefined &&
           u8aToHex(chunkRoot(reply.data, leafSize)) === u8aToHex(root);
         outcome = ok ? { kind: "pass", latencyMs: now() - start } : { kind: "fail" };
+        // Wrong bytes, or "not found": if the chunk is a user piece, repair rebuilds it elsewhere.
+        if (
+          !ok &&
+          (reply.type === "retrieve-reply" || (reply.type === "error" && reply.code === ErrorCode.NotFound))
+        )
+          db.files.markPieceLost(id, pick);
       } catch (err) {
         outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
       }

@@ -26,9 +26,12 @@ export interface FileRow {
   userBytes: number;
   /** Bytes on miners for them: data pieces plus m parity pieces per stripe at the stripe's longest leaf. */
   storedBytes: number;
-  /** Files with a stripe of fewer than k' pieces left on miners that have not left (cannot be rebuilt). */
+  /** Files with a stripe of fewer than k' pieces left on miners that have not left, that no longer read back. */
   lost: number;
-  /** Files not lost with a stripe of at most k' pieces on miners up now (one more loss and it is gone). */
+  /**
+   * Files not lost with a stripe of at most k' pieces on miners up now (one more loss and it is
+   * gone), or whose pieces the gateway counts as too few but which still read back verified.
+   */
   atRisk: number;
   puts: number;
   putsFailed: number;
@@ -236,6 +239,13 @@ export function createStorageWorkload(init: { scenario: Scenario; gatewayUrl: st
           const up = ok.filter((p) => !miners.down(p.miner)).length;
           if (kept < stripe.dataShards) fileLost = true;
           else if (up <= stripe.dataShards) fileAtRisk = true;
+        }
+        // The gateway's piece states are its belief: a piece marked lost (a miner that said "not
+        // found" to a challenge naming it among others, one offline past the grace) may still be
+        // there. A file they call lost counts as lost only if it cannot be read back, verified.
+        if (fileLost && (await get(file)).ok) {
+          fileLost = false;
+          fileAtRisk = true;
         }
         if (fileLost) lost++;
         else if (fileAtRisk) atRisk++;

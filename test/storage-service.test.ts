@@ -460,4 +460,28 @@ describe("storage service", () => {
     expect(status.pieces.lost).toBe(0);
     expect(sha(await collect(storage.read(info.cid, OWNER)))).toBe(sha(bytes));
   }, 120_000);
+  it("gives no user pieces to a miner with a poor record while enough others can take a stripe", async () => {
+    const running = minerHotkeys
+      .map((k) => db.minerByHotkey(k.address)!)
+      .filter((r) => validator.link.unreachableSince(r.id) === undefined);
+    const poor = running[0]!;
+    for (let i = 0; i < 6; i++)
+      db.recordChallenge(
+        {
+          id: new Uint8Array(randomBytes(32)),
+          minerId: poor.id,
+          outcome: { kind: "fail" },
+          at: now(),
+          reason: "test",
+        },
+        [],
+      );
+    const bytes = new Uint8Array(randomBytes(3 * MiB));
+    const info = await put(bytes);
+    const file = db.files.visibleFile(info.cid, OWNER, now())!;
+    const holders = new Set(db.files.pieces(file.id).map((p) => p.minerId));
+    // Three leaves and two parity pieces, on five distinct miners, none of them the poor one.
+    expect(holders.size).toBe(5);
+    expect(holders.has(poor.id)).toBe(false);
+  }, 60_000);
 });

@@ -54,6 +54,9 @@ export const STORE_ATTEMPTS = 4;
 /** Time between maintenance passes (expiry, repair) by default. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
 
+/** Smallest share of passed outcomes (smoothed) a miner needs to be given user pieces first. */
+export const PLACEMENT_MIN_PASS_SHARE = 0.5;
+
 /** Files expired per maintenance pass at most (the rest wait for the next). */
 const EXPIRED_PER_PASS = 1000;
 
@@ -196,7 +199,7 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
   metrics?.gauge("storage_files", "User files stored", () => db.files.storedTotals().files);
 
   function candidates(exclude: ReadonlySet<number> = new Set()): (PlacementCandidate & { room: number })[] {
-    return link
+    const list = link
       .miners()
       .filter(
         (miner) => miner.reachable && !exclude.has(miner.id) && link.unreachableSince(miner.id) === undefined,
@@ -213,7 +216,22 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
         };
       })
       .filter((c) => c.room > 0)
-      .sort((a, b) => b.room - a.room || a.id - b.id);
+      .map((c) => ({ ...c, trusted: isTrusted(c.id) }))
+      .sort((a, b) => Number(b.trusted) - Number(a.trusted) || b.room - a.room || a.id - b.id);
+    // Miners with a poor record (they fail challenges or reads) get no user data while enough
+    // others can take a whole stripe; below that they come last.
+    const trusted = list.filter((c) => c.trusted);
+    return trusted.length >= settings.dataShards + settings.parityShards ? trusted : list;
+  }
+
+  /**
+   * Whether a miner's recorded outcomes (challenges and retrievals in the retention window) are
+   * mostly passes: (passes + 1) / (outcomes + 2) ≥ {@link PLACEMENT_MIN_PASS_SHARE}, so a new
+   * miner with no record is trusted and one failing half its challenges is not.
+   */
+  function isTrusted(minerId: number): boolean {
+    const { pass, fail, timeout } = db.challengeCounts(minerId);
+    return (pass + 1) / (pass + fail + timeout + 2) >= PLACEMENT_MIN_PASS_SHARE;
   }
 
   function toInfo(file: FileRecord): FileInfo {

@@ -476,12 +476,13 @@ describe("storage service", () => {
         },
         [],
       );
-    const bytes = new Uint8Array(randomBytes(3 * MiB));
+    // One leaf and two parity pieces: three trusted miners are needed of the five or more left,
+    // so a store that fails on a miner stopped earlier still finds a trusted one to retry on.
+    const bytes = new Uint8Array(randomBytes(MiB));
     const info = await put(bytes);
     const file = db.files.visibleFile(info.cid, OWNER, now())!;
     const holders = new Set(db.files.pieces(file.id).map((p) => p.minerId));
-    // Three leaves and two parity pieces, on five distinct miners, none of them the poor one.
-    expect(holders.size).toBe(5);
+    expect(holders.size).toBe(3);
     expect(holders.has(poor.id)).toBe(false);
   }, 60_000);
 });

@@ -322,6 +322,11 @@ export const validatorConfigSchema = commonConfigSchema.extend({
     "Seconds a miner may stay unreachable before its pieces are rebuilt elsewhere",
     z.number().positive().default(600),
   ),
+  "api.score_retrievals": option(
+    "API",
+    "Score every piece fetched for a read or repair like a challenge (false: challenges alone score)",
+    z.boolean().default(true),
+  ),
 });
 
 /** What every node reads, typed: `config["wallet.name"]` is a string. */

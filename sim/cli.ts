@@ -72,6 +72,8 @@ for a number of tempos and reports who earned what and how fast cheaters were ca
   --reads N           gets per tempo (default ${storageDefaults.readsPerTempo})
   --k N, --m N        data and parity pieces per stripe (default ${storageDefaults.dataShards}, ${storageDefaults.parityShards})
   --repair on|off     rebuild lost pieces (default on)
+  --score-retrievals on|off
+                      score the pieces the gateway fetches for reads and repair like challenges (default on)
   --churn X           miners leaving for good per tempo, replaced by new registrations (default 0)
   --out DIR           run directory (default runs/<timestamp>)
   --mode MODE         process (each node its own OS process) or inprocess (all nodes in this one);
@@ -140,6 +142,7 @@ export function parseCommandLine(
         k: { type: "string" },
         m: { type: "string" },
         repair: { type: "string" },
+        "score-retrievals": { type: "string" },
         churn: { type: "string" },
         help: { type: "boolean" },
       },
@@ -205,6 +208,7 @@ export function parseCommandLine(
   setStorage("dataShards", intFlag("k", str("k"), { min: 1, max: 32 }));
   setStorage("parityShards", intFlag("m", str("m"), { min: 0, max: 32 }));
   setStorage("repair", onOff("repair"));
+  setStorage("scoreRetrievals", onOff("score-retrievals"));
   setStorage("churnPerTempo", numberFlag("churn", 64));
   merged.storage = storage;
   const adversaries = str("adversaries");

@@ -54,6 +54,7 @@ const validatorSpec = z.strictObject({
       repairBandwidth: z.number().positive(),
       offlineGraceMs: z.number().gte(0),
       repair: z.boolean(),
+      scoreRetrievals: z.boolean(),
     })
     .optional(),
 });

@@ -164,6 +164,11 @@ export const scenarioSchema = z.strictObject({
       parityShards: z.number().int().gte(0).lte(32).default(2),
       /** Rebuild lost pieces each tempo; false leaves lost pieces lost. */
       repair: z.boolean().default(true),
+      /**
+       * Score every piece the gateway fetches for a read or repair like a challenge
+       * (api.score_retrievals); false leaves the miners' scores to challenges alone.
+       */
+      scoreRetrievals: z.boolean().default(true),
       /** api.repair_bandwidth, bytes/s. */
       repairBandwidth: z
         .number()

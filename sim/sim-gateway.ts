@@ -28,6 +28,8 @@ export interface GatewaySpec {
   offlineGraceMs: number;
   /** Whether maintenance rebuilds lost pieces; false leaves them lost. */
   repair: boolean;
+  /** Whether pieces fetched for reads and repair count in the miners' scores (api.score_retrievals). */
+  scoreRetrievals: boolean;
 }
 
 /** What one tempo's maintenance did. */
@@ -117,6 +119,7 @@ export async function startSimGateway(init: {
     ...SIM_API,
     "api.data_shards": spec.dataShards,
     "api.parity_shards": spec.parityShards,
+    "api.score_retrievals": spec.scoreRetrievals,
   };
 
   const startBoth = async (): Promise<{
@@ -135,6 +138,7 @@ export async function startSimGateway(init: {
         offlineGraceMs: spec.offlineGraceMs,
         chunkSize: init.chunkSize,
         autoMaintain: false,
+        scoreRetrievals: spec.scoreRetrievals,
       },
       log: init.log,
       metrics,

@@ -631,6 +631,7 @@ function startValidators(
                 repairBandwidth: s.repairBandwidth,
                 offlineGraceMs: s.offlineGraceTempos * tempoMs(scenario),
                 repair: s.repair,
+                scoreRetrievals: s.scoreRetrievals,
               },
             }
           : {}),

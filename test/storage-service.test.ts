@@ -4,7 +4,8 @@
  * byte-identical whatever their size; ranges; a corrupting miner is routed around; pieces
  * displace synthetic chunks and the fill never overwrites them; a refused put leaves nothing;
  * a restart keeps committed files; with m miners of a stripe stopped the file still reads, and
- * repair restores full redundancy on the others.
+ * repair restores full redundancy on the others; with scoreRetrievals off, reads leave the
+ * miners' records alone.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -250,6 +251,28 @@ describe("storage service", () => {
       collect(storage.read(info.cid, OWNER, { range: { offset: bytes.length, length: 1 } })),
     ).rejects.toBeInstanceOf(RangeNotSatisfiableError);
     stored.push({ cid: info.cid, bytes });
+  }, 60_000);
+
+  it("leaves the pieces it fetches out of the miners' scores when scoreRetrievals is off", async () => {
+    // 1 MiB + 1: two leaves, so two pieces fetched.
+    const { cid, bytes } = stored[4]!;
+    const unscored = createStorageService({
+      db,
+      link: validator.link,
+      settings: { ...settings, scoreRetrievals: false },
+      now,
+    });
+    await unscored.start();
+    try {
+      const before = retrievals();
+      expect(sha(await collect(unscored.read(cid, OWNER)))).toBe(sha(bytes));
+      expect(retrievals()).toBe(before);
+      // The same read through the scoring service records each piece it fetched.
+      await collect(storage.read(cid, OWNER));
+      expect(retrievals()).toBeGreaterThan(before);
+    } finally {
+      await unscored.stop();
+    }
   }, 60_000);
 
   it("serves single blocks by CID: a leaf and an interior node, verified", async () => {

@@ -1,7 +1,7 @@
 /**
  * Moving one piece to or from a miner: a store into a slot reserved (and recorded as pending)
  * before anything is sent, acknowledged only with the piece's own Merkle root; a retrieval
- * checked against that root, its outcome recorded for the miner's score.
+ * checked against that root, its outcome recorded for the miner's score (unless told not to).
  */
 import { bytesEqual } from "../../../protocol/bytes.js";
 import { chunkRoot } from "../../../protocol/merkle.js";
@@ -51,10 +51,17 @@ export function createPieceTransfer(init: {
   db: ValidatorDb;
   link: MinerLink;
   timeoutMs?: number;
+  /** Record each fetch's outcome for the miner's score (default true). */
+  scoreRetrievals?: boolean;
   now: () => number;
 }): PieceTransfer {
   const { db, link, now } = init;
   const timeoutMs = init.timeoutMs ?? PIECE_TIMEOUT_MS;
+  // Unscored, a fetch still repairs what it finds wrong; it only leaves the miner's record alone.
+  const recordRetrieval: MinerLink["recordRetrieval"] =
+    init.scoreRetrievals === false
+      ? () => undefined
+      : (minerId, outcome) => link.recordRetrieval(minerId, outcome);
   const options = (signal?: AbortSignal) => ({ timeoutMs, ...(signal ? { signal } : {}) });
 
   return {
@@ -97,7 +104,7 @@ export function createPieceTransfer(init: {
           options(signal),
         );
         if (reply.type !== "retrieve-reply") {
-          link.recordRetrieval(piece.minerId, { kind: "fail" });
+          recordRetrieval(piece.minerId, { kind: "fail" });
           throw new PieceTransferError(piece.minerId, `retrieve answered by ${reply.type}`);
         }
         const good =
@@ -105,19 +112,19 @@ export function createPieceTransfer(init: {
             ? matches(reply.data)
             : piece.root !== null && bytesEqual(chunkRoot(reply.data, link.leafSize), piece.root);
         if (!good) {
-          link.recordRetrieval(piece.minerId, { kind: "fail" });
+          recordRetrieval(piece.minerId, { kind: "fail" });
           // Wrong bytes are proof the miner no longer holds the piece: repair rebuilds it elsewhere.
           db.files.markPieceLost(piece.minerId, piece.chunkIndex);
           throw new PieceTransferError(piece.minerId, "a piece came back with wrong bytes");
         }
-        link.recordRetrieval(piece.minerId, { kind: "pass", latencyMs: Math.max(0, now() - started) });
+        recordRetrieval(piece.minerId, { kind: "pass", latencyMs: Math.max(0, now() - started) });
         return reply.data;
       } catch (error) {
         if (error instanceof PieceTransferError) throw error;
         // The reader's own abort (it stopped reading, or another piece won) says nothing of the miner.
         if (!signal?.aborted) {
           const kind = error instanceof MinerLinkError && error.kind !== "unreachable" ? "fail" : "timeout";
-          link.recordRetrieval(piece.minerId, { kind });
+          recordRetrieval(piece.minerId, { kind });
         }
         throw new PieceTransferError(piece.minerId, "the retrieval failed", { cause: error });
       }

@@ -77,6 +77,11 @@ export interface StorageSettings {
   maintenanceIntervalMs?: number;
   /** Run maintenance on a timer after start(); false leaves it to maintain() (tests). */
   autoMaintain?: boolean;
+  /**
+   * Score every piece fetched for a read or a repair like a challenge (default true). Off, a
+   * miner's record is its challenges alone: what serving data earns, measured by turning it off.
+   */
+  scoreRetrievals?: boolean;
 }
 
 export interface StorageInit {
@@ -141,6 +146,7 @@ export function storageSettingsFrom(config: ValidatorConfig): StorageSettings {
     repairBandwidth: config["api.repair_bandwidth"],
     offlineGraceMs: config["api.offline_grace"] * 1000,
     chunkSize: config.chunk_size,
+    scoreRetrievals: config["api.score_retrievals"],
   };
 }
 
@@ -166,6 +172,7 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     link,
     now,
     timeoutMs: settings.pieceTimeoutMs ?? PIECE_TIMEOUT_MS,
+    scoreRetrievals: settings.scoreRetrievals ?? true,
   });
   const wire = new Queue<unknown>({ concurrency: settings.piecesInFlight ?? PIECES_IN_FLIGHT });
   const coders = new Map<number, ErasureCoder>();

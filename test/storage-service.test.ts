@@ -47,7 +47,7 @@ let validatorHotkey: KeyringPair;
 let minerHotkeys: KeyringPair[];
 let miners: Miner[];
 /** What each miner does with a retrieval: answer honestly, or flip a byte of the data. */
-const modes: ("honest" | "corrupt" | "lazy")[] = Array.from({ length: MINERS }, () => "honest");
+const modes: ("honest" | "corrupt" | "lazy" | "refuse")[] = Array.from({ length: MINERS }, () => "honest");
 /** The tests' clock: moved forward to let an offline grace period pass without waiting. */
 let skew = 0;
 /** The service's metrics (a fresh registry per start: a metric is declared once per registry). */
@@ -79,6 +79,12 @@ function behaviourFor(index: number): MinerBehaviour {
       if (modes[index] === "lazy" && request.body.type === "challenge")
         return createEnvelope(
           { type: "error", code: ErrorCode.NotFound, message: "no such chunk" },
+          { requestId: request.requestId },
+        );
+      // Refuse: answers challenges, says "not found" to every retrieval.
+      if (modes[index] === "refuse" && request.body.type === "retrieve")
+        return createEnvelope(
+          { type: "error", code: ErrorCode.NotFound, message: "not available" },
           { requestId: request.requestId },
         );
       const reply = honest(request);
@@ -507,5 +513,24 @@ describe("storage service", () => {
     const holders = new Set(db.files.pieces(file.id).map((p) => p.minerId));
     expect(holders.size).toBe(3);
     expect(holders.has(poor.id)).toBe(false);
+  }, 60_000);
+  it("sends a piece whose miner refuses to serve it ('not found') to repair, and rebuilds it", async () => {
+    const bytes = new Uint8Array(randomBytes(MiB));
+    const info = await put(bytes);
+    const file = db.files.visibleFile(info.cid, OWNER, now())!;
+    const data = db.files.pieces(file.id).find((p) => p.shard === 0)!;
+    const refuser = minerHotkeys.findIndex((k) => k.address === db.minerById(data.minerId)!.hotkey);
+    modes[refuser] = "refuse";
+    try {
+      expect(sha(await collect(storage.read(info.cid, OWNER)))).toBe(sha(bytes));
+      expect(storage.status(info.cid, OWNER)!.pieces.lost).toBe(1);
+      expect((await storage.repairNow()).repaired).toBeGreaterThanOrEqual(1);
+      const after = storage.status(info.cid, OWNER)!;
+      expect(after.pieces.lost).toBe(0);
+      for (const stripe of after.stripesDetail)
+        for (const piece of stripe.pieces) expect(piece.miner).not.toBe(minerHotkeys[refuser]!.address);
+    } finally {
+      modes[refuser] = "honest";
+    }
   }, 60_000);
 });

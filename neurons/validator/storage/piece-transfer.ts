@@ -5,6 +5,7 @@
  */
 import { bytesEqual } from "../../../protocol/bytes.js";
 import { chunkRoot } from "../../../protocol/merkle.js";
+import { ErrorCode } from "../../../protocol/messages.js";
 import { NodeError } from "../../errors.js";
 import type { ValidatorDb } from "../validator-db.js";
 import type { PieceRecord } from "./file-index.js";
@@ -105,6 +106,10 @@ export function createPieceTransfer(init: {
         );
         if (reply.type !== "retrieve-reply") {
           recordRetrieval(piece.minerId, { kind: "fail" });
+          // "Not found" is the miner saying the piece is gone (or refusing to serve it, which
+          // for a reader is the same): repair rebuilds it elsewhere.
+          if (reply.type === "error" && reply.code === ErrorCode.NotFound)
+            db.files.markPieceLost(piece.minerId, piece.chunkIndex);
           throw new PieceTransferError(piece.minerId, `retrieve answered by ${reply.type}`);
         }
         const good =

@@ -56,6 +56,12 @@ export const durabilityConfigSchema = z.strictObject({
   repairIntervalSeconds: z.number().gt(0).default(60),
   /** A miner unreachable this long has its pieces counted lost (`--api.offline_grace`). */
   offlineGraceSeconds: z.number().gte(0).default(600),
+  /**
+   * How long after a miner leaves for good the gateway counts its pieces lost (0: at once). The
+   * full simulator's gateway notices a departure only when the replacement's registration prunes
+   * the uid, a tempo later; the calibration (calibration.ts) sets this to match it.
+   */
+  departureNoticeSeconds: z.number().gte(0).default(0),
   /** Share of miners deregistered per week (replaced by new, empty ones); exponential lifetimes. */
   churnPerWeek: z.number().gte(0).lt(1).default(0.02),
   /** Temporary outages per miner per week; log-normal durations (median, log-space sigma). */

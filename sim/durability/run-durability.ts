@@ -58,6 +58,13 @@ export interface DurabilityResult {
   piecesLost: number;
   stripesLost: number;
   filesLost: number;
+  /**
+   * At the end of the run, counting pieces on departed miners the gateway has not noticed yet as
+   * gone (the full simulator's `lost` and `at_risk`): files with a stripe under k pieces, and the
+   * others with a stripe at exactly k.
+   */
+  filesLostAtEnd: number;
+  filesAtRiskAtEnd: number;
   /** Day of the first lost stripe, or null. */
   firstLossDay: number | null;
   /** Repair episodes completed, the pieces they rebuilt, and the bytes read and written. */
@@ -96,6 +103,7 @@ const EV_BACK = 3;
 const EV_OPERATOR = 4;
 const EV_TICK = 5;
 const EV_REPAIRED = 6;
+const EV_NOTICE = 7;
 
 interface Event {
   time: number;
@@ -370,9 +378,17 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
     events.push(now + exponential(prng, config.outagesPerWeek / WEEK_SECONDS), EV_OUTAGE, slot, gen);
   };
 
+  // Pieces of departed miners the gateway has not noticed yet (departureNoticeSeconds), by notice.
+  const unnoticed = new Map<number, { slot: number; pieces: number[] }>();
+  let noticeId = 0;
   const depart = (slot: number) => {
     departures++;
-    loseMinerPieces(slot);
+    if (config.departureNoticeSeconds === 0) loseMinerPieces(slot);
+    else {
+      unnoticed.set(noticeId, { slot, pieces: minerPieces[slot] as number[] });
+      minerPieces[slot] = [];
+      events.push(now + config.departureNoticeSeconds, EV_NOTICE, noticeId++);
+    }
     generation[slot] = (generation[slot] as number) + 1;
     online[slot] = 1;
     scheduleMinerLife(slot);
@@ -524,7 +540,35 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
         finishRepair(ev.target);
         startRepairs();
         break;
+      case EV_NOTICE: {
+        const gone = unnoticed.get(ev.target);
+        unnoticed.delete(ev.target);
+        if (gone) for (const piece of gone.pieces) if (pieceMiner[piece] === gone.slot) losePiece(piece);
+        break;
+      }
     }
+  }
+  // At the end, as the full simulator measures it: a stripe's pieces on departed miners are gone
+  // whether or not the gateway has noticed yet.
+  const goneNow = new Uint8Array(stripes);
+  for (const { slot, pieces } of unnoticed.values())
+    for (const piece of pieces)
+      if (pieceMiner[piece] === slot) {
+        const s = Math.floor(piece / n);
+        goneNow[s] = (goneNow[s] as number) + 1;
+      }
+  const fileGone = new Uint8Array(files);
+  const fileAtRisk = new Uint8Array(files);
+  for (let s = 0; s < stripes; s++) {
+    const left = (alive[s] as number) - (goneNow[s] as number);
+    if (dead[s] || left < k) fileGone[fileOf[s] as number] = 1;
+    else if (left === k) fileAtRisk[fileOf[s] as number] = 1;
+  }
+  let filesLostAtEnd = 0;
+  let filesAtRiskAtEnd = 0;
+  for (let f = 0; f < files; f++) {
+    if (fileGone[f]) filesLostAtEnd++;
+    else if (fileAtRisk[f]) filesAtRiskAtEnd++;
   }
   now = horizon;
   // Episodes still open at the end count with the time they have been waiting.
@@ -585,6 +629,8 @@ export function runDurability(input: DurabilityConfig | Record<string, unknown>)
     piecesLost,
     stripesLost,
     filesLost,
+    filesLostAtEnd,
+    filesAtRiskAtEnd,
     firstLossDay: firstLoss === null ? null : firstLoss / 86_400,
     repairs,
     piecesRepaired,

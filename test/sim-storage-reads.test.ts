@@ -2,8 +2,10 @@
  * Reads in the simulator's storage workload on the real parts: a miner that answers every
  * challenge but refuses user retrievals earns less than an honest miner, because the gateway
  * scores each piece it fetches for a read like a challenge; users still get every file back
- * (the refused pieces are rebuilt from the others). Two runs with the same seed write a
- * byte-identical files.csv.
+ * (the refused pieces are rebuilt from the others). Unscored (storage.scoreRetrievals false), the
+ * refuser is paid like an honest miner; the worked experiment at scale is
+ * sim/experiments/retrieval-serving.json (README, "Worked experiment: does paying for serving stop
+ * refuse-reads"). Two runs with the same seed write a byte-identical files.csv.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,29 +22,50 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const scenario = parseScenario({
-  name: "refuse-reads",
-  miners: 6,
-  validatorStakes: [1000],
-  tempos: 4,
-  adversaries: { "refuse-reads": 1 },
-  storage: {
-    enabled: true,
-    clients: 1,
-    uploadsPerTempo: 4,
-    readsPerTempo: 16,
-    popularitySkew: 0,
-    largeShare: 0,
-    dataShards: 1,
-    parityShards: 2,
-  },
-});
+/** One miner of six answers every challenge and refuses user reads; the gateway scores reads unless told not to. */
+function refuseReadsScenario(scoreRetrievals = true) {
+  return parseScenario({
+    name: scoreRetrievals ? "refuse-reads" : "refuse-reads-unscored",
+    miners: 6,
+    validatorStakes: [1000],
+    tempos: 4,
+    adversaries: { "refuse-reads": 1 },
+    storage: {
+      enabled: true,
+      clients: 1,
+      uploadsPerTempo: 4,
+      readsPerTempo: 16,
+      popularitySkew: 0,
+      largeShare: 0,
+      dataShards: 1,
+      parityShards: 2,
+      scoreRetrievals,
+    },
+  });
+}
 
-async function run(): Promise<{ dir: string; result: SimResult }> {
+const scenario = refuseReadsScenario();
+
+async function run(runScenario = scenario): Promise<{ dir: string; result: SimResult }> {
   const dir = mkdtempSync(join(tmpdir(), "sim-storage-reads-"));
   dirs.push(dir);
-  const result = await runSimulation({ scenario, outDir: dir, writer: createRunWriter(dir, scenario) });
+  const result = await runSimulation({
+    scenario: runScenario,
+    outDir: dir,
+    writer: createRunWriter(dir, runScenario),
+  });
   return { dir, result };
+}
+
+/** The refuser's emission per miner over an honest miner's, and the run's availability. */
+async function refuserVsHonest(scoreRetrievals: boolean): Promise<{ ratio: number; availability: number }> {
+  const runScenario = refuseReadsScenario(scoreRetrievals);
+  const { result } = await run(runScenario);
+  const summary = summarize(runScenario, result.tempos, false, result.reads);
+  return {
+    ratio: summary.emissionShare["refuse-reads"]?.perMinerVsHonest ?? Number.NaN,
+    availability: summary.storage?.availability ?? Number.NaN,
+  };
 }
 
 describe("the read adversaries' handlers", () => {
@@ -121,4 +144,16 @@ describe("a miner that refuses reads", () => {
     expect(left.toString().trim().split("\n")).toHaveLength(5);
     expect(left.equals(readFileSync(join(b!.dir, "files.csv")))).toBe(true);
   }, 60_000);
+});
+
+describe("scoring retrieval serving", () => {
+  it("is what makes a miner that refuses reads earn less than an honest one", async () => {
+    const unscored = await refuserVsHonest(false);
+    const scored = await refuserVsHonest(true);
+    // Each piece fetched still has two others to be rebuilt from: users get every file either way.
+    expect(unscored.availability).toBe(1);
+    expect(scored.availability).toBe(1);
+    expect(unscored.ratio).toBeGreaterThan(0.9);
+    expect(scored.ratio).toBeLessThan(unscored.ratio - 0.1);
+  }, 90_000);
 });

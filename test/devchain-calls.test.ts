@@ -92,6 +92,7 @@ describe("every dev chain call", () => {
   let api: ApiPromise;
   let keys: Keys;
   const salt = [1, 2, 3];
+  const mechanismSalt = [4, 5, 6];
   const epochIndex = () => chain.read<bigint>("SubtensorModule", "SubnetEpochIndex", [NETUID]);
   const uidOf = (k: KeyringPair) =>
     chain.read<number>("SubtensorModule", "Uids", [NETUID, k.publicKey]) as number;
@@ -160,6 +161,12 @@ describe("every dev chain call", () => {
       before: () => void chain.newBlock(TEMPO + 1),
     },
     {
+      // Mechanism 0 is the plain weights; the rate limit is 0 here, so it follows setWeights at once.
+      call: "subtensorModule.setMechanismWeights",
+      args: (k) => [NETUID, 0, [uidOf(k.miner)], [65535], 0],
+      signer: "validator",
+    },
+    {
       call: "subtensorModule.serveAxon",
       args: () => [NETUID, 1, 0x0a000001, 8091, 4, 0, 0, 0],
       signer: "miner",
@@ -188,6 +195,24 @@ describe("every dev chain call", () => {
       args: (k) => [NETUID, [uidOf(k.miner)], [65535], salt, 0],
       signer: "validator",
       // A commit is revealed exactly the reveal period's epochs after the epoch it was made in.
+      before: () => {
+        const [commit] = chain.read<Array<[Uint8Array, bigint]>>("SubtensorModule", "WeightCommits", [
+          NETUID,
+          keys.validator.publicKey,
+        ]);
+        const period = chain.read<bigint>("SubtensorModule", "RevealPeriodEpochs", [NETUID]);
+        while (epochIndex() < (commit as [Uint8Array, bigint])[1] + period) chain.newBlock(1);
+      },
+    },
+    {
+      call: "subtensorModule.commitMechanismWeights",
+      args: (k) => [NETUID, 0, commitHash(k.validator, [uidOf(k.miner)], [65535], mechanismSalt, 0n)],
+      signer: "validator",
+    },
+    {
+      call: "subtensorModule.revealMechanismWeights",
+      args: (k) => [NETUID, 0, [uidOf(k.miner)], [65535], mechanismSalt, 0],
+      signer: "validator",
       before: () => {
         const [commit] = chain.read<Array<[Uint8Array, bigint]>>("SubtensorModule", "WeightCommits", [
           NETUID,

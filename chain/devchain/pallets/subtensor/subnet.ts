@@ -50,6 +50,9 @@ export function createSubnet(
   item<bigint>(ctx, "Burn").set([netuid], 1_000_000_000n);
   item<number>(ctx, "SubnetMechanism").set([netuid], 1);
   item<boolean>(ctx, "SubnetEmissionEnabled").set([netuid], false);
+  // Commit-reveal starts off (subtensor: on) so the bittensor SDK's set_weights, which commits
+  // timelocked to a drand round when it is on, sets weights directly; see weights.ts.
+  item<boolean>(ctx, "CommitRevealWeightsEnabled").set([netuid], false);
   if (bytesEqual(item<Uint8Array>(ctx, "Owner").get(hotkey), ZERO_ACCOUNT)) claimHotkey(ctx, hotkey, coldkey);
   appendOrReplaceNeuron(ctx, netuid, hotkey);
   if (events) {

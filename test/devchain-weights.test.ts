@@ -8,10 +8,12 @@ import { ApiPromise, WsProvider } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { u8aToHex } from "@polkadot/util";
+import { BN, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a, cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
+import { SUBTENSOR_ERROR_NAMES } from "../chain/devchain/pallets/subtensor/error-names.js";
+import { subtensorErrors } from "../chain/devchain/pallets/subtensor/module-errors.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 
 /** Genesis creates netuid 1 with //Alice as owner coldkey and hotkey (uid 0). */
@@ -126,6 +128,15 @@ describe("mechanism weight calls", () => {
     expect(call("subtensorModule.revealMechanismWeights", 1, 0, [], [], [], 0).callIndex).toEqual(
       new Uint8Array([7, 116]),
     );
+  });
+
+  it("lists every SubtensorModule error densely at subtensor's index (decoders index by position)", () => {
+    expect(subtensorErrors.map((e) => e.name)).toEqual([...SUBTENSOR_ERROR_NAMES]);
+    expect(subtensorErrors.map((e) => e.index)).toEqual(SUBTENSOR_ERROR_NAMES.map((_, i) => i));
+    const at = (index: number) => api.registry.findMetaError({ index: new BN(7), error: new BN(index) });
+    expect(at(79).name).toBe("RevealTooEarly");
+    expect(at(74).name).toBe("MechanismDoesNotExist");
+    expect(at(145).name).toBe("DynamicTempoBlockedByCommitReveal");
   });
 
   it("starts a subnet with commit-reveal off, genesis and registered alike", async () => {

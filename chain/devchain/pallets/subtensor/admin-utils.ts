@@ -400,7 +400,12 @@ function inFreezeWindow(ctx: DispatchContext, netuid: number): boolean {
 }
 
 function setterCall(setter: Setter): CallDef {
-  const valueArg = { name: setter.arg, type: setter.type };
+  // Every argument carries its Rust type name: the bittensor SDK's block decoder needs one.
+  const valueArg = {
+    name: setter.arg,
+    type: setter.type,
+    ...(setter.type.kind === "primitive" ? { typeName: setter.type.prim } : {}),
+  };
   return {
     name: setter.call,
     index: setter.index,
@@ -439,8 +444,8 @@ const setAlphaValues: CallDef = {
   index: 51,
   args: [
     { name: "netuid", type: NETUID, typeName: "NetUid" },
-    { name: "alpha_low", type: t.u16 },
-    { name: "alpha_high", type: t.u16 },
+    { name: "alpha_low", type: t.u16, typeName: "u16" },
+    { name: "alpha_high", type: t.u16, typeName: "u16" },
   ],
   handler(ctx, args) {
     const netuid = args.netuid as number;

@@ -5,6 +5,7 @@
  */
 import { DevChainError } from "../../errors.js";
 import { type DispatchContext, type ErrorDef, InvalidTransaction } from "../../pallet.js";
+import { SUBTENSOR_ERROR_NAMES } from "./error-names.js";
 
 const errorIndices: Record<string, number> = {
   InvalidIpType: 1,
@@ -69,8 +70,11 @@ const errorIndices: Record<string, number> = {
   TempoOutOfBounds: 141,
 };
 
-export const subtensorErrors: ErrorDef[] = Object.entries(errorIndices).map(([name, index]) => ({
-  name,
+const namedAt = new Map(Object.entries(errorIndices).map(([name, index]) => [index, name]));
+
+/** Every variant, dense: the ones the dev chain raises keep the indices above. */
+export const subtensorErrors: ErrorDef[] = SUBTENSOR_ERROR_NAMES.map((name, index) => ({
+  name: namedAt.get(index) ?? name,
   index,
 }));
 

@@ -135,6 +135,7 @@ describe("mechanism weight calls", () => {
     expect(subtensorErrors.map((e) => e.index)).toEqual(SUBTENSOR_ERROR_NAMES.map((_, i) => i));
     const at = (index: number) => api.registry.findMetaError({ index: new BN(7), error: new BN(index) });
     expect(at(79).name).toBe("RevealTooEarly");
+    expect(at(79).docs).toEqual(["Attempted to reveal weights too early."]);
     expect(at(74).name).toBe("MechanismDoesNotExist");
     expect(at(145).name).toBe("DynamicTempoBlockedByCommitReveal");
   });

@@ -2,6 +2,8 @@
 // @polkadot/api, printing JSON for pytest to compare the bittensor SDK's and btcli's reads with.
 //   node polkadot-reference.mjs populate ws://… NETUID   registers miners and stakes on NETUID
 //   node polkadot-reference.mjs read ws://… NETUID       prints { block, uids, hotkeys, coldkeys, stakes, tempo }
+//   node polkadot-reference.mjs weights ws://… NETUID    prints { weights (per uid [[dest, u16]]), incentive,
+//                                                         dividends, lastUpdate, validatorPermit, axons, commitReveal }
 import { ApiPromise, Keyring, WsProvider } from "@polkadot/api";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 
@@ -46,11 +48,41 @@ async function read(api) {
   return { block, uids, hotkeys, coldkeys, stakes, tempo };
 }
 
+async function weights(api) {
+  const q = api.query.subtensorModule;
+  const n = (await q.subnetworkN(netuid)).toNumber();
+  const uids = [...Array(n).keys()];
+  const rows = await Promise.all(uids.map((uid) => q.weights(netuid, uid)));
+  const numbers = async (item) => (await q[item](netuid)).map((v) => Number(v.toString()));
+  const hotkeys = await Promise.all(uids.map(async (uid) => (await q.keys(netuid, uid)).toString()));
+  const axons = await Promise.all(
+    hotkeys.map(async (h) => {
+      const axon = await q.axons(netuid, h);
+      if (axon.isNone) return null;
+      const a = axon.unwrap();
+      return { ip: a.ip.toString(), port: a.port.toNumber(), ipType: a.ipType.toNumber() };
+    }),
+  );
+  return {
+    weights: rows.map((row) => row.map(([dest, w]) => [dest.toNumber(), w.toNumber()])),
+    incentive: await numbers("incentive"),
+    dividends: await numbers("dividends"),
+    lastUpdate: await numbers("lastUpdate"),
+    validatorPermit: (await q.validatorPermit(netuid)).map((v) => v.isTrue),
+    axons,
+    commitReveal: (await q.commitRevealWeightsEnabled(netuid)).isTrue,
+  };
+}
+
+const modes = { populate, read, weights };
+
 await cryptoWaitReady();
 const api = await ApiPromise.create({ provider: new WsProvider(endpoint), noInitWarn: true });
 try {
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  const out = mode === "populate" ? await populate(api, keyring) : await read(api);
+  const run = modes[mode];
+  if (!run) throw new Error(`unknown mode ${mode}: one of ${Object.keys(modes).join(", ")}`);
+  const out = await run(api, keyring);
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await api.disconnect();

@@ -5,7 +5,7 @@
  */
 import { DevChainError } from "../../errors.js";
 import { type DispatchContext, type ErrorDef, InvalidTransaction } from "../../pallet.js";
-import { SUBTENSOR_ERROR_NAMES } from "./error-names.js";
+import { SUBTENSOR_ERRORS } from "./error-names.js";
 
 const errorIndices: Record<string, number> = {
   InvalidIpType: 1,
@@ -73,9 +73,10 @@ const errorIndices: Record<string, number> = {
 const namedAt = new Map(Object.entries(errorIndices).map(([name, index]) => [index, name]));
 
 /** Every variant, dense: the ones the dev chain raises keep the indices above. */
-export const subtensorErrors: ErrorDef[] = SUBTENSOR_ERROR_NAMES.map((name, index) => ({
+export const subtensorErrors: ErrorDef[] = SUBTENSOR_ERRORS.map(([name, doc], index) => ({
   name: namedAt.get(index) ?? name,
   index,
+  docs: [doc],
 }));
 
 /** Validation-time rejections as `InvalidTransaction::Custom(code)` (reference section 0.3). */

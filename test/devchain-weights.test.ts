@@ -15,6 +15,7 @@ import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { SUBTENSOR_ERROR_NAMES } from "../chain/devchain/pallets/subtensor/error-names.js";
 import { subtensorErrors } from "../chain/devchain/pallets/subtensor/module-errors.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
+import { MAX_UNREVEALED_COMMITS } from "../chain/devchain/pallets/subtensor/weights.js";
 
 /** Genesis creates netuid 1 with //Alice as owner coldkey and hotkey (uid 0). */
 const NETUID = 1;
@@ -260,6 +261,18 @@ describe("mechanism weight calls", () => {
     );
     expect(reveal.errors).toEqual([]);
     expect(weightsOf(0)).toEqual([[2, 65535]]);
+  });
+
+  it(`holds at most ${MAX_UNREVEALED_COMMITS} unrevealed commits per hotkey`, async () => {
+    const commit = (i: number) =>
+      send(call("subtensorModule.commitMechanismWeights", NETUID, 0, commitHash([1], [1], [i], 0n)), alice);
+    // A long tempo keeps every commit unexpired while the eleven blocks go by.
+    await sudo(call("adminUtils.sudoSetTempo", NETUID, 100));
+    for (let i = 0; i < MAX_UNREVEALED_COMMITS; i++) expect((await commit(i)).errors).toEqual([]);
+    expect((await commit(MAX_UNREVEALED_COMMITS)).errors).toEqual([
+      "subtensorModule.TooManyUnrevealedCommits",
+    ]);
+    expect(read<unknown[]>("WeightCommits", [NETUID, alice.publicKey])).toHaveLength(MAX_UNREVEALED_COMMITS);
     await setCommitReveal(false);
   });
 });

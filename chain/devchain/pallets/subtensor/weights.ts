@@ -110,6 +110,9 @@ export function commitHashOf(
 
 type Commit = [Uint8Array, bigint, bigint, bigint];
 
+/** Unexpired commits a hotkey may hold per subnet (subtensor's `internal_commit_weights`, step 8). */
+export const MAX_UNREVEALED_COMMITS = 10;
+
 const MECID_ARG = { name: "mecid", type: t.u8, typeName: "MechId" };
 
 /** The transaction-pool rate-limit check of set_weights and set_mechanism_weights. */
@@ -150,7 +153,7 @@ function commitWeights(ctx: DispatchContext, netuid: number, mecid: number, comm
   const queue = (item<Commit[] | null>(ctx, "WeightCommits").get(netuid, who) ?? []).filter(
     ([, commitEpoch]) => commitEpoch + period >= epoch,
   );
-  if (queue.length >= 10) throw new ModuleFail("TooManyUnrevealedCommits");
+  if (queue.length >= MAX_UNREVEALED_COMMITS) throw new ModuleFail("TooManyUnrevealedCommits");
   queue.push([commitHash, epoch, BigInt(ctx.blockNumber), 0n]);
   item<Commit[]>(ctx, "WeightCommits").set([netuid, who], queue);
   setVectorAt(ctx, "LastUpdate", netuid, uid, BigInt(ctx.blockNumber));

@@ -19,18 +19,20 @@ export const RUNTIME_VERSION = t.struct(["sp_version", "RuntimeVersion"], {
   stateVersion: t.u8,
 });
 
+// Field names are the Rust ones: clients that decode by metadata (py-substrate-interface reads
+// `partial_fee`) need them exact; @polkadot/api camelCases them itself.
 export const DISPATCH_INFO_V2 = t.struct(["pallet_transaction_payment", "types", "RuntimeDispatchInfo"], {
   weight: WEIGHT,
   class: DISPATCH_CLASS,
-  partialFee: t.u128,
+  partial_fee: t.u128,
 });
 
 export const FEE_DETAILS = t.struct(["pallet_transaction_payment", "types", "FeeDetails"], {
-  inclusionFee: t.option(
+  inclusion_fee: t.option(
     t.struct(["pallet_transaction_payment", "types", "InclusionFee"], {
-      baseFee: t.u128,
-      lenFee: t.u128,
-      adjustedWeightFee: t.u128,
+      base_fee: t.u128,
+      len_fee: t.u128,
+      adjusted_weight_fee: t.u128,
     }),
   ),
 });

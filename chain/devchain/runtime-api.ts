@@ -82,10 +82,16 @@ export function callRuntimeApi(deps: RuntimeApiDeps, method: string, params: Uin
         return encode(DISPATCH_INFO_V2, {
           weight: { ref_time: info.weight, proof_size: 0n },
           class: { tag: info.class },
-          partialFee: xt.signed ? computeFee(deps.fees, info, declared) : 0n,
+          partial_fee: xt.signed ? computeFee(deps.fees, info, declared) : 0n,
         });
       const b = xt.signed ? feeBreakdown(deps.fees, info, declared) : null;
-      return encode(FEE_DETAILS, { inclusionFee: b });
+      return encode(FEE_DETAILS, {
+        inclusion_fee: b && {
+          base_fee: b.baseFee,
+          len_fee: b.lenFee,
+          adjusted_weight_fee: b.adjustedWeightFee,
+        },
+      });
     }
     default:
       return callDeclaredApi(deps, method, params);

@@ -8,6 +8,8 @@
  */
 import type { RuntimeApiDef, RuntimeContext } from "../../pallet.js";
 import { ACCOUNT_ID, type Type, t } from "../../scale.js";
+import { hyperparamsMethods } from "./hyperparams-api.js";
+import { stakeInfoRuntimeApis } from "./stake-info-api.js";
 import { item, subnetExists } from "./storage.js";
 import {
   AXON_INFO,
@@ -621,8 +623,10 @@ export const subtensorRuntimeApis: RuntimeApiDef[] = [
         output: t.vec(t.option(DYNAMIC_INFO)),
         call: (ctx) => subnetNetuids(ctx).map((netuid) => dynamicInfo(ctx, netuid)),
       },
+      ...hyperparamsMethods,
     ],
   },
+  ...stakeInfoRuntimeApis,
   {
     name: "SubnetRegistrationRuntimeApi",
     version: 1,

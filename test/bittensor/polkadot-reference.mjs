@@ -4,6 +4,8 @@
 //   node polkadot-reference.mjs read ws://… NETUID       prints { block, uids, hotkeys, coldkeys, stakes, tempo }
 //   node polkadot-reference.mjs subnet ws://… NETUID     the read, plus the owner, identity, hyperparameters
 //                                                        (storage items, by btcli's names) and the owner's stakes
+//   node polkadot-reference.mjs calls ws://… B-I,B-I…     the call each extrinsic (block-index, as btcli prints
+//                                                        extrinsic identifiers) carries, as "section.method"
 import { ApiPromise, Keyring, WsProvider } from "@polkadot/api";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 
@@ -90,11 +92,28 @@ async function subnet(api) {
   return { ...base, owner, identity, hyperparameters, ownerStakes, ownerBalance: balance };
 }
 
+/** Names the call of each `block-index` extrinsic: what a tool actually sent. */
+async function calls(api, ids) {
+  const out = {};
+  for (const id of ids.split(",")) {
+    const [block, index] = id.split("-").map(Number);
+    const hash = await api.rpc.chain.getBlockHash(block);
+    const { method } = (await api.rpc.chain.getBlock(hash)).block.extrinsics[index];
+    out[id] = `${method.section}.${method.method}`;
+  }
+  return out;
+}
+
 await cryptoWaitReady();
 const api = await ApiPromise.create({ provider: new WsProvider(endpoint), noInitWarn: true });
 try {
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  const modes = { populate: () => populate(api, keyring), read: () => read(api), subnet: () => subnet(api) };
+  const modes = {
+    populate: () => populate(api, keyring),
+    read: () => read(api),
+    subnet: () => subnet(api),
+    calls: () => calls(api, netuidArg),
+  };
   if (!modes[mode]) throw new Error(`unknown mode ${mode}`);
   const out = await modes[mode]();
   process.stdout.write(`${JSON.stringify(out)}\n`);

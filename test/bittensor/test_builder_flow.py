@@ -26,6 +26,8 @@ ALICE_SEED = "0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a
 FUNDING_TAO = 3000
 VALIDATOR_STAKE_TAO = 100
 UNSTAKE_TAO = 10
+# Staked to the first miner with --unsafe (plain add_stake), distinct from the validator's stake.
+MINER_STAKE_TAO = 7
 MINERS = ("miner1", "miner2")
 IDENTITY = {
     "--subnet-name": "storage",
@@ -50,6 +52,10 @@ class BuilderFlow:
     netuid: int = 0
     hotkeys: dict = field(default_factory=dict)
     coldkey: str = ""
+    # What each step sent, by btcli's extrinsic identifier ("block-index").
+    extrinsics: dict = field(default_factory=dict)
+    # Each hotkey's stake right after staking, before later steps (weights, epochs) pay emission.
+    staked: dict = field(default_factory=dict)
 
     def btcli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Runs btcli non-interactively with a throwaway HOME, as a builder's script would."""
@@ -118,6 +124,7 @@ def create_subnet(flow: BuilderFlow) -> None:
     )
     assert made["success"], made
     flow.netuid = made["netuid"]
+    flow.extrinsics["subnets create"] = made["extrinsic_identifier"]
     # Subtensor makes the owner call start_call once a delay has passed; the dev chain emits from
     # registration, and btcli reports the subnet as already started.
     started = flow.btcli("subnets", "start", "--netuid", str(flow.netuid), *flow.wallet(), *flow.network, "--no-prompt")
@@ -131,16 +138,27 @@ def register_neurons(flow: BuilderFlow) -> None:
             "subnets", "register", "--netuid", str(flow.netuid), *flow.wallet(name), *flow.network, "--no-prompt"
         )
         assert done["success"], done
+        flow.extrinsics[f"subnets register {name}"] = done["extrinsic_identifier"]
 
 
 def stake_to_validator(flow: BuilderFlow) -> None:
-    """btcli's default safe staking: add_stake_limit, then remove_stake_limit for part of it."""
+    """btcli's default safe staking (add_stake_limit, then remove_stake_limit for part of it), and
+    a plain add_stake to a miner with --unsafe."""
     common = ["--netuid", str(flow.netuid), *flow.wallet("validator"), *flow.network, "--no-mev-protection", "--no-prompt"]
     validator = flow.hotkeys["validator"]
     added = flow.btcli_json("stake", "add", "--amount", str(VALIDATOR_STAKE_TAO), *common)
     assert added["staking_success"][str(flow.netuid)][validator] is True, added
+    flow.extrinsics["stake add"] = added["extrinsic_ids"][str(flow.netuid)][validator]
     removed = flow.btcli_json("stake", "remove", "--amount", str(UNSTAKE_TAO), *common)
     assert [(r["netuid"], r["hotkey_ss58"], r["success"]) for r in removed] == [(flow.netuid, validator, True)], removed
+    flow.extrinsics["stake remove"] = removed[0]["extrinsic_identifier"]
+    miner = flow.hotkeys[MINERS[0]]
+    unsafe = [arg if arg != "validator" else MINERS[0] for arg in common]
+    added = flow.btcli_json("stake", "add", "--amount", str(MINER_STAKE_TAO), *unsafe, "--unsafe")
+    assert added["staking_success"][str(flow.netuid)][miner] is True, added
+    flow.extrinsics["stake add --unsafe"] = added["extrinsic_ids"][str(flow.netuid)][miner]
+    read = polkadot("read", flow.endpoint, flow.netuid)
+    flow.staked = dict(zip(read["hotkeys"], map(int, read["stakes"])))
 
 
 def set_weights(flow: BuilderFlow) -> None:
@@ -167,6 +185,19 @@ def chain_view(flow):
     return polkadot("subnet", flow.endpoint, flow.netuid)
 
 
+def test_btcli_sends_subtensors_calls_in_its_default_safe_modes(flow):
+    sent = polkadot("calls", flow.endpoint, ",".join(flow.extrinsics.values()))
+    by_step = {step: sent[ident] for step, ident in flow.extrinsics.items()}
+    assert by_step == {
+        "subnets create": "subtensorModule.registerNetworkWithIdentity",
+        "subnets register validator": "subtensorModule.registerLimit",
+        **{f"subnets register {m}": "subtensorModule.registerLimit" for m in MINERS},
+        "stake add": "subtensorModule.addStakeLimit",
+        "stake remove": "subtensorModule.removeStakeLimit",
+        "stake add --unsafe": "subtensorModule.addStake",
+    }
+
+
 def test_subnet_is_created_with_its_identity_and_owner(flow, chain_view):
     assert chain_view["owner"] == flow.coldkey
     identity = chain_view["identity"]
@@ -179,8 +210,8 @@ def test_neurons_are_registered_in_order_with_the_safe_stake(flow, chain_view):
     # The owner hotkey takes uid 0 at creation; the others follow in registration order.
     assert chain_view["hotkeys"] == [flow.hotkeys[n] for n in ("default", "validator", *MINERS)]
     assert chain_view["coldkeys"] == [flow.coldkey] * 4
-    validator = chain_view["hotkeys"].index(flow.hotkeys["validator"])
-    assert int(chain_view["stakes"][validator]) == (VALIDATOR_STAKE_TAO - UNSTAKE_TAO) * RAO
+    assert flow.staked[flow.hotkeys["validator"]] == (VALIDATOR_STAKE_TAO - UNSTAKE_TAO) * RAO
+    assert flow.staked[flow.hotkeys[MINERS[0]]] == MINER_STAKE_TAO * RAO
 
 
 def test_subnets_show_and_metagraph_match_the_chain(flow, chain_view):

@@ -127,36 +127,42 @@ def create_subnet(flow: BuilderFlow) -> None:
     flow.extrinsics["subnets create"] = made["extrinsic_identifier"]
     # Subtensor makes the owner call start_call once a delay has passed; the dev chain emits from
     # registration, and btcli reports the subnet as already started.
-    started = flow.btcli("subnets", "start", "--netuid", str(flow.netuid), *flow.wallet(), *flow.network, "--no-prompt")
+    started = flow.btcli(
+        "subnets", "start", "--netuid", str(flow.netuid), *flow.wallet(), *flow.network, "--no-prompt"
+    )
     assert "already has an emission schedule" in started.stdout, started.stdout
 
 
 def register_neurons(flow: BuilderFlow) -> None:
     for name in ("validator", *MINERS):
         # btcli's default is safe registration: register_limit with the burn plus its tolerance.
-        done = flow.btcli_json(
-            "subnets", "register", "--netuid", str(flow.netuid), *flow.wallet(name), *flow.network, "--no-prompt"
-        )
+        netuid = ["--netuid", str(flow.netuid)]
+        done = flow.btcli_json("subnets", "register", *netuid, *flow.wallet(name), *flow.network, "--no-prompt")
         assert done["success"], done
         flow.extrinsics[f"subnets register {name}"] = done["extrinsic_identifier"]
 
 
-def stake_to_validator(flow: BuilderFlow) -> None:
-    """btcli's default safe staking (add_stake_limit, then remove_stake_limit for part of it), and
-    a plain add_stake to a miner with --unsafe."""
-    common = ["--netuid", str(flow.netuid), *flow.wallet("validator"), *flow.network, "--no-mev-protection", "--no-prompt"]
-    validator = flow.hotkeys["validator"]
-    added = flow.btcli_json("stake", "add", "--amount", str(VALIDATOR_STAKE_TAO), *common)
-    assert added["staking_success"][str(flow.netuid)][validator] is True, added
-    flow.extrinsics["stake add"] = added["extrinsic_ids"][str(flow.netuid)][validator]
-    removed = flow.btcli_json("stake", "remove", "--amount", str(UNSTAKE_TAO), *common)
-    assert [(r["netuid"], r["hotkey_ss58"], r["success"]) for r in removed] == [(flow.netuid, validator, True)], removed
+def stake(flow: BuilderFlow) -> None:
+    """btcli's default safe staking (add_stake_limit, then remove_stake_limit for part of it) on
+    the validator, and a plain add_stake to a miner with --unsafe."""
+    netuid = str(flow.netuid)
+
+    def on(hotkey: str, *extra: str) -> list[str]:
+        return ["--netuid", netuid, *flow.wallet(hotkey), *flow.network, "--no-mev-protection", "--no-prompt", *extra]
+
+    validator, miner = flow.hotkeys["validator"], flow.hotkeys[MINERS[0]]
+    added = flow.btcli_json("stake", "add", *on("validator", "--amount", str(VALIDATOR_STAKE_TAO)))
+    assert added["staking_success"][netuid][validator] is True, added
+    flow.extrinsics["stake add"] = added["extrinsic_ids"][netuid][validator]
+
+    removed = flow.btcli_json("stake", "remove", *on("validator", "--amount", str(UNSTAKE_TAO)))
+    assert [(r["netuid"], r["hotkey_ss58"], r["success"]) for r in removed] == [(flow.netuid, validator, True)]
     flow.extrinsics["stake remove"] = removed[0]["extrinsic_identifier"]
-    miner = flow.hotkeys[MINERS[0]]
-    unsafe = [arg if arg != "validator" else MINERS[0] for arg in common]
-    added = flow.btcli_json("stake", "add", "--amount", str(MINER_STAKE_TAO), *unsafe, "--unsafe")
-    assert added["staking_success"][str(flow.netuid)][miner] is True, added
-    flow.extrinsics["stake add --unsafe"] = added["extrinsic_ids"][str(flow.netuid)][miner]
+
+    added = flow.btcli_json("stake", "add", *on(MINERS[0], "--amount", str(MINER_STAKE_TAO), "--unsafe"))
+    assert added["staking_success"][netuid][miner] is True, added
+    flow.extrinsics["stake add --unsafe"] = added["extrinsic_ids"][netuid][miner]
+
     read = polkadot("read", flow.endpoint, flow.netuid)
     flow.staked = dict(zip(read["hotkeys"], map(int, read["stakes"])))
 
@@ -175,7 +181,7 @@ def flow(endpoint, tmp_path_factory):
     fund_coldkey(made)
     create_subnet(made)
     register_neurons(made)
-    stake_to_validator(made)
+    stake(made)
     set_weights(made)
     return made
 

@@ -31,6 +31,7 @@ interface Keys {
   ownerHotkey: KeyringPair;
   validator: KeyringPair;
   miner: KeyringPair;
+  daveMiner: KeyringPair;
 }
 
 interface Row {
@@ -118,6 +119,16 @@ describe("every dev chain call", () => {
     { call: "subtensorModule.registerNetwork", args: (k) => [k.ownerHotkey.address], signer: "alice" },
     { call: "subtensorModule.burnedRegister", args: (k) => [NETUID, k.validator.address], signer: "bob" },
     { call: "subtensorModule.burnedRegister", args: (k) => [NETUID, k.miner.address], signer: "charlie" },
+    {
+      call: "subtensorModule.registerLimit",
+      args: (k) => [NETUID, k.daveMiner.address, 100n * TAO],
+      signer: "dave",
+    },
+    {
+      call: "subtensorModule.setSubnetIdentity",
+      args: () => [NETUID, "storage", "https://github.com/x/storage", "dev@example.com", "", "", "", "", ""],
+      signer: "alice",
+    },
     admin("sudoSetServingRateLimit", NETUID, 50),
     admin("sudoSetWeightsVersionKey", NETUID, 0),
     admin("sudoSetWeightsSetRateLimit", NETUID, 0),
@@ -148,6 +159,21 @@ describe("every dev chain call", () => {
     admin("sudoSetAdminFreezeWindow", 0),
     admin("sudoSetOwnerCutEnabled", NETUID, true),
     admin("sudoSetMaxEpochsPerBlock", 10),
+    {
+      call: "subtensorModule.registerNetworkWithIdentity",
+      args: (k) => [k.daveMiner.address, { subnetName: "second", githubRepo: "", subnetContact: "" }],
+      signer: "dave",
+    },
+    {
+      call: "subtensorModule.addStakeLimit",
+      args: (k) => [k.validator.address, NETUID, 10n * TAO, 2n * TAO, false],
+      signer: "bob",
+    },
+    {
+      call: "subtensorModule.removeStakeLimit",
+      args: (k) => [k.validator.address, NETUID, TAO, TAO / 2n, false],
+      signer: "bob",
+    },
     {
       call: "subtensorModule.addStake",
       args: (k) => [k.validator.address, NETUID, 100n * TAO],
@@ -222,6 +248,11 @@ describe("every dev chain call", () => {
         while (epochIndex() < (commit as [Uint8Array, bigint])[1] + period) chain.newBlock(1);
       },
     },
+    {
+      call: "subtensorModule.removeStakeFullLimit",
+      args: (k) => [k.validator.address, NETUID, TAO],
+      signer: "bob",
+    },
     { call: "utility.batch", args: () => [[remark()]], signer: "bob" },
     { call: "utility.batchAll", args: () => [[remark(), remark()]], signer: "bob" },
     { call: "utility.forceBatch", args: () => [[remark()]], signer: "bob" },
@@ -270,6 +301,7 @@ describe("every dev chain call", () => {
       ownerHotkey: key("//Alice//owner"),
       validator: key("//Bob//validator"),
       miner: key("//Charlie//miner"),
+      daveMiner: key("//Dave//miner"),
     };
     chain = createDevChain({
       port: 0,

@@ -4,6 +4,10 @@
 //   node polkadot-reference.mjs read ws://… NETUID       prints { block, uids, hotkeys, coldkeys, stakes, tempo }
 //   node polkadot-reference.mjs weights ws://… NETUID    prints { weights (per uid [[dest, u16]]), incentive,
 //                                                         dividends, lastUpdate, validatorPermit, axons, commitReveal }
+//   node polkadot-reference.mjs subnet ws://… NETUID     the read, plus the owner, identity, hyperparameters
+//                                                        (storage items, by btcli's names) and the owner's stakes
+//   node polkadot-reference.mjs calls ws://… B-I,B-I…     the call each extrinsic (block-index, as btcli prints
+//                                                        extrinsic identifiers) carries, as "section.method"
 import { ApiPromise, Keyring, WsProvider } from "@polkadot/api";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 
@@ -74,15 +78,73 @@ async function weights(api) {
   };
 }
 
-const modes = { populate, read, weights };
+/** What a builder's btcli reads show of a subnet, straight from storage. */
+async function subnet(api) {
+  const q = api.query.subtensorModule;
+  const base = await read(api);
+  const get = async (name) => (await q[name](netuid)).toJSON();
+  const [alphaLow, alphaHigh] = await get("alphaValues");
+  const hyperparameters = {
+    tempo: await get("tempo"),
+    kappa: await get("kappa"),
+    immunity_period: await get("immunityPeriod"),
+    min_allowed_weights: await get("minAllowedWeights"),
+    max_weights_limit: await get("maxWeightsLimit"),
+    weights_version: await get("weightsVersionKey"),
+    weights_rate_limit: await get("weightsSetRateLimit"),
+    registration_allowed: await get("networkRegistrationAllowed"),
+    target_regs_per_interval: await get("targetRegistrationsPerInterval"),
+    min_burn: await get("minBurn"),
+    max_burn: await get("maxBurn"),
+    bonds_moving_avg: await get("bondsMovingAverage"),
+    max_regs_per_block: await get("maxRegistrationsPerBlock"),
+    serving_rate_limit: await get("servingRateLimit"),
+    max_validators: await get("maxAllowedValidators"),
+    commit_reveal_period: await get("revealPeriodEpochs"),
+    commit_reveal_weights_enabled: await get("commitRevealWeightsEnabled"),
+    alpha_high: alphaHigh,
+    alpha_low: alphaLow,
+    liquid_alpha_enabled: await get("liquidAlphaOn"),
+    yuma_version: (await get("yuma3On")) ? 3 : 2,
+    subnet_is_active: await get("subtokenEnabled"),
+  };
+  const owner = (await q.subnetOwner(netuid)).toString();
+  const identity = (await q.subnetIdentitiesV3(netuid)).toHuman();
+  // The owner coldkey's stake on each hotkey of the subnet (what `stake list` and `wallet overview` show).
+  const ownerStakes = {};
+  for (const hotkey of base.hotkeys) {
+    const info = await api.call.stakeInfoRuntimeApi.getStakeInfoForHotkeyColdkeyNetuid(hotkey, owner, netuid);
+    ownerStakes[hotkey] = info.unwrap().stake.toString();
+  }
+  const balance = (await api.query.system.account(owner)).data.free.toString();
+  return { ...base, owner, identity, hyperparameters, ownerStakes, ownerBalance: balance };
+}
+
+/** Names the call of each `block-index` extrinsic: what a tool actually sent. */
+async function calls(api, ids) {
+  const out = {};
+  for (const id of ids.split(",")) {
+    const [block, index] = id.split("-").map(Number);
+    const hash = await api.rpc.chain.getBlockHash(block);
+    const { method } = (await api.rpc.chain.getBlock(hash)).block.extrinsics[index];
+    out[id] = `${method.section}.${method.method}`;
+  }
+  return out;
+}
 
 await cryptoWaitReady();
 const api = await ApiPromise.create({ provider: new WsProvider(endpoint), noInitWarn: true });
 try {
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
-  const run = modes[mode];
-  if (!run) throw new Error(`unknown mode ${mode}: one of ${Object.keys(modes).join(", ")}`);
-  const out = await run(api, keyring);
+  const modes = {
+    populate: () => populate(api, keyring),
+    read: () => read(api),
+    weights: () => weights(api),
+    subnet: () => subnet(api),
+    calls: () => calls(api, netuidArg),
+  };
+  if (!modes[mode]) throw new Error(`unknown mode ${mode}: one of ${Object.keys(modes).join(", ")}`);
+  const out = await modes[mode]();
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await api.disconnect();

@@ -31,6 +31,7 @@ export const subtensorEvents: EventDef[] = [
   { name: "RegistrationAllowed", index: 50, fields: [NETUID, t.bool] },
   { name: "TempoSet", index: 52, fields: [NETUID, t.u16] },
   { name: "NetworkRateLimitSet", index: 58, fields: [t.u64] },
+  { name: "SubnetIdentitySet", index: 78, fields: [NETUID] },
   { name: "WeightsCommitted", index: 85, fields: [ACCOUNT_ID, NETUID, H256] },
   { name: "WeightsRevealed", index: 86, fields: [ACCOUNT_ID, NETUID, H256] },
   { name: "SubnetOwnerHotkeySet", index: 94, fields: [NETUID, ACCOUNT_ID] },

@@ -1,13 +1,17 @@
 /**
  * Subtensor's runtime APIs (`pallets/subtensor/runtime-api/src/lib.rs`) that the bittensor SDK and
  * btcli read the metagraph and the subnet list through: NeuronInfoRuntimeApi, SubnetInfoRuntimeApi
- * (get_subnet_state, get_dynamic_info, get_all_dynamic_info) and the Swap pallet's SwapRuntimeApi.
+ * (get_subnet_state, get_dynamic_info, get_all_dynamic_info, the metagraphs; its hyperparameter
+ * views are in hyperparams-api.ts) and the Swap pallet's SwapRuntimeApi; StakeInfoRuntimeApi and
+ * DelegateInfoRuntimeApi are in stake-info-api.ts.
  * Struct layouts and field names follow `rpc_info/neuron_info.rs`, `rpc_info/show_subnet.rs`,
  * `rpc_info/dynamic_info.rs` and `pallets/swap/runtime-api/src/lib.rs`;
  * the SDK decodes them by field name through metadata V15, so names are exact.
  */
 import type { RuntimeApiDef, RuntimeContext } from "../../pallet.js";
 import { ACCOUNT_ID, type Type, t } from "../../scale.js";
+import { hyperparamsMethods } from "./hyperparams-api.js";
+import { stakeInfoRuntimeApis } from "./stake-info-api.js";
 import { item, subnetExists } from "./storage.js";
 import {
   AXON_INFO,
@@ -621,8 +625,10 @@ export const subtensorRuntimeApis: RuntimeApiDef[] = [
         output: t.vec(t.option(DYNAMIC_INFO)),
         call: (ctx) => subnetNetuids(ctx).map((netuid) => dynamicInfo(ctx, netuid)),
       },
+      ...hyperparamsMethods,
     ],
   },
+  ...stakeInfoRuntimeApis,
   {
     name: "SubnetRegistrationRuntimeApi",
     version: 1,

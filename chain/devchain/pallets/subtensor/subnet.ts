@@ -1,9 +1,18 @@
 /**
- * Subnets (subtensor's `subnets/subnet.rs`): `register_network`, `start_call`, and the writes that
- * create a subnet.
+ * Subnets (subtensor's `subnets/subnet.rs`, `utils/identity.rs`): `register_network`,
+ * `register_network_with_identity`, `set_subnet_identity`, `start_call`, and the writes that create
+ * a subnet.
  */
 import { bytesEqual } from "../../../../protocol/bytes.js";
-import { type CallDef, DispatchError, ensureSigned, type RuntimeContext } from "../../pallet.js";
+import {
+  type CallDef,
+  type DispatchContext,
+  DispatchError,
+  ensureSigned,
+  type RuntimeContext,
+  type ValidateContext,
+} from "../../pallet.js";
+import { t } from "../../scale.js";
 import { freeBalance, withdraw } from "../balances.js";
 import { reject, withFail } from "./module-errors.js";
 import {
@@ -15,6 +24,7 @@ import {
   subnetExists,
   ZERO_ACCOUNT,
 } from "./storage.js";
+import { SUBNET_IDENTITY_V3 } from "./types.js";
 import { appendOrReplaceNeuron } from "./uids.js";
 
 function startEmission(ctx: RuntimeContext, netuid: number, events: boolean): void {
@@ -68,38 +78,107 @@ export function createSubnet(
   startEmission(ctx, netuid, events);
 }
 
+/** `SubnetIdentityV3`'s fields as the call decodes them: raw bytes. */
+export interface SubnetIdentity {
+  subnet_name: Uint8Array;
+  github_repo: Uint8Array;
+  subnet_contact: Uint8Array;
+  subnet_url: Uint8Array;
+  discord: Uint8Array;
+  description: Uint8Array;
+  logo_url: Uint8Array;
+  additional: Uint8Array;
+}
+
+/** Subtensor's per-field byte limits for a subnet identity (`is_valid_subnet_identity`). */
+export const SUBNET_IDENTITY_LIMITS: Record<keyof SubnetIdentity, number> = {
+  subnet_name: 256,
+  github_repo: 1024,
+  subnet_contact: 1024,
+  subnet_url: 1024,
+  discord: 256,
+  description: 1024,
+  logo_url: 1024,
+  additional: 1024,
+};
+
+function isValidSubnetIdentity(identity: SubnetIdentity): boolean {
+  return (Object.keys(SUBNET_IDENTITY_LIMITS) as Array<keyof SubnetIdentity>).every(
+    (field) => identity[field].length <= SUBNET_IDENTITY_LIMITS[field],
+  );
+}
+
+function validateNetworkRateLimit(ctx: ValidateContext): void {
+  const c = ctx as unknown as RuntimeContext;
+  const limit = item<bigint>(c, "NetworkRateLimit").get();
+  const last = item<bigint>(c, "NetworkLastRegistered").get();
+  if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) reject("NetworkTxRateLimitExceeded");
+}
+
+/** subtensor's `do_register_network`: lock the cost, create the subnet, store its identity. */
+function registerNetwork(ctx: DispatchContext, hotkey: Uint8Array, identity: SubnetIdentity | null) {
+  const coldkey = ensureSigned(ctx.origin);
+  const owner = item<Uint8Array>(ctx, "Owner").get(hotkey);
+  if (!bytesEqual(owner, ZERO_ACCOUNT) && !bytesEqual(owner, coldkey))
+    return ctx.fail("NonAssociatedColdKey");
+  const limit = item<bigint>(ctx, "NetworkRateLimit").get();
+  const last = item<bigint>(ctx, "NetworkLastRegistered").get();
+  if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) return ctx.fail("NetworkTxRateLimitExceeded");
+  const subnetLimit = item<number>(ctx, "SubnetLimit").get();
+  let netuid = 1;
+  while (subnetExists(ctx, netuid)) netuid++;
+  if (netuid > subnetLimit) return ctx.fail("SubnetLimitReached");
+  const lockCost = item<bigint>(ctx, "NetworkMinLockCost").get();
+  if (freeBalance(ctx, coldkey) < lockCost) return ctx.fail("CannotAffordLockCost");
+  if (identity && !isValidSubnetIdentity(identity)) return ctx.fail("InvalidIdentity");
+  withdraw(ctx, coldkey, lockCost);
+  createSubnet(ctx, netuid, coldkey, hotkey);
+  if (identity) {
+    item<SubnetIdentity>(ctx, "SubnetIdentitiesV3").set([netuid], identity);
+    ctx.emit(SUBTENSOR, "SubnetIdentitySet", netuid);
+  }
+  item<bigint>(ctx, "NetworkLastRegistered").set([], BigInt(ctx.blockNumber));
+}
+
+const BYTES_ARG = (name: string) => ({ name, type: t.vec(t.u8), typeName: "Vec<u8>" });
+
 /** The subnet calls. */
 export const subnetCalls: CallDef[] = [
   {
     name: "register_network",
     index: 59,
     args: [{ name: "hotkey", ...ACCOUNT_ARG }],
-    validate(ctx) {
-      const c = ctx as unknown as RuntimeContext;
-      const limit = item<bigint>(c, "NetworkRateLimit").get();
-      const last = item<bigint>(c, "NetworkLastRegistered").get();
-      if (last !== 0n && BigInt(ctx.blockNumber) - last < limit) reject("NetworkTxRateLimitExceeded");
-    },
+    validate: validateNetworkRateLimit,
+    handler: withFail((ctx, a) => registerNetwork(ctx, a.hotkey as Uint8Array, null)),
+  },
+  {
+    name: "set_subnet_identity",
+    index: 78,
+    args: [NETUID_ARG, ...Object.keys(SUBNET_IDENTITY_LIMITS).map(BYTES_ARG)],
     handler: withFail((ctx, a) => {
       const coldkey = ensureSigned(ctx.origin);
-      const hotkey = a.hotkey as Uint8Array;
-      const owner = item<Uint8Array>(ctx, "Owner").get(hotkey);
-      if (!bytesEqual(owner, ZERO_ACCOUNT) && !bytesEqual(owner, coldkey))
-        return ctx.fail("NonAssociatedColdKey");
-      const limit = item<bigint>(ctx, "NetworkRateLimit").get();
-      const last = item<bigint>(ctx, "NetworkLastRegistered").get();
-      if (last !== 0n && BigInt(ctx.blockNumber) - last < limit)
-        return ctx.fail("NetworkTxRateLimitExceeded");
-      const subnetLimit = item<number>(ctx, "SubnetLimit").get();
-      let netuid = 1;
-      while (subnetExists(ctx, netuid)) netuid++;
-      if (netuid > subnetLimit) return ctx.fail("SubnetLimitReached");
-      const lockCost = item<bigint>(ctx, "NetworkMinLockCost").get();
-      if (freeBalance(ctx, coldkey) < lockCost) return ctx.fail("CannotAffordLockCost");
-      withdraw(ctx, coldkey, lockCost);
-      createSubnet(ctx, netuid, coldkey, hotkey);
-      item<bigint>(ctx, "NetworkLastRegistered").set([], BigInt(ctx.blockNumber));
+      const netuid = a.netuid as number;
+      if (!bytesEqual(item<Uint8Array>(ctx, "SubnetOwner").get(netuid), coldkey))
+        return ctx.fail("NotSubnetOwner");
+      const identity = Object.fromEntries(
+        Object.keys(SUBNET_IDENTITY_LIMITS).map((field) => [field, a[field] as Uint8Array]),
+      ) as unknown as SubnetIdentity;
+      if (!isValidSubnetIdentity(identity)) return ctx.fail("InvalidIdentity");
+      item<SubnetIdentity>(ctx, "SubnetIdentitiesV3").set([netuid], identity);
+      ctx.emit(SUBTENSOR, "SubnetIdentitySet", netuid);
     }),
+  },
+  {
+    name: "register_network_with_identity",
+    index: 79,
+    args: [
+      { name: "hotkey", ...ACCOUNT_ARG },
+      { name: "identity", type: t.option(SUBNET_IDENTITY_V3), typeName: "Option<SubnetIdentityOfV3>" },
+    ],
+    validate: validateNetworkRateLimit,
+    handler: withFail((ctx, a) =>
+      registerNetwork(ctx, a.hotkey as Uint8Array, (a.identity as SubnetIdentity | null) ?? null),
+    ),
   },
   {
     name: "start_call",

@@ -1,0 +1,266 @@
+"""A subnet builder's localnet flow, driven through btcli alone, checked against @polkadot/api.
+
+The flow is what a builder types against subtensor's localnet: create a wallet, fund it from the
+dev account (//Alice), create a subnet with an identity, start it, register a validator and two
+miners (burned, in btcli's default safe mode), stake to the validator and take some back (safe
+staking, btcli's default), then read the subnet back with `subnets show`, `subnets metagraph`,
+`wallet overview`, `stake list` and `subnets hyperparameters`. Every value read is compared with
+what @polkadot/api reads from the same chain.
+
+MEV protection is turned off (`--no-mev-protection`): the dev chain has no MevShield pallet.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import polkadot
+
+BTCLI = Path(sys.executable).with_name("btcli")
+# The secret seed of the well-known //Alice account, the dev chain's funded sudo key.
+ALICE_SEED = "0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a"
+FUNDING_TAO = 3000
+VALIDATOR_STAKE_TAO = 100
+UNSTAKE_TAO = 10
+# Staked to the first miner with --unsafe (plain add_stake), distinct from the validator's stake.
+MINER_STAKE_TAO = 7
+MINERS = ("miner1", "miner2")
+IDENTITY = {
+    "--subnet-name": "storage",
+    "--github-repo": "https://github.com/example/storage-subnet",
+    "--subnet-contact": "dev@example.com",
+    "--subnet-url": "https://example.com",
+    "--discord-handle": "storage-dev",
+    "--description": "A storage subnet on the dev chain",
+    "--logo-url": "https://example.com/logo.png",
+    "--additional-info": "localnet",
+}
+RAO = 1_000_000_000
+
+
+@dataclass
+class BuilderFlow:
+    """What the flow made: where its wallets are and what the chain answered."""
+
+    endpoint: str
+    home: Path
+    wallets: Path
+    netuid: int = 0
+    hotkeys: dict = field(default_factory=dict)
+    coldkey: str = ""
+    # What each step sent, by btcli's extrinsic identifier ("block-index").
+    extrinsics: dict = field(default_factory=dict)
+    # Each hotkey's stake right after staking, before later steps (weights, epochs) pay emission.
+    staked: dict = field(default_factory=dict)
+
+    def btcli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Runs btcli non-interactively with a throwaway HOME, as a builder's script would."""
+        out = subprocess.run(
+            [str(BTCLI), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            # A wide console keeps rich from wrapping JSON inside a string.
+            env={"HOME": str(self.home), "PATH": "/usr/bin:/bin", "COLUMNS": "100000"},
+        )
+        if check:
+            assert out.returncode == 0, f"btcli {' '.join(args)}:\n{out.stdout}\n{out.stderr}"
+        return out
+
+    def btcli_json(self, *args: str) -> object:
+        """The JSON document btcli prints; some commands print a notice (a new mnemonic) before it."""
+        out = self.btcli(*args, "--json-output")
+        lines = out.stdout.splitlines(keepends=True)
+        starts = [i for i, line in enumerate(lines) if line.startswith(("{", "["))]
+        try:
+            return json.loads("".join(lines[starts[0] :]))
+        except (IndexError, json.JSONDecodeError) as e:
+            raise AssertionError(f"btcli {' '.join(args)} printed no JSON:\n{out.stdout}\n{out.stderr}") from e
+
+    def wallet(self, hotkey: str | None = None) -> list[str]:
+        args = ["--wallet-name", "owner", "--wallet-path", str(self.wallets)]
+        return args + (["--hotkey", hotkey] if hotkey else [])
+
+    @property
+    def network(self) -> list[str]:
+        return ["--network", self.endpoint]
+
+
+def create_wallets(flow: BuilderFlow) -> None:
+    made = flow.btcli_json(
+        "wallet", "create", *flow.wallet("default"), "--no-use-password", "--n-words", "12"
+    )
+    assert made["success"], made
+    flow.coldkey = made["data"]["coldkey_ss58"]
+    flow.hotkeys["default"] = made["data"]["hotkey_ss58"]
+    for name in ("validator", *MINERS):
+        made = flow.btcli_json(
+            "wallet", "new-hotkey", *flow.wallet(name), "--no-use-password", "--n-words", "12"
+        )
+        assert made["success"], made
+        flow.hotkeys[name] = made["data"]["hotkey_ss58"]
+
+
+def fund_coldkey(flow: BuilderFlow) -> None:
+    alice = ["--wallet-name", "alice", "--wallet-path", str(flow.wallets)]
+    flow.btcli_json("wallet", "regen-coldkey", *alice, "--seed", ALICE_SEED, "--no-use-password")
+    sent = flow.btcli_json(
+        "wallet", "transfer", *alice, *flow.network,
+        "--dest", flow.coldkey, "--amount", str(FUNDING_TAO), "--no-prompt",
+    )
+    assert sent["success"], sent
+
+
+def create_subnet(flow: BuilderFlow) -> None:
+    identity = [arg for pair in IDENTITY.items() for arg in pair]
+    made = flow.btcli_json(
+        "subnets", "create", *flow.wallet("default"), *flow.network, *identity,
+        "--no-mev-protection", "--no-prompt",
+    )
+    assert made["success"], made
+    flow.netuid = made["netuid"]
+    flow.extrinsics["subnets create"] = made["extrinsic_identifier"]
+    # Subtensor makes the owner call start_call once a delay has passed; the dev chain emits from
+    # registration, and btcli reports the subnet as already started.
+    started = flow.btcli(
+        "subnets", "start", "--netuid", str(flow.netuid), *flow.wallet(), *flow.network, "--no-prompt"
+    )
+    assert "already has an emission schedule" in started.stdout, started.stdout
+
+
+def register_neurons(flow: BuilderFlow) -> None:
+    for name in ("validator", *MINERS):
+        # btcli's default is safe registration: register_limit with the burn plus its tolerance.
+        netuid = ["--netuid", str(flow.netuid)]
+        done = flow.btcli_json("subnets", "register", *netuid, *flow.wallet(name), *flow.network, "--no-prompt")
+        assert done["success"], done
+        flow.extrinsics[f"subnets register {name}"] = done["extrinsic_identifier"]
+
+
+def stake(flow: BuilderFlow) -> None:
+    """btcli's default safe staking (add_stake_limit, then remove_stake_limit for part of it) on
+    the validator, and a plain add_stake to a miner with --unsafe."""
+    netuid = str(flow.netuid)
+
+    def on(hotkey: str, *extra: str) -> list[str]:
+        return ["--netuid", netuid, *flow.wallet(hotkey), *flow.network, "--no-mev-protection", "--no-prompt", *extra]
+
+    validator, miner = flow.hotkeys["validator"], flow.hotkeys[MINERS[0]]
+    added = flow.btcli_json("stake", "add", *on("validator", "--amount", str(VALIDATOR_STAKE_TAO)))
+    assert added["staking_success"][netuid][validator] is True, added
+    flow.extrinsics["stake add"] = added["extrinsic_ids"][netuid][validator]
+
+    removed = flow.btcli_json("stake", "remove", *on("validator", "--amount", str(UNSTAKE_TAO)))
+    assert [(r["netuid"], r["hotkey_ss58"], r["success"]) for r in removed] == [(flow.netuid, validator, True)]
+    flow.extrinsics["stake remove"] = removed[0]["extrinsic_identifier"]
+
+    added = flow.btcli_json("stake", "add", *on(MINERS[0], "--amount", str(MINER_STAKE_TAO), "--unsafe"))
+    assert added["staking_success"][netuid][miner] is True, added
+    flow.extrinsics["stake add --unsafe"] = added["extrinsic_ids"][netuid][miner]
+
+    read = polkadot("read", flow.endpoint, flow.netuid)
+    flow.staked = dict(zip(read["hotkeys"], map(int, read["stakes"])))
+
+
+def set_weights(flow: BuilderFlow) -> None:
+    """The flow's weight-setting steps (SDK set_weights, commit-reveal), run after staking and
+    before the reads. The dev chain's SDK weight calls are checked in their own module; this is the
+    place they join the builder's flow."""
+
+
+@pytest.fixture(scope="module")
+def flow(endpoint, tmp_path_factory):
+    home = tmp_path_factory.mktemp("builder-home")
+    made = BuilderFlow(endpoint=endpoint, home=home, wallets=home / "wallets")
+    create_wallets(made)
+    fund_coldkey(made)
+    create_subnet(made)
+    register_neurons(made)
+    stake(made)
+    set_weights(made)
+    return made
+
+
+@pytest.fixture(scope="module")
+def chain_view(flow):
+    return polkadot("subnet", flow.endpoint, flow.netuid)
+
+
+def test_btcli_sends_subtensors_calls_in_its_default_safe_modes(flow):
+    sent = polkadot("calls", flow.endpoint, ",".join(flow.extrinsics.values()))
+    by_step = {step: sent[ident] for step, ident in flow.extrinsics.items()}
+    assert by_step == {
+        "subnets create": "subtensorModule.registerNetworkWithIdentity",
+        "subnets register validator": "subtensorModule.registerLimit",
+        **{f"subnets register {m}": "subtensorModule.registerLimit" for m in MINERS},
+        "stake add": "subtensorModule.addStakeLimit",
+        "stake remove": "subtensorModule.removeStakeLimit",
+        "stake add --unsafe": "subtensorModule.addStake",
+    }
+
+
+def test_subnet_is_created_with_its_identity_and_owner(flow, chain_view):
+    assert chain_view["owner"] == flow.coldkey
+    identity = chain_view["identity"]
+    assert identity["subnetName"] == IDENTITY["--subnet-name"]
+    assert identity["githubRepo"] == IDENTITY["--github-repo"]
+    assert identity["additional"] == IDENTITY["--additional-info"]
+
+
+def test_neurons_are_registered_in_order_with_the_safe_stake(flow, chain_view):
+    # The owner hotkey takes uid 0 at creation; the others follow in registration order.
+    assert chain_view["hotkeys"] == [flow.hotkeys[n] for n in ("default", "validator", *MINERS)]
+    assert chain_view["coldkeys"] == [flow.coldkey] * 4
+    assert flow.staked[flow.hotkeys["validator"]] == (VALIDATOR_STAKE_TAO - UNSTAKE_TAO) * RAO
+    assert flow.staked[flow.hotkeys[MINERS[0]]] == MINER_STAKE_TAO * RAO
+
+
+def test_subnets_show_and_metagraph_match_the_chain(flow, chain_view):
+    for command in ("show", "metagraph"):
+        shown = flow.btcli_json("subnets", command, "--netuid", str(flow.netuid), *flow.network, "--no-prompt")
+        assert shown["netuid"] == flow.netuid
+        by_uid = {row["uid"]: row for row in shown["uids"]}
+        assert sorted(by_uid) == chain_view["uids"]
+        for uid, hotkey, coldkey, stake in zip(
+            chain_view["uids"], chain_view["hotkeys"], chain_view["coldkeys"], chain_view["stakes"]
+        ):
+            assert by_uid[uid]["hotkey"] == hotkey
+            assert by_uid[uid]["coldkey"] == coldkey
+            assert round(by_uid[uid]["alpha_stake"], 6) == round(int(stake) / RAO, 6)
+
+
+def test_wallet_overview_lists_every_hotkey_with_its_uid_and_stake(flow, chain_view):
+    overview = flow.btcli_json("wallet", "overview", *flow.wallet(), *flow.network)
+    [subnet] = [s for s in overview["subnets"] if s["netuid"] == flow.netuid]
+    assert subnet["name"] == IDENTITY["--subnet-name"]
+    neurons = {n["hotkey_ss58"]: n for n in subnet["neurons"]}
+    assert set(neurons) == set(chain_view["hotkeys"])
+    for uid, hotkey, stake in zip(chain_view["uids"], chain_view["hotkeys"], chain_view["stakes"]):
+        assert neurons[hotkey]["uid"] == uid
+        assert round(neurons[hotkey]["stake"], 6) == round(int(stake) / RAO, 6)
+    assert round(overview["total_balance"], 6) == round(int(chain_view["ownerBalance"]) / RAO, 6)
+
+
+def test_stake_list_shows_the_owners_stake(flow, chain_view):
+    listed = flow.btcli_json("stake", "list", *flow.wallet(), *flow.network, "--no-prompt")
+    staked = {
+        hotkey: rows for hotkey, rows in listed["stake_info"].items() if any(r["netuid"] == flow.netuid for r in rows)
+    }
+    expected = {h: int(s) for h, s in chain_view["ownerStakes"].items() if int(s) > 0}
+    assert set(staked) == set(expected)
+    for hotkey, rows in staked.items():
+        [row] = [r for r in rows if r["netuid"] == flow.netuid]
+        assert round(row["stake_value"], 6) == round(expected[hotkey] / RAO, 6)
+        assert row["registered"] is True
+
+
+def test_subnets_hyperparameters_match_storage(flow, chain_view):
+    listed = flow.btcli_json("subnets", "hyperparameters", "--netuid", str(flow.netuid), *flow.network)
+    shown = {row["hyperparameter"]: row["value"] for row in listed}
+    for name, value in chain_view["hyperparameters"].items():
+        assert shown[name] == value, name

@@ -2,14 +2,19 @@ import "../polyfills.js";
 import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadSweep, runSweep, type SweepProgress } from "../sim/experiment.js";
+import { loadSweep, MAX_FULL_POINTS, runSweep, type SweepProgress } from "../sim/experiment.js";
 
 const usage = `Usage: npm run experiment -- <sweep.json> [--out dir] [--workers N] [--resume]
 
 Runs every point of a sweep in fast mode (sim/fast/) and writes <out>/results.csv (one row per
 point, appended as points finish) and <out>/report.html (one chart per metric).
+A sweep over a storage knob (storage.*, k, m, scoreRetrievals, challengeRate; or "mode": "full")
+runs each point with the full simulator instead, one at a time (at most ${MAX_FULL_POINTS} points), keeps
+each run in <out>/points/<n>/, wall-clock figures (retrieval p50/p99) in <out>/timings.csv, and
+plots durability and availability against cost in the report.
 --out dir     output directory (default runs/experiments/<sweep file name>)
---workers N   worker threads (default ${availableParallelism()}, the available cores; 0 runs in this thread)
+--workers N   worker threads (default ${availableParallelism()}, the available cores; 0 runs in this thread;
+              full mode runs one point at a time whatever this says)
 --resume      keep results.csv and run only the points missing from it`;
 
 function formatMs(ms: number): string {
@@ -45,6 +50,7 @@ async function main(): Promise<number> {
     console.error(err instanceof Error ? err.message : String(err));
     return 2;
   }
+  if (sweep.notice) console.error(`${sweep.name}: ${sweep.notice}`);
   const outDir = values.out ?? join("runs", "experiments", basename(file).replace(/\.json$/i, ""));
   const controller = new AbortController();
   process.once("SIGINT", () => {

@@ -6,6 +6,15 @@
  * the points already in the CSV), and `report.html` charts every metric against the swept
  * parameter.
  *
+ * The fast mode models no user storage. A sweep over a storage knob (a `storage.*` scenario
+ * setting, or `k`, `m`, `scoreRetrievals`, `challengeRate`: see {@link FULL_MODE_ALIASES}) runs
+ * each point with the full simulator instead (sim/full-point.ts): `"mode": "full"`, or chosen
+ * by itself with a one-line {@link Sweep.notice}. Its base is a simulator scenario
+ * (sim/scenario.ts), its points run one at a time (the simulator spreads the nodes over the
+ * cores), at most {@link MAX_FULL_POINTS} of them, and the report adds scatter plots of
+ * durability and availability against cost (`tradeoffs`). Wall-clock figures (retrieval
+ * p50/p99) go to `timings.csv` and the report, never to `results.csv`.
+ *
  * @example sweep file
  * {
  *   "name": "kappa",
@@ -30,6 +39,8 @@ import { parseFastConfig } from "./fast/config.js";
 import { computeMetrics, type FastMetrics, metricNames } from "./fast/metrics.js";
 import { runFast } from "./fast/run-fast.js";
 import type { SweepReply, SweepTask } from "./fast/sweep-worker.js";
+import { FULL_TIMINGS, fullMetricNames, runFullPoint } from "./full-point.js";
+import { parseScenario, type Scenario } from "./scenario.js";
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -45,6 +56,13 @@ const sweepSchema = z.strictObject({
   repetitions: z.number().int().gte(1).optional(),
   /** Metrics to chart (default all); the CSV always holds every metric. */
   metrics: z.array(z.string()).optional(),
+  /**
+   * fast (sim/fast/) or full (the whole simulator, for the storage knobs). Left out: full when a
+   * parameter is a storage knob, fast otherwise.
+   */
+  mode: z.enum(["fast", "full"]).optional(),
+  /** Scatter plots of the report, [x, y] metric pairs (full mode default: {@link DEFAULT_TRADEOFFS}). */
+  tradeoffs: z.array(z.tuple([z.string(), z.string()])).optional(),
 });
 
 export type SweepFile = z.input<typeof sweepSchema>;
@@ -55,12 +73,18 @@ export interface Sweep {
   name: string;
   description: string;
   base: Record<string, unknown>;
-  parameters: Array<{ path: string; values: ParamValue[] }>;
+  /** `path` names the CSV column; `target` (default `path`) is where the value goes in the config. */
+  parameters: Array<{ path: string; values: ParamValue[]; target?: string }>;
   seeds: number[];
   /** Every metric column, in CSV order. */
   columns: string[];
   /** Metrics the report charts. */
   charted: string[];
+  mode: "fast" | "full";
+  /** One line saying why the sweep runs in full mode when the file did not ask for it. */
+  notice?: string;
+  /** [x, y] metric pairs the report plots against each other (the cost of durability). */
+  tradeoffs: Array<[string, string]>;
 }
 
 /** One run of a sweep: a combination of parameter values and a seed. */
@@ -69,6 +93,55 @@ export interface SweepPoint {
   values: ParamValue[];
   seed: number;
   config: unknown;
+}
+
+/**
+ * Points a full-mode sweep may have: a full-simulator point takes tens of seconds (about 40 s at
+ * 20 miners × 8 tempos on a 2-core machine), so 32 is already half an hour.
+ */
+export const MAX_FULL_POINTS = 32;
+
+/**
+ * Short names of storage knobs, as the durability model and the issue name them, and the
+ * scenario setting each stands for in a full-mode sweep.
+ */
+export const FULL_MODE_ALIASES: Readonly<Record<string, string>> = {
+  k: "storage.dataShards",
+  m: "storage.parityShards",
+  repair: "storage.repair",
+  scoreRetrievals: "storage.scoreRetrievals",
+  /** Validator rounds per tempo: each round challenges every miner once. */
+  challengeRate: "roundsPerTempo",
+};
+
+const NO_REPAIR_THRESHOLD =
+  "the full simulator's gateway rebuilds any lost piece (no threshold; storage.offlineGraceTempos sets how long a miner may be down first); the durability model sweeps a threshold: npm run durability -- sim/experiments/durability.json";
+
+/** Knobs a user may expect that the full simulator does not have, and where they are modelled. */
+const UNMODELLED_KNOBS: Readonly<Record<string, string>> = {
+  repairThreshold: NO_REPAIR_THRESHOLD,
+  "storage.repairThreshold": NO_REPAIR_THRESHOLD,
+};
+
+/** The report's scatter plots of a full-mode sweep: durability and availability against cost. */
+export const DEFAULT_TRADEOFFS: ReadonlyArray<[string, string]> = [
+  ["overhead", "lost"],
+  ["overhead", "availability"],
+  ["repairBytes", "lost"],
+  ["repairBytes", "atRisk"],
+  ["adversaryShare", "availability"],
+  ["honestShare", "lost"],
+];
+
+/** Scenario settings whose keys are free (records): a path under them need not exist in the defaults. */
+const OPEN_SCENARIO_RECORDS = ["adversaries", "hyperparameters", "policy.params"];
+
+function isStorageKnob(path: string): boolean {
+  return (
+    path.startsWith("storage.") ||
+    Object.hasOwn(FULL_MODE_ALIASES, path) ||
+    Object.hasOwn(UNMODELLED_KNOBS, path)
+  );
 }
 
 /** A sweep file is malformed, or names a config, parameter or metric that does not exist. */
@@ -126,16 +199,18 @@ export function parseSweep(input: unknown, baseDir = "."): Sweep {
   const parameters = Object.entries(file.parameters).map(([path, values]) => ({ path, values }));
   if (parameters.some((p) => p.path === "seed"))
     throw new ExperimentError(`sweep seeds with "seeds", not a parameter`);
+  const storageKnobs = parameters.filter((p) => isStorageKnob(p.path)).map((p) => p.path);
+  if (file.mode === "fast" && storageKnobs.length > 0)
+    throw new ExperimentError(
+      `${storageKnobs.join(", ")}: the fast mode models no user storage; set "mode": "full" to run the full simulator`,
+    );
+  const mode = file.mode ?? (storageKnobs.length > 0 ? "full" : "fast");
+  if (mode === "full") return parseFullSweep(file, base, parameters, seeds, storageKnobs);
   let columns: string[];
   try {
     columns = metricNames(parseFastConfig({ ...base, seed: seeds[0] }));
   } catch (err) {
     throw new ExperimentError(`invalid base config: ${(err as Error).message}`, { cause: err });
-  }
-  const charted = file.metrics ?? columns;
-  const unknown = charted.filter((m) => !columns.includes(m));
-  if (unknown.length > 0) {
-    throw new ExperimentError(`unknown metrics: ${unknown.join(", ")}; known: ${columns.join(", ")}`);
   }
   const sweep: Sweep = {
     name: file.name,
@@ -144,7 +219,9 @@ export function parseSweep(input: unknown, baseDir = "."): Sweep {
     parameters,
     seeds,
     columns,
-    charted,
+    charted: chartedMetrics(file.metrics, columns),
+    mode,
+    tradeoffs: checkedTradeoffs(file.tradeoffs ?? [], columns),
   };
   for (const point of sweepPoints(sweep)) {
     try {
@@ -155,6 +232,112 @@ export function parseSweep(input: unknown, baseDir = "."): Sweep {
       });
     }
   }
+  return sweep;
+}
+
+function chartedMetrics(metrics: string[] | undefined, columns: string[]): string[] {
+  const charted = metrics ?? columns;
+  const unknown = charted.filter((m) => !columns.includes(m));
+  if (unknown.length > 0) {
+    throw new ExperimentError(`unknown metrics: ${unknown.join(", ")}; known: ${columns.join(", ")}`);
+  }
+  return charted;
+}
+
+function checkedTradeoffs(
+  pairs: ReadonlyArray<[string, string]>,
+  columns: readonly string[],
+): Array<[string, string]> {
+  const unknown = pairs.flat().filter((m) => !columns.includes(m));
+  if (unknown.length > 0)
+    throw new ExperimentError(
+      `tradeoffs: unknown metrics ${unknown.join(", ")}; known: ${columns.join(", ")}`,
+    );
+  return pairs.map(([x, y]) => [x, y]);
+}
+
+function getPath(target: unknown, path: string): unknown {
+  let node = target;
+  for (const key of path.split(".")) {
+    if (node === null || typeof node !== "object" || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** A full-mode sweep: aliases resolved, every path a scenario setting, every point a valid scenario. */
+function parseFullSweep(
+  file: z.infer<typeof sweepSchema>,
+  fileBase: Record<string, unknown>,
+  named: Array<{ path: string; values: ParamValue[] }>,
+  seeds: number[],
+  storageKnobs: string[],
+): Sweep {
+  const base = structuredClone(fileBase);
+  // A full-mode sweep is about storage: the workload is on unless the base turns it off.
+  const storage = (base.storage ?? {}) as Record<string, unknown>;
+  if (typeof storage !== "object" || Array.isArray(storage))
+    throw new ExperimentError("invalid base scenario: storage: expected an object");
+  base.storage = { enabled: true, ...storage };
+  let defaults: Scenario;
+  try {
+    defaults = parseScenario({ ...base, seed: seeds[0] });
+  } catch (err) {
+    throw new ExperimentError(`invalid base scenario: ${(err as Error).message}`, { cause: err });
+  }
+  const parameters = named.map(({ path, values }) => {
+    const why = Object.hasOwn(UNMODELLED_KNOBS, path) ? UNMODELLED_KNOBS[path] : undefined;
+    if (why !== undefined) throw new ExperimentError(`parameter "${path}": ${why}`);
+    const resolved = Object.hasOwn(FULL_MODE_ALIASES, path) ? (FULL_MODE_ALIASES[path] as string) : path;
+    const open = OPEN_SCENARIO_RECORDS.some((r) => resolved.startsWith(`${r}.`));
+    if (!open && getPath(defaults, resolved) === undefined) {
+      const known = Object.keys(defaults.storage)
+        .map((k) => `storage.${k}`)
+        .join(", ");
+      throw new ExperimentError(
+        `parameter "${path}": not a simulator scenario setting (sim/scenario.ts); storage knobs: ${known}, ${Object.keys(FULL_MODE_ALIASES).join(", ")}`,
+      );
+    }
+    return { path, resolved, values };
+  });
+  const sweep: Sweep = {
+    name: file.name,
+    description: file.description,
+    base,
+    parameters: parameters.map(({ path, resolved, values }) =>
+      resolved === path ? { path, values } : { path, values, target: resolved },
+    ),
+    seeds,
+    columns: [],
+    charted: [],
+    mode: "full",
+    tradeoffs: [],
+    ...(file.mode === undefined
+      ? {
+          notice: `the fast mode models no user storage: ${storageKnobs.join(", ")} run${storageKnobs.length === 1 ? "s" : ""} with the full simulator, one point at a time`,
+        }
+      : {}),
+  };
+  const points = sweepPoints(sweep);
+  if (points.length > MAX_FULL_POINTS)
+    throw new ExperimentError(
+      `a full-mode sweep runs at most ${MAX_FULL_POINTS} points (tens of seconds each); this one has ${points.length}`,
+    );
+  const scenarios = points.map((point) => {
+    try {
+      return parseScenario(point.config);
+    } catch (err) {
+      throw new ExperimentError(`point ${describePoint(sweep, point)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  });
+  sweep.columns = fullMetricNames(scenarios);
+  sweep.charted = chartedMetrics(file.metrics, sweep.columns);
+  sweep.tradeoffs = checkedTradeoffs(
+    file.tradeoffs ?? DEFAULT_TRADEOFFS.filter((pair) => pair.every((m) => sweep.columns.includes(m))),
+    sweep.columns,
+  );
   return sweep;
 }
 
@@ -182,7 +365,7 @@ export function sweepPoints(sweep: Sweep): SweepPoint[] {
     for (const seed of sweep.seeds) {
       const config = structuredClone(sweep.base);
       sweep.parameters.forEach((p, i) => {
-        setPath(config, p.path, values[i]);
+        setPath(config, p.target ?? p.path, values[i]);
       });
       config.seed = seed;
       points.push({ index: points.length, values, seed, config });
@@ -280,13 +463,33 @@ export interface SweepSummary {
   aborted: boolean;
 }
 
-type PointRunner = (point: SweepPoint) => Promise<FastMetrics>;
+/** A point's metrics, and its wall-clock figures (full mode) that stay out of results.csv. */
+interface PointOutcome {
+  metrics: FastMetrics;
+  timings?: FastMetrics;
+}
+
+/** Runs a point; undefined when the signal stopped it before it finished. */
+type PointRunner = (point: SweepPoint) => Promise<PointOutcome | undefined>;
 
 function inThreadRunner(): { run: PointRunner; close(): Promise<void> } {
   return {
     run: async (point) => {
       await yieldToLoop();
-      return computeMetrics(runFast(point.config));
+      return { metrics: computeMetrics(runFast(point.config)) };
+    },
+    close: async () => {},
+  };
+}
+
+/** Full mode: each point a simulator run in `<outDir>/points/<index>/`, one at a time. */
+function fullRunner(outDir: string, signal?: AbortSignal): { run: PointRunner; close(): Promise<void> } {
+  return {
+    run: async (point) => {
+      const dir = join(outDir, "points", String(point.index));
+      mkdirSync(dir, { recursive: true });
+      const result = await runFullPoint(parseScenario(point.config), dir, signal);
+      return result.aborted ? undefined : { metrics: result.metrics, timings: result.timings };
     },
     close: async () => {},
   };
@@ -323,11 +526,12 @@ function workerPool(size: number, url: URL): { run: PointRunner; close(): Promis
   return {
     run: async (point) => {
       const worker = await acquire();
-      return new Promise<FastMetrics>((res, rej) => {
+      const metrics = await new Promise<FastMetrics>((res, rej) => {
         pending.set(point.index, { resolve: res, reject: rej });
         const task: SweepTask = { id: point.index, config: point.config };
         worker.postMessage(task);
       });
+      return { metrics };
     },
     close: async () => {
       await Promise.all(all.map((w) => w.terminate()));
@@ -343,38 +547,25 @@ function workerPool(size: number, url: URL): { run: PointRunner; close(): Promis
  */
 export async function runSweep(sweep: Sweep, options: RunSweepOptions): Promise<SweepSummary> {
   const csvPath = join(options.outDir, "results.csv");
+  const timingsPath = join(options.outDir, "timings.csv");
   const htmlPath = join(options.outDir, "report.html");
   mkdirSync(options.outDir, { recursive: true });
   const header = csvHeader(sweep);
-  const headerLine = `${header.map(csvCell).join(",")}\n`;
-  const done = new Set<string>();
-  if (options.resume && existsSync(csvPath)) {
-    const text = readFileSync(csvPath, "utf8");
-    const rows = parseCsv(text);
-    const first = rows[0];
-    if (first !== undefined && pointKey(first) !== pointKey(header)) {
-      throw new ExperimentResumeError(
-        `${csvPath} has columns ${first.join(",")}, this sweep writes ${header.join(",")}; use another --out or drop --resume`,
-      );
-    }
-    const keyWidth = sweep.parameters.length + 1;
-    for (const row of rows.slice(1))
-      if (row.length === header.length) done.add(pointKey(row.slice(0, keyWidth)));
-    // Cut a half-written last line so appended rows start on a line of their own.
-    if (text.length > 0 && !text.endsWith("\n"))
-      writeFileSync(csvPath, text.slice(0, text.lastIndexOf("\n") + 1));
-    if (rows.length === 0) writeFileSync(csvPath, headerLine);
-  } else {
-    writeFileSync(csvPath, headerLine);
-  }
+  const keyWidth = sweep.parameters.length + 1;
+  const done = startCsv(csvPath, header, keyWidth, options.resume === true);
+  const full = sweep.mode === "full";
+  const timingHeader = [...header.slice(0, keyWidth), ...FULL_TIMINGS];
+  if (full) startCsv(timingsPath, timingHeader, keyWidth, options.resume === true);
 
   const keyOf = (p: SweepPoint) => pointKey([...p.values.map(csvCell), csvCell(p.seed)]);
   const all = sweepPoints(sweep);
   const todo = all.filter((p) => !done.has(keyOf(p)));
   const skipped = all.length - todo.length;
-  const workers = Math.max(0, Math.min(options.workers ?? availableParallelism(), todo.length));
-  const runner =
-    workers === 0
+  // A full-mode point is a whole simulator, which already spreads its nodes over the cores.
+  const workers = full ? 0 : Math.max(0, Math.min(options.workers ?? availableParallelism(), todo.length));
+  const runner = full
+    ? fullRunner(options.outDir, options.signal)
+    : workers === 0
       ? inThreadRunner()
       : workerPool(workers, options.workerUrl ?? new URL("./fast/sweep-worker.js", import.meta.url));
   const started = performance.now();
@@ -384,15 +575,22 @@ export async function runSweep(sweep: Sweep, options: RunSweepOptions): Promise<
   const lane = async (): Promise<void> => {
     while (next < todo.length && !options.signal?.aborted && failure === undefined) {
       const point = todo[next++] as SweepPoint;
-      let metrics: FastMetrics;
+      let outcome: PointOutcome | undefined;
       try {
-        metrics = await runner.run(point);
+        outcome = await runner.run(point);
       } catch (err) {
         failure ??= err;
         return;
       }
-      const cells = [...point.values, point.seed, ...sweep.columns.map((c) => metrics[c] ?? null)];
+      if (outcome === undefined) return;
+      const { metrics, timings } = outcome;
+      const key = [...point.values, point.seed];
+      const cells = [...key, ...sweep.columns.map((c) => metrics[c] ?? null)];
       appendFileSync(csvPath, `${cells.map(csvCell).join(",")}\n`);
+      if (full && timings) {
+        const timingCells = [...key, ...FULL_TIMINGS.map((c) => timings[c] ?? null)];
+        appendFileSync(timingsPath, `${timingCells.map(csvCell).join(",")}\n`);
+      }
       finished++;
       const elapsedMs = performance.now() - started;
       options.onProgress?.({
@@ -411,7 +609,25 @@ export async function runSweep(sweep: Sweep, options: RunSweepOptions): Promise<
     await runner.close();
   }
   if (failure !== undefined) throw failure;
-  writeFileSync(htmlPath, renderReport(sweep, parseCsv(readFileSync(csvPath, "utf8"))));
+  const rows = parseCsv(readFileSync(csvPath, "utf8"));
+  if (full) {
+    // The report shows the wall-clock figures beside the results; the CSVs keep them apart.
+    const timingRows = parseCsv(readFileSync(timingsPath, "utf8"));
+    const byKey = new Map(
+      timingRows.slice(1).map((r) => [pointKey(r.slice(0, keyWidth)), r.slice(keyWidth)]),
+    );
+    const joined = rows.map((r, i) =>
+      i === 0
+        ? [...r, ...FULL_TIMINGS]
+        : [...r, ...(byKey.get(pointKey(r.slice(0, keyWidth))) ?? FULL_TIMINGS.map(() => ""))],
+    );
+    const reported = {
+      ...sweep,
+      charted: [...sweep.charted, ...FULL_TIMINGS.filter((t) => t !== "wallSeconds")],
+      metricsSource: "sim/full-point.ts",
+    };
+    writeFileSync(htmlPath, renderReport(reported, joined));
+  } else writeFileSync(htmlPath, renderReport(sweep, rows));
   return {
     csvPath,
     htmlPath,
@@ -420,4 +636,31 @@ export async function runSweep(sweep: Sweep, options: RunSweepOptions): Promise<
     skipped,
     aborted: finished < todo.length,
   };
+}
+
+/**
+ * Starts a CSV with `header`, or with `resume` keeps the rows already in it (cutting a
+ * half-written last line) and returns the keys (first `keyWidth` cells) of the complete ones.
+ */
+function startCsv(path: string, header: string[], keyWidth: number, resume: boolean): Set<string> {
+  const headerLine = `${header.map(csvCell).join(",")}\n`;
+  const done = new Set<string>();
+  if (!resume || !existsSync(path)) {
+    writeFileSync(path, headerLine);
+    return done;
+  }
+  const text = readFileSync(path, "utf8");
+  const rows = parseCsv(text);
+  const first = rows[0];
+  if (first !== undefined && pointKey(first) !== pointKey(header)) {
+    throw new ExperimentResumeError(
+      `${path} has columns ${first.join(",")}, this sweep writes ${header.join(",")}; use another --out or drop --resume`,
+    );
+  }
+  for (const row of rows.slice(1))
+    if (row.length === header.length) done.add(pointKey(row.slice(0, keyWidth)));
+  // Cut a half-written last line so appended rows start on a line of their own.
+  if (text.length > 0 && !text.endsWith("\n")) writeFileSync(path, text.slice(0, text.lastIndexOf("\n") + 1));
+  if (rows.length === 0) writeFileSync(path, headerLine);
+  return done;
 }

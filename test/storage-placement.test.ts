@@ -3,7 +3,11 @@
  * holding the stripe, then doubled up; too few distinct miners for the data shards is no placement.
  */
 import { describe, expect, it } from "vitest";
-import { choosePlacement, type PlacementCandidate } from "../neurons/validator/storage/placement.js";
+import {
+  breakTies,
+  choosePlacement,
+  type PlacementCandidate,
+} from "../neurons/validator/storage/placement.js";
 
 const miner = (id: number, coldkey: string, ip: string): PlacementCandidate => ({ id, coldkey, ip });
 
@@ -33,5 +37,45 @@ describe("choosePlacement", () => {
     expect(ids).toEqual([1, 2, 1, 2]);
     expect(choosePlacement(pool.slice(0, 2), 4, { minimumDistinct: 3 })).toBeUndefined();
     expect(choosePlacement([], 1)).toBeUndefined();
+  });
+});
+
+describe("breakTies", () => {
+  // 24 miners of equal rank, each its own coldkey and IP, as the caller sorts them: by id.
+  const equals = Array.from({ length: 24 }, (_, id) => ({
+    ...miner(id, `ck-${id}`, `10.0.1.${id}`),
+    room: 5,
+  }));
+  const sameRoom = (a: { room: number }, b: { room: number }) => a.room === b.room;
+
+  it("keeps miners with consecutive uids from taking a whole stripe when the others are equal", () => {
+    const stripes = Array.from(
+      { length: 100 },
+      (_, stripe) => choosePlacement(breakTies(equals, sameRoom, `7/${stripe}`), 6)?.map((c) => c.id) ?? [],
+    );
+    const consecutive = (ids: number[]) => {
+      const sorted = [...ids].sort((a, b) => a - b);
+      return sorted.every((id, i) => i === 0 || id === (sorted[i - 1] as number) + 1);
+    };
+    expect(stripes.every((ids) => ids.length === 6)).toBe(true);
+    // By id, every stripe would be miners 0-5; six consecutive uids of 24 by chance: 19 of C(24, 6).
+    expect(stripes.filter(consecutive).length).toBeLessThanOrEqual(1);
+    // Every miner gets pieces.
+    expect(new Set(stripes.flat()).size).toBe(24);
+  });
+
+  it("is deterministic per stripe, differs between stripes, and keeps the order between ranks", () => {
+    const a = breakTies(equals, sameRoom, "7/0").map((c) => c.id);
+    expect(breakTies(equals, sameRoom, "7/0").map((c) => c.id)).toEqual(a);
+    expect(breakTies(equals, sameRoom, "7/1").map((c) => c.id)).not.toEqual(a);
+    expect([...a].sort((x, y) => x - y)).toEqual(equals.map((c) => c.id));
+    // Three miners with more room stay ahead of the rest, whatever the key.
+    const ranked = equals
+      .map((c) => (c.id >= 21 ? { ...c, room: 9 } : c))
+      .sort((x, y) => y.room - x.room || x.id - y.id);
+    for (const key of ["7/0", "7/1", "8/3"]) {
+      const ids = breakTies(ranked, sameRoom, key).map((c) => c.id);
+      expect(new Set(ids.slice(0, 3))).toEqual(new Set([21, 22, 23]));
+    }
   });
 });

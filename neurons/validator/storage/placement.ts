@@ -3,7 +3,12 @@
  * holds one coldkey, and an operator that leaves takes all its miners with it), then over
  * distinct IPs (one host, one network outage), then over any miner not yet holding a piece of
  * the stripe, and only then doubled up on miners already chosen (reduced redundancy).
+ *
+ * Among miners the caller ranks equal (as much room, as good a record), the order is a hash of
+ * the stripe and the miner ({@link breakTies}), not the miner id: miners that registered
+ * together hold consecutive uids, and by id they would take whole stripes between them.
  */
+import { createHash } from "node:crypto";
 
 /** A miner that may take a piece, in the caller's order of preference (most room first). */
 export interface PlacementCandidate {
@@ -68,4 +73,38 @@ export function choosePlacement(
   const distinct = chosen.length;
   for (let i = 0; chosen.length < count; i++) chosen.push(chosen[i % distinct] as PlacementCandidate);
   return chosen;
+}
+
+/** A miner's place among equals for one stripe: the first 48 bits of SHA-256(stripeKey, id). */
+function tieRank(stripeKey: string, id: number): number {
+  return createHash("sha256").update(`${stripeKey}\u0000${id}`).digest().readUIntBE(0, 6);
+}
+
+/**
+ * Reorders each run of neighbours in `sorted` that `sameRank` calls equal by a hash of
+ * `stripeKey` (one per stripe, e.g. file and stripe index) and the miner id; the order between
+ * ranks stays. Deterministic for a given key, and different from stripe to stripe.
+ *
+ * @example choosePlacement(breakTies(byRoom, (a, b) => a.room === b.room, `${fileId}/${stripe}`), 6)
+ */
+export function breakTies<C extends PlacementCandidate>(
+  sorted: readonly C[],
+  sameRank: (a: C, b: C) => boolean,
+  stripeKey: string,
+): C[] {
+  const out: C[] = [];
+  let run: C[] = [];
+  const flush = () => {
+    const ranked = run.map((c) => ({ c, rank: tieRank(stripeKey, c.id) }));
+    ranked.sort((a, b) => a.rank - b.rank || a.c.id - b.c.id);
+    for (const { c } of ranked) out.push(c);
+    run = [];
+  };
+  for (const c of sorted) {
+    const last = run[run.length - 1];
+    if (last !== undefined && !sameRank(last, c)) flush();
+    run.push(c);
+  }
+  flush();
+  return out;
 }

@@ -27,7 +27,7 @@ import type { ValidatorDb } from "../validator-db.js";
 import type { FileRecord, PieceRecord } from "./file-index.js";
 import type { MinerLink } from "./miner-link.js";
 import { createPieceTransfer, PIECE_TIMEOUT_MS, PieceTransferError } from "./piece-transfer.js";
-import { choosePlacement, type PlacementCandidate } from "./placement.js";
+import { breakTies, choosePlacement, type PlacementCandidate } from "./placement.js";
 import { createRepairer, type RepairReport } from "./repair.js";
 import {
   type FileInfo,
@@ -205,7 +205,9 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
   metrics?.gauge("storage_bytes_stored", "Bytes of user files stored", () => db.files.storedTotals().bytes);
   metrics?.gauge("storage_files", "User files stored", () => db.files.storedTotals().files);
 
-  function candidates(exclude: ReadonlySet<number> = new Set()): (PlacementCandidate & { room: number })[] {
+  function candidates(
+    exclude: ReadonlySet<number> = new Set(),
+  ): (PlacementCandidate & { room: number; trusted: boolean })[] {
     const list = link
       .miners()
       .filter(
@@ -230,6 +232,10 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     const trusted = list.filter((c) => c.trusted);
     return trusted.length >= settings.dataShards + settings.parityShards ? trusted : list;
   }
+
+  /** Candidates {@link candidates} ranks equal: placement breaks their tie per stripe (./placement.ts). */
+  const sameRank = (a: { room: number; trusted: boolean }, b: { room: number; trusted: boolean }) =>
+    a.trusted === b.trusted && a.room === b.room;
 
   /**
    * Whether a miner's recorded outcomes (challenges and retrievals in the retention window) are
@@ -324,7 +330,9 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
       }),
     );
     const shards = [...data, ...parity];
-    const placed = choosePlacement(candidates(), shards.length, { minimumDistinct: dataShards });
+    const placed = choosePlacement(breakTies(candidates(), sameRank, `${fileId}/${stripe}`), shards.length, {
+      minimumDistinct: dataShards,
+    });
     if (placed === undefined)
       throw new NetworkFullError(`too few miners with room for a stripe of ${dataShards} data shards`);
     const holders = new Map<number, PlacementCandidate>();
@@ -586,7 +594,8 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     place: async (file, stripe, shard, bytes, holders, signal) => {
       const failed = new Set<number>(holders.map((h) => h.id));
       for (let attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
-        const target = choosePlacement(candidates(failed), 1, { holders })?.[0];
+        const ordered = breakTies(candidates(failed), sameRank, `${file.id}/${stripe}/${shard}`);
+        const target = choosePlacement(ordered, 1, { holders })?.[0];
         if (target === undefined) return undefined;
         try {
           return await transfer.store(target.id, { fileId: file.id, stripe, shard }, bytes, signal);

@@ -3,9 +3,10 @@
 The flow is what a builder types against subtensor's localnet: create a wallet, fund it from the
 dev account (//Alice), create a subnet with an identity, start it, register a validator and two
 miners (burned, in btcli's default safe mode), stake to the validator and take some back (safe
-staking, btcli's default), then read the subnet back with `subnets show`, `subnets metagraph`,
-`wallet overview`, `stake list` and `subnets hyperparameters`. Every value read is compared with
-what @polkadot/api reads from the same chain.
+staking, btcli's default), serve a miner's axon and set weights with the SDK (directly, then by
+commit-reveal) as subnet code does, let epochs pay out, then read the subnet back with `subnets
+show`, `subnets metagraph`, `wallet overview`, `stake list`, `subnets hyperparameters` and the
+SDK's metagraph. Every value read is compared with what @polkadot/api reads from the same chain.
 
 MEV protection is turned off (`--no-mev-protection`): the dev chain has no MevShield pallet.
 """
@@ -40,6 +41,13 @@ IDENTITY = {
     "--additional-info": "localnet",
 }
 RAO = 1_000_000_000
+U16_MAX = 65535
+AXON_IP = "10.1.2.3"
+# Set directly with the SDK (normalised to u16 so the largest is 65535) ...
+DIRECT_WEIGHTS = [0.25, 0.75]
+# ... then committed and revealed, as u16 values already scaled to a maximum of 65535 (the SDK's
+# reveal_weights max-upscales before it sends, so the commit must hash the scaled values).
+REVEALED_WEIGHTS = [U16_MAX, U16_MAX // 2]
 
 
 @dataclass
@@ -56,6 +64,8 @@ class BuilderFlow:
     extrinsics: dict = field(default_factory=dict)
     # Each hotkey's stake right after staking, before later steps (weights, epochs) pay emission.
     staked: dict = field(default_factory=dict)
+    # The validator's weight row after each way of setting it, and the uids involved.
+    weights: dict = field(default_factory=dict)
 
     def btcli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Runs btcli non-interactively with a throwaway HOME, as a builder's script would."""
@@ -167,10 +177,72 @@ def stake(flow: BuilderFlow) -> None:
     flow.staked = dict(zip(read["hotkeys"], map(int, read["stakes"])))
 
 
+def _advance(subtensor, blocks: int) -> None:
+    """Produces empty blocks (the dev chain's `dev_newBlock`), as a localnet's clock would."""
+    subtensor.substrate.rpc_request("dev_newBlock", [{"count": blocks}])
+
+
+def _next_epoch(subtensor, netuid: int) -> None:
+    def index():
+        value = subtensor.query_subtensor("SubnetEpochIndex", params=[netuid])
+        return getattr(value, "value", value)
+
+    start = index()
+    while index() == start:
+        _advance(subtensor, 1)
+
+
+def _ok(response):
+    assert response.success, f"{response.extrinsic_function}: {response.message} {response.error}"
+    return response
+
+
 def set_weights(flow: BuilderFlow) -> None:
-    """The flow's weight-setting steps (SDK set_weights, commit-reveal), run after staking and
-    before the reads. The dev chain's SDK weight calls are checked in their own module; this is the
-    place they join the builder's flow."""
+    """The validator's work, done the way subnet code does it: with the SDK and the wallets btcli
+    made. A miner serves its axon; the validator sets weights directly, then the owner switches
+    commit-reveal on and the validator commits and reveals; then two epochs pay out."""
+    import bittensor as bt
+    from bittensor_wallet import Wallet
+
+    def wallet(hotkey: str) -> Wallet:
+        return Wallet(name="owner", hotkey=hotkey, path=str(flow.wallets))
+
+    subtensor = bt.Subtensor(network=flow.endpoint)
+    try:
+        netuid = flow.netuid
+        miner = wallet(MINERS[0])
+        axon = bt.Axon(wallet=miner, port=8091, external_ip=AXON_IP, external_port=8091)
+        _ok(subtensor.serve_axon(netuid, axon))
+
+        validator = wallet("validator")
+        uid = subtensor.get_uid_for_hotkey_on_subnet(flow.hotkeys["validator"], netuid)
+        miner_uids = [subtensor.get_uid_for_hotkey_on_subnet(flow.hotkeys[m], netuid) for m in MINERS]
+        # The validator's permit comes with the first epoch after its stake; the SDK sends weights
+        # only once WeightsSetRateLimit blocks have passed since the hotkey's last update.
+        _next_epoch(subtensor, netuid)
+        gap = subtensor.weights_rate_limit(netuid) - subtensor.blocks_since_last_update(netuid, uid) + 1
+        if gap > 0:
+            _advance(subtensor, gap)
+        _ok(subtensor.set_weights(validator, netuid, uids=miner_uids, weights=DIRECT_WEIGHTS))
+        flow.weights["direct"] = polkadot("weights", flow.endpoint, netuid)["weights"][uid]
+
+        enable = subtensor.compose_call(
+            "AdminUtils", "sudo_set_commit_reveal_weights_enabled", {"netuid": netuid, "enabled": True}
+        )
+        _ok(subtensor.sign_and_send_extrinsic(call=enable, wallet=wallet("default"), sign_with="coldkey"))
+        gap = subtensor.weights_rate_limit(netuid) - subtensor.blocks_since_last_update(netuid, uid) + 1
+        if gap > 0:
+            _advance(subtensor, gap)
+        salt = [5, 6, 7]
+        _ok(subtensor.commit_weights(validator, netuid, salt=salt, uids=miner_uids, weights=REVEALED_WEIGHTS))
+        _next_epoch(subtensor, netuid)
+        _ok(subtensor.reveal_weights(validator, netuid, uids=miner_uids, weights=REVEALED_WEIGHTS, salt=salt))
+        flow.weights["revealed"] = polkadot("weights", flow.endpoint, netuid)["weights"][uid]
+        _next_epoch(subtensor, netuid)
+        _next_epoch(subtensor, netuid)
+        flow.weights["uids"] = {"validator": uid, "miners": miner_uids}
+    finally:
+        subtensor.close()
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +336,42 @@ def test_subnets_hyperparameters_match_storage(flow, chain_view):
     shown = {row["hyperparameter"]: row["value"] for row in listed}
     for name, value in chain_view["hyperparameters"].items():
         assert shown[name] == value, name
+
+
+def test_weights_set_directly_and_by_commit_reveal_are_the_validators_rows(flow):
+    miners = flow.weights["uids"]["miners"]
+    assert flow.weights["direct"] == [[miners[0], U16_MAX // 3], [miners[1], U16_MAX]]
+    assert flow.weights["revealed"] == [[miners[0], U16_MAX], [miners[1], U16_MAX // 2]]
+
+
+def test_metagraph_after_epochs_matches_the_chain_in_the_sdk_and_btcli(flow):
+    import bittensor as bt
+
+    reference = polkadot("weights", flow.endpoint, flow.netuid)
+    miners, validator = flow.weights["uids"]["miners"], flow.weights["uids"]["validator"]
+    incentive = [v / U16_MAX for v in reference["incentive"]]
+    dividends = [v / U16_MAX for v in reference["dividends"]]
+    # The revealed weights (2 : 1) earn the miners incentive in that order and the validator dividends.
+    assert incentive[miners[0]] > incentive[miners[1]] > 0
+    assert dividends[validator] > 0
+    assert reference["axons"][miners[0]]["ipType"] == 4
+
+    subtensor = bt.Subtensor(network=flow.endpoint)
+    try:
+        metagraph = subtensor.metagraph(flow.netuid, lite=False)
+    finally:
+        subtensor.close()
+    assert [round(v, 4) for v in metagraph.I.tolist()] == [round(v, 4) for v in incentive]
+    assert [round(v, 4) for v in metagraph.D.tolist()] == [round(v, 4) for v in dividends]
+    assert metagraph.axons[miners[0]].ip == AXON_IP
+    for uid, row in enumerate(reference["weights"]):
+        total = sum(w for _, w in row)
+        for dest, w in row:
+            assert metagraph.W[uid][dest].item() == pytest.approx(w / total, abs=1e-4)
+
+    shown = flow.btcli_json("subnets", "metagraph", "--netuid", str(flow.netuid), *flow.network, "--no-prompt")
+    by_uid = {row["uid"]: row for row in shown["uids"]}
+    for uid in range(len(reference["incentive"])):
+        assert round(by_uid[uid]["incentive"], 4) == round(incentive[uid], 4), uid
+        assert round(by_uid[uid]["dividends"], 4) == round(dividends[uid], 4), uid
+

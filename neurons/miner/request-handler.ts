@@ -150,8 +150,17 @@ export interface RequestHandler {
    * again.
    */
   admit(request: Envelope, encodedBody?: Uint8Array): Promise<Envelope | undefined>;
-  /** Answers a request (authenticating it here unless `admit` did). */
+  /**
+   * Answers a request (authenticating it here unless `admit` did). A store is committed but not
+   * yet durable when this returns: send the reply through {@link durable}.
+   */
   answer(request: Envelope, encodedBody?: Uint8Array): Envelope;
+  /**
+   * Resolves to `response` once every chunk stored so far is durable (one fsync shared by the
+   * stores that arrived together), or to an Internal error reply when the disk refuses: no
+   * acknowledgement may leave before this.
+   */
+  durable(request: Envelope, response: Envelope): Promise<Envelope>;
   /** Refuses requests still waiting for budget. */
   close(): void;
 }
@@ -160,7 +169,7 @@ export interface RequestHandler {
  * @example
  * const handler = createRequestHandler({ hotkey, stores, verifier, hasStore, onStored, trees, marks, … });
  * createFrameServer({ node, log, handle: async (request, { body }) =>
- *   (await handler.admit(request, body)) ?? handler.answer(request, body) });
+ *   (await handler.admit(request, body)) ?? handler.durable(request, handler.answer(request, body)) });
  */
 export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
   const { stores, verifier, trees, marks, chunkSize, maxFrameSize, now, log, metrics } = init;
@@ -220,7 +229,8 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         }
         const tree = buildChunkTree(body.data, leafSize);
         try {
-          stores.put(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
+          // Durable before the acknowledgement leaves: see `durable`.
+          stores.putUnsynced(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
         } catch (error) {
           if (error instanceof BudgetExceededError) {
             return errorReply(
@@ -349,6 +359,15 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         response = errorReply(request, ErrorCode.Internal, "internal error");
       }
       return count(request, response, started);
+    },
+    async durable(request, response) {
+      try {
+        await stores.sync();
+        return response;
+      } catch (error) {
+        log.error("stored chunks could not be made durable", { error });
+        return errorReply(request, ErrorCode.Internal, "the chunk could not be made durable");
+      }
     },
     close: () => budgets.close(),
   };

@@ -36,9 +36,19 @@
  *   an empty table (its chunks are then proven the old way). A row also keeps the chunk's
  *   checksum and is only used while it equals `chunk_meta`'s, so a chunk overwritten by a miner
  *   that does not know the table is never proven with another chunk's levels.
+ * - Group commit (`putUnsynced` + `sync`): the miner commits each arriving chunk with
+ *   `synchronous = NORMAL` (the WAL frames are written, not fsynced) and then fsyncs the WAL file
+ *   itself through the libuv thread pool, once for every chunk committed since the last fsync,
+ *   and acknowledges those chunks after it. A WAL commit is durable once its frames are on disk
+ *   (recovery replays every frame up to the last valid commit record), so this is the guarantee
+ *   `synchronous = FULL` gives, while the event loop keeps reading the next chunks during the
+ *   fsync instead of blocking in it for milliseconds per chunk. A checkpoint meanwhile is safe:
+ *   SQLite fsyncs the WAL before copying it and the database after. The WAL's directory entry is
+ *   fsynced once, before the first sync is trusted, as SQLite does for a WAL it creates.
  */
 
 import { mkdirSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { bytesEqual } from "../../protocol/bytes.js";
@@ -130,6 +140,12 @@ export class SqliteChunkStore implements ChunkStore {
   ) => void;
   readonly #deleteMany: (chunkIndices: readonly number[]) => number;
   #closed = false;
+  /** Commits by `putUnsynced`, and how many of them the last finished fsync covers. */
+  #written = 0;
+  #synced = 0;
+  #syncing: Promise<void> | undefined;
+  #syncFailure: unknown;
+  #wal: FileHandle | undefined;
 
   constructor(options: SqliteChunkStoreOptions) {
     this.path = options.path;
@@ -217,6 +233,72 @@ export class SqliteChunkStore implements ChunkStore {
     assertStorableChunk(chunkIndex, data, this.chunkSize);
     const checksum = chunkChecksum(data);
     this.#put(chunkIndex, bufferOf(data), checksum, tree);
+  }
+
+  putUnsynced(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
+    this.#open();
+    assertStorableChunk(chunkIndex, data, this.chunkSize);
+    const checksum = chunkChecksum(data);
+    this.#syncNormal.run();
+    try {
+      this.#put(chunkIndex, bufferOf(data), checksum, tree);
+    } finally {
+      this.#syncFull.run();
+    }
+    this.#written++;
+  }
+
+  async sync(): Promise<void> {
+    this.#open();
+    const target = this.#written;
+    while (this.#synced < target) {
+      if (this.#syncFailure !== undefined) {
+        throw new ChunkStoreError(`the store ${this.path} could not be synced to disk`, {
+          cause: this.#syncFailure,
+        });
+      }
+      if (this.#syncing === undefined) {
+        // One fsync at a time; it covers every commit made before it starts, so the callers
+        // waiting behind it share the next one.
+        const covers = this.#written;
+        this.#syncing = this.#fsyncWal().then(
+          () => {
+            this.#synced = Math.max(this.#synced, covers);
+            this.#syncing = undefined;
+          },
+          (error: unknown) => {
+            // After a failed fsync the kernel may have dropped the dirty pages, so a later
+            // success would prove nothing: the store stops promising durability.
+            this.#syncFailure = error;
+            this.#syncing = undefined;
+          },
+        );
+      }
+      await this.#syncing;
+    }
+  }
+
+  async #fsyncWal(): Promise<void> {
+    if (this.#wal === undefined) {
+      const wal = await open(`${this.path}-wal`, "r+");
+      try {
+        const dir = await open(dirname(this.path), "r");
+        try {
+          await dir.sync();
+        } finally {
+          await dir.close();
+        }
+      } catch (error) {
+        await wal.close();
+        throw error;
+      }
+      if (this.#closed) {
+        await wal.close();
+        throw new StoreClosedError("the chunk store is closed");
+      }
+      this.#wal = wal;
+    }
+    await this.#wal.sync();
   }
 
   readTreeLevels(chunkIndex: number): (StoredTreeLevels & { size: number }) | undefined {
@@ -355,8 +437,12 @@ export class SqliteChunkStore implements ChunkStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // The last connection to close checkpoints the WAL and removes it.
+    // The last connection to close checkpoints the WAL (fsynced: the connection is back at
+    // synchronous = FULL) and removes it.
     this.#db.close();
+    // Closing waits for an fsync in flight on it.
+    this.#wal?.close().catch(() => undefined);
+    this.#wal = undefined;
   }
 
   #open(): void {

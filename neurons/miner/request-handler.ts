@@ -38,7 +38,13 @@ import {
   DEFAULT_COST_BUDGET,
 } from "./cost-budget.js";
 import { BudgetExceededError, type StoreManager } from "./partition.js";
-import { readStoredTree, type StoredTreeRead, storedLevelsOf, type TreeCache } from "./tree-cache.js";
+import {
+  readStoredTree,
+  STORED_TREE_FROM_LEVEL,
+  type StoredTreeRead,
+  storedLevelsOf,
+  type TreeCache,
+} from "./tree-cache.js";
 
 /** Software version in `hello` replies. */
 export const MINER_SOFTWARE_VERSION = "storage-subnet-miner/0.1.0";
@@ -57,13 +63,20 @@ export interface RequestCostInit {
   leafSize: number;
   /** Whether the tree of one of the requester's chunks is cached (its challenge then reads leaves only). */
   isTreeCached: (chunkIndex: number) => boolean;
+  /**
+   * Leaves under one node of the lowest tree level stored beside a chunk (2^STORED_TREE_FROM_LEVEL):
+   * a challenge on a chunk whose tree is not cached rehashes one such subtree per challenged
+   * subtree, not the whole chunk. Omitted: the whole chunk is billed as hashed.
+   */
+  subtreeLeaves?: number;
 }
 
 /**
  * What answering a request costs the miner, in bytes read from the store or hashed: a store is
  * hashed into its tree and written (twice its size); a retrieve reads a chunk; a challenge reads
  * each named chunk's row (SQLite walks the whole blob even for a leaf range, so a chunk read is
- * billed whole) and hashes either the proven leaves (tree cached) or the whole chunk (tree built).
+ * billed whole) and hashes the proven leaves (tree cached), the subtrees under them from the
+ * levels stored beside the chunk (`subtreeLeaves`), or else the whole chunk.
  *
  * @example requestCost(request.body, { chunkSize, leafSize, isTreeCached: (i) => trees.peek(hotkey, i) !== undefined })
  */
@@ -83,10 +96,23 @@ export function requestCost(body: Message, init: RequestCostInit): number {
 function challengeCost(challenge: Challenge, init: RequestCostInit): number {
   let cost = 0;
   for (const { chunkIndex, leafIndices } of challenge.chunks) {
-    const hashed = init.isTreeCached(chunkIndex) ? leafIndices.length * init.leafSize : init.chunkSize;
-    cost += init.chunkSize + hashed;
+    cost += init.chunkSize + hashedForChallenge(chunkIndex, leafIndices, init);
   }
   return cost;
+}
+
+function hashedForChallenge(
+  chunkIndex: number,
+  leafIndices: readonly number[],
+  init: RequestCostInit,
+): number {
+  if (init.isTreeCached(chunkIndex)) return leafIndices.length * init.leafSize;
+  const span = init.subtreeLeaves;
+  if (span === undefined) return init.chunkSize;
+  // A chunk stored without levels (by an older miner) is rebuilt whole; such chunks are rare
+  // and go away as they are rewritten, so they are billed as the common case.
+  const subtrees = new Set(leafIndices.map((leaf) => Math.floor(leaf / span))).size;
+  return Math.min(init.chunkSize, subtrees * span * init.leafSize);
 }
 
 /** The request metrics, registered once per miner. */
@@ -337,6 +363,7 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
           chunkSize,
           leafSize,
           isTreeCached: (chunkIndex) => trees.peek(validator, chunkIndex) !== undefined,
+          subtreeLeaves: 2 ** STORED_TREE_FROM_LEVEL,
         });
         const admission = await budgets.acquire(validator, cost);
         if (!admission.ok) {

@@ -118,7 +118,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #putData: Statement;
   readonly #putMeta: Statement;
   readonly #get: Statement;
-  readonly #readLeaves: Statement;
+  readonly #readLeaves: Statement[];
   readonly #putTree: Statement;
   readonly #deleteTree: Statement;
   readonly #readTree: Statement;
@@ -180,8 +180,11 @@ export class SqliteChunkStore implements ChunkStore {
          size = excluded.size, checksum = excluded.checksum, stored_at = excluded.stored_at`,
     );
     this.#get = db.prepare("SELECT bytes FROM chunk_data WHERE chunk_index = ?").pluck();
-    const leafColumns = Array.from({ length: LEAVES_PER_STATEMENT }, () => "substr(bytes, ?, ?)").join(", ");
-    this.#readLeaves = db.prepare(`SELECT ${leafColumns} FROM chunk_data WHERE chunk_index = ?`).raw();
+    // One statement per width: every selected column costs a pass over the blob's pages.
+    this.#readLeaves = Array.from({ length: LEAVES_PER_STATEMENT }, (_, i) => {
+      const columns = Array.from({ length: i + 1 }, () => "substr(bytes, ?, ?)").join(", ");
+      return db.prepare(`SELECT ${columns} FROM chunk_data WHERE chunk_index = ?`).raw();
+    });
     this.#putTree = db.prepare(
       `INSERT INTO chunk_tree (chunk_index, from_level, checksum, nodes) VALUES (?, ?, ?, ?)
        ON CONFLICT (chunk_index) DO UPDATE SET
@@ -318,19 +321,22 @@ export class SqliteChunkStore implements ChunkStore {
     assertChunkIndex(chunkIndex);
     assertLeafRange(leafIndices, leafSize);
     const out: Uint8Array[] = [];
-    const params: number[] = new Array(2 * LEAVES_PER_STATEMENT + 1);
     for (let start = 0; start < Math.max(1, leafIndices.length); start += LEAVES_PER_STATEMENT) {
-      for (let slot = 0; slot < LEAVES_PER_STATEMENT; slot++) {
+      // At least one column, so a call without leaves still says whether the chunk is stored.
+      const taken = Math.max(1, Math.min(LEAVES_PER_STATEMENT, leafIndices.length - start));
+      const params: number[] = new Array(2 * taken + 1);
+      for (let slot = 0; slot < taken; slot++) {
         const index = leafIndices[start + slot];
         // substr counts from 1; an unused slot selects nothing.
         params[2 * slot] = index === undefined ? 1 : index * leafSize + 1;
         params[2 * slot + 1] = index === undefined ? 0 : leafSize;
       }
-      params[2 * LEAVES_PER_STATEMENT] = chunkIndex;
-      const row = this.#readLeaves.get(...params) as (Buffer | null)[] | undefined;
+      params[2 * taken] = chunkIndex;
+      const statement = this.#readLeaves[taken - 1] as Statement;
+      const row = statement.get(...params) as (Buffer | null)[] | undefined;
       if (row === undefined) return undefined;
-      const taken = Math.min(LEAVES_PER_STATEMENT, leafIndices.length - start);
-      for (let slot = 0; slot < taken; slot++) out.push(row[slot] ?? new Uint8Array(0));
+      const leaves = Math.min(taken, leafIndices.length - start);
+      for (let slot = 0; slot < leaves; slot++) out.push(row[slot] ?? new Uint8Array(0));
     }
     return out;
   }

@@ -1,8 +1,9 @@
 /**
  * The miner over libp2p on loopback against a raw libp2p stream moving the same bytes in the same
  * run: store and retrieve throughput of 1 MiB chunks (one request per stream, one in flight, as a
- * validator sends them), and challenge round-trip latency for a one-leaf proof, against a raw
- * round trip of the same size. Goals: throughput ≥ 0.7 of raw; challenge p50 < 2 ms.
+ * validator's fill sends them; and stores four in flight, as several pieces for one miner go),
+ * and challenge round-trip latency for a one-leaf proof, against a raw round trip of the same
+ * size. Goals (issue 18): store ≥ 0.8 and retrieve ≥ 0.9 of raw; challenge p50 ≤ 1.2 × raw.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +27,8 @@ const MiB = 1 << 20;
 const RAW_PROTOCOL = "/storage-subnet-bench/raw/1.0.0";
 /** Bytes of a one-leaf proof frame (README: ~1.45 KB), for the raw round-trip baseline. */
 const PROOF_FRAME_BYTES = 1450;
+/** Store requests in flight in the pipelined figure. */
+const PIPELINE = 4;
 
 /**
  * Just enough chain for a miner that does not publish: a subnet where the validator holds a permit.
@@ -161,17 +164,56 @@ export const minerBench: BenchGroup = {
         }
         minerStoreMs += performance.now() - t;
       }
-      const storedMiB = index;
-      const rawStore = storedMiB / (rawStoreMs / 1000);
+      const oneInFlight = index;
+      const rawStore = oneInFlight / (rawStoreMs / 1000);
       report(
         measured(
           "miner.store",
-          storedMiB / (minerStoreMs / 1000),
+          oneInFlight / (minerStoreMs / 1000),
           "MiB/s",
           rawStore,
-          "1 MiB chunks, one in flight, durable ack + Merkle root; baseline: raw libp2p stream upload; goal ≥ 0.7",
+          "1 MiB chunks, one in flight, durable ack + Merkle root; baseline: raw libp2p stream upload; goal ≥ 0.8",
         ),
       );
+
+      // Pipelined: PIPELINE requests in flight on the one connection (a stream each), as a
+      // validator storing several pieces on one miner sends them; the raw baseline moves the same
+      // bytes with as many uploads in flight.
+      let rawPipedMs = 0;
+      let minerPipedMs = 0;
+      let piped = 0;
+      const inFlight = async (count: number, one: () => Promise<void>) => {
+        let left = count;
+        await Promise.all(
+          Array.from({ length: PIPELINE }, async () => {
+            while (left-- > 0) await one();
+          }),
+        );
+      };
+      for (let r = 0; r < rounds && !signal.aborted; r++) {
+        let t = performance.now();
+        await inFlight(perRound, () => rawExchange(client, rawTarget, upload, 4));
+        rawPipedMs += performance.now() - t;
+        t = performance.now();
+        await inFlight(perRound, async () => {
+          const data = chunks[index % chunks.length] as Uint8Array;
+          const reply = await ask({ type: "store", storeId: validator.address, chunkIndex: index++, data });
+          if (reply.body.type !== "store-ack")
+            throw new Error(`store refused: ${JSON.stringify(reply.body)}`);
+        });
+        minerPipedMs += performance.now() - t;
+        piped += perRound;
+      }
+      report(
+        measured(
+          "miner.store.pipelined",
+          piped / (minerPipedMs / 1000),
+          "MiB/s",
+          piped / (rawPipedMs / 1000),
+          `1 MiB chunks, ${PIPELINE} in flight, acknowledged by group commit; baseline: raw uploads, ${PIPELINE} in flight`,
+        ),
+      );
+      const storedMiB = index;
 
       // Retrieve.
       const download = Uint8Array.of(2);
@@ -199,7 +241,7 @@ export const minerBench: BenchGroup = {
           gets / (minerGetMs / 1000),
           "MiB/s",
           gets / (rawGetMs / 1000),
-          "1 MiB chunks, one in flight; baseline: raw libp2p stream download; goal ≥ 0.7",
+          "1 MiB chunks, one in flight; baseline: raw libp2p stream download; goal ≥ 0.9",
         ),
       );
 
@@ -239,7 +281,7 @@ export const minerBench: BenchGroup = {
           percentile(challengeRtt, 50),
           "ms",
           percentile(rawRtt, 50),
-          `${note}; goal < 2 ms`,
+          `${note}; goal ≤ 1.2 × raw`,
         ),
       );
       report(

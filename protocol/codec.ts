@@ -32,7 +32,7 @@
  * them if the input buffer is going to be reused.
  */
 
-import { hash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { CodecError } from "./codec-errors.js";
 import { HASH_LENGTH, MAX_CHUNK_SIZE, MAX_FRAME_SIZE, NONCE_LENGTH, PROTOCOL_VERSION } from "./constants.js";
 import {
@@ -171,6 +171,43 @@ export function encodeFrame(envelope: Envelope, opts: EncodeOptions = {}): Uint8
   }, "encode");
 }
 
+/** Chunk data at least this long is handed over as its own part by {@link encodeFrameParts}. */
+export const SEPARATE_DATA_BYTES = 64 * 1024;
+
+/**
+ * {@link encodeFrame} as parts whose concatenation is the frame: a store or retrieve-reply frame
+ * whose chunk data is at least {@link SEPARATE_DATA_BYTES} long comes as its front and the
+ * caller's data itself (the data is the body's last field), saving the frame's 1 MiB copy; any
+ * other frame comes whole.
+ *
+ * @example for (const part of encodeFrameParts(envelope)) await send(part);
+ */
+export function encodeFrameParts(envelope: Envelope, opts: EncodeOptions = {}): Uint8Array[] {
+  const body = envelope.body;
+  if (
+    (body.type !== "store" && body.type !== "retrieve-reply") ||
+    !(body.data instanceof Uint8Array) ||
+    body.data.length < SEPARATE_DATA_BYTES
+  ) {
+    return [encodeFrame(envelope, opts)];
+  }
+  const data = body.data;
+  const max = opts.maxFrameSize ?? MAX_FRAME_SIZE;
+  const front = encodeFrame(
+    { ...envelope, body: { ...body, data: new Uint8Array(0) } },
+    { maxFrameSize: max },
+  );
+  const payloadSize = front.length - LENGTH_PREFIX_SIZE + data.length;
+  if (payloadSize > max) {
+    throw new CodecError("too-large", `frame of ${payloadSize} bytes exceeds the limit of ${max}`);
+  }
+  // The front ends with the data's u32 length (written as 0); both lengths now count the data.
+  const view = new DataView(front.buffer, front.byteOffset, front.byteLength);
+  view.setUint32(0, payloadSize);
+  view.setUint32(front.length - 4, data.length);
+  return [front, data];
+}
+
 /** The size in bytes of `encodeFrame(envelope)`, length prefix included. */
 export function encodedFrameLength(envelope: Envelope): number {
   return guard(() => {
@@ -200,7 +237,7 @@ export function signingPayload(envelope: Envelope, encodedBody?: Uint8Array): Ui
   return guard(() => {
     checkEnvelopeHeader(envelope);
     const tag = asciiBytes(SIGNING_DOMAIN);
-    const bodyHash = hash("sha256", encodedBody ?? encodeBody(envelope.body), "buffer");
+    const bodyHash = encodedBody ? hash("sha256", encodedBody, "buffer") : hashBody(envelope.body);
     const headerLength = headerSize(envelope) - (isUnsignedEnvelope(envelope) ? 0 : SIGNATURE_LENGTH);
     const w = new Writer(new Uint8Array(tag.length + headerLength + HASH_LENGTH));
     w.bytes(tag);
@@ -208,6 +245,24 @@ export function signingPayload(envelope: Envelope, encodedBody?: Uint8Array): Ui
     w.bytes(bodyHash);
     return w.finish();
   }, "encode");
+}
+
+/** SHA-256 of the body's encoding; a large chunk's data is hashed where it lies, not copied first. */
+function hashBody(body: Message): Uint8Array {
+  if (
+    (body.type !== "store" && body.type !== "retrieve-reply") ||
+    !(body.data instanceof Uint8Array) ||
+    body.data.length < SEPARATE_DATA_BYTES
+  ) {
+    return hash("sha256", encodeBody(body), "buffer");
+  }
+  // The data is the body's last field: its front ends with the data's u32 length.
+  const front = encodeBody({ ...body, data: new Uint8Array(0) });
+  new DataView(front.buffer, front.byteOffset, front.byteLength).setUint32(
+    front.length - 4,
+    body.data.length,
+  );
+  return createHash("sha256").update(front).update(body.data).digest();
 }
 
 function encodeBody(body: Message): Uint8Array {

@@ -166,10 +166,25 @@ function describeChunkStoreCompliance(name: string, makeHarness: () => Harness):
       expect(damaged.checked).toBe(3);
     });
 
-    it("refuses use after close", () => {
+    it("refuses use after close", async () => {
       store.close();
       expect(() => store.get(0)).toThrow(StoreClosedError);
       expect(() => store.put(0, chunkBytes(0))).toThrow(StoreClosedError);
+      expect(() => store.putUnsynced(0, chunkBytes(0))).toThrow(StoreClosedError);
+      await expect(store.sync()).rejects.toThrow(StoreClosedError);
+    });
+
+    it("shows an unsynced put at once and makes concurrent writes durable with sync", async () => {
+      await store.sync();
+      for (let i = 0; i < 6; i++) store.putUnsynced(i, chunkBytes(i));
+      expect(store.count()).toBe(6);
+      expect(Buffer.from(store.get(2)!).equals(Buffer.from(chunkBytes(2)))).toBe(true);
+      // Callers waiting together share the syncs; a write between two syncs is covered by the second.
+      const first = store.sync();
+      store.putUnsynced(6, chunkBytes(6));
+      await Promise.all([first, store.sync(), store.sync()]);
+      expect(() => store.putUnsynced(7, new Uint8Array(CHUNK + 1))).toThrow(ChunkTooLargeError);
+      expect(store.verifyIntegrity()).toEqual({ ok: true, checked: 7, corrupt: [], engine: [] });
     });
   });
 }
@@ -238,6 +253,25 @@ describe("SqliteChunkStore on disk", () => {
     expect(second.has(3)).toBe(false);
     expect(second.leastValuable(19).at(-1)).toBe(7);
     expect(second.verifyIntegrity().ok).toBe(true);
+    second.close();
+  });
+
+  it("keeps synced unsynced-puts across reopening, and put stays synchronous FULL after them", async () => {
+    const path = join(dir, "v.sqlite");
+    const first = new SqliteChunkStore({ path, chunkSize: CHUNK });
+    const pending = [];
+    for (let i = 0; i < 12; i++) {
+      first.putUnsynced(i, chunkBytes(i));
+      if (i % 4 === 3) pending.push(first.sync());
+    }
+    await Promise.all(pending);
+    first.put(12, chunkBytes(12));
+    first.close();
+    const second = new SqliteChunkStore({ path, chunkSize: CHUNK });
+    expect(second.count()).toBe(13);
+    for (let i = 0; i < 13; i++) {
+      expect(Buffer.from(second.get(i)!).equals(Buffer.from(chunkBytes(i)))).toBe(true);
+    }
     second.close();
   });
 

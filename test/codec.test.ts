@@ -7,10 +7,12 @@ import {
   ENVELOPE_HEADER_SIZE,
   encodedFrameLength,
   encodeFrame,
+  encodeFrameParts,
   FrameDecoder,
   isUnsignedEnvelope,
   LENGTH_PREFIX_SIZE,
   MESSAGE_TYPE_CODES,
+  SEPARATE_DATA_BYTES,
   signingPayload,
   UNSIGNED_HEADER_SIZE,
 } from "../protocol/codec.js";
@@ -416,6 +418,41 @@ describe("codec rejects bad input", () => {
       data: new Uint8Array(MAX_FRAME_SIZE),
     });
     expect(codecErrorOf(() => encodeFrame(huge)).code).toBe("too-large");
+  });
+
+  it("encodes a large chunk's frame as its front and the data itself, the same bytes as one frame", () => {
+    const data = new Uint8Array(SEPARATE_DATA_BYTES + 7).map((_, i) => i % 251);
+    for (const type of ["store", "retrieve-reply"] as const) {
+      const e = sampleEnvelope({ type, storeId: "s", chunkIndex: 9, data });
+      const parts = encodeFrameParts(e);
+      expect(parts).toHaveLength(2);
+      expect(parts[1]).toBe(data);
+      expect(Buffer.concat(parts).equals(Buffer.from(encodeFrame(e)))).toBe(true);
+    }
+    const small = sampleEnvelope({ type: "store", storeId: "s", chunkIndex: 0, data: new Uint8Array(10) });
+    expect(encodeFrameParts(small)).toEqual([encodeFrame(small)]);
+    const huge = sampleEnvelope({
+      type: "store",
+      storeId: "s",
+      chunkIndex: 0,
+      data: new Uint8Array(MAX_FRAME_SIZE),
+    });
+    expect(codecErrorOf(() => encodeFrameParts(huge)).code).toBe("too-large");
+    expect(
+      codecErrorOf(() =>
+        encodeFrameParts(sampleEnvelope({ type: "store", storeId: "s", chunkIndex: 0, data }), {
+          maxFrameSize: SEPARATE_DATA_BYTES,
+        }),
+      ).code,
+    ).toBe("too-large");
+  });
+
+  it("signs a large chunk's body as its encoding, hashed without a copy", () => {
+    const data = new Uint8Array(SEPARATE_DATA_BYTES + 3).map((_, i) => (i * 7) % 256);
+    const e = sampleEnvelope({ type: "store", storeId: "s", chunkIndex: 4, data });
+    const frame = encodeFrame(e);
+    const body = frame.subarray(LENGTH_PREFIX_SIZE + ENVELOPE_HEADER_SIZE);
+    expect(Buffer.from(signingPayload(e)).equals(Buffer.from(signingPayload(e, body)))).toBe(true);
   });
 
   it("names each kind of malformed field", () => {

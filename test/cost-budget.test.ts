@@ -68,4 +68,21 @@ describe("requestCost", () => {
     };
     expect(requestCost({ type: "challenge", challenge }, init)).toBe(1024 + 2 * 64 + 1024 + 1024);
   });
+
+  it("bills a challenge on an uncached chunk by the stored subtrees it rehashes, at most the chunk", () => {
+    const withLevels = { ...init, subtreeLeaves: 4 };
+    const challenge = (leafIndices: number[]) => ({
+      type: "challenge" as const,
+      challenge: {
+        storeId: "s",
+        chunks: [{ chunkIndex: 1, leafIndices }],
+        nonce: new Uint8Array(32),
+        deadline: 0,
+      },
+    });
+    // Leaves 1 and 2 share the subtree of leaves 0–3; leaf 9 has its own.
+    expect(requestCost(challenge([1, 2]), withLevels)).toBe(1024 + 4 * 64);
+    expect(requestCost(challenge([1, 2, 9]), withLevels)).toBe(1024 + 2 * 4 * 64);
+    expect(requestCost(challenge([0, 4, 8, 12, 15]), withLevels)).toBe(1024 + 1024);
+  });
 });

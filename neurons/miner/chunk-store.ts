@@ -67,6 +67,18 @@ export interface ChunkStore {
    */
   put(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void;
   /**
+   * Commits a chunk as `put` does but returns before it is durable: it survives the process being
+   * killed, not yet a power cut. `sync()` makes it durable; acknowledge it only after that.
+   * Readers see it at once.
+   */
+  putUnsynced(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void;
+  /**
+   * Resolves once every chunk committed before the call is durable. Concurrent calls share one
+   * fsync (group commit): chunks that arrived together are made durable together, off the event
+   * loop. Rejects when the disk refuses the sync; the store then refuses every later `sync()`.
+   */
+  sync(): Promise<void>;
+  /**
    * The tree levels stored with the chunk and the chunk's length, or undefined when the chunk or
    * its levels are not stored (a chunk put without them, or by an older miner).
    */
@@ -217,6 +229,14 @@ export class MemoryChunkStore implements ChunkStore {
     };
     if (tree !== undefined) entry.tree = { fromLevel: tree.fromLevel, nodes: Uint8Array.from(tree.nodes) };
     this.#entries.set(chunkIndex, entry);
+  }
+
+  putUnsynced(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
+    this.put(chunkIndex, data, tree);
+  }
+
+  async sync(): Promise<void> {
+    this.#open();
   }
 
   readTreeLevels(chunkIndex: number): (StoredTreeLevels & { size: number }) | undefined {

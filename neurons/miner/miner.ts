@@ -349,8 +349,11 @@ export function createMiner(init: MinerInit): Miner {
             // another envelope gets it checked over a fresh encoding.
             const honest = (req: Envelope) => handle.answer(req, req === request ? body : undefined);
             const current = stores;
-            if (!init.behaviour || !current || request.body.type === "hello") return honest(request);
-            return init.behaviour.handle(request, honest, current);
+            const response =
+              !init.behaviour || !current || request.body.type === "hello"
+                ? honest(request)
+                : await init.behaviour.handle(request, honest, current);
+            return handle.durable(request, response);
           },
           limits: { maxFrameSize, ...settings.limits },
           maxResponseFrameSize: maxFrameSize,

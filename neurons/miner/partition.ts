@@ -440,6 +440,23 @@ export class StoreManager {
 
   /** Stores a chunk unless it would take the validator past its budget (overwrites always fit). */
   put(validatorHotkey: string, chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
+    this.#storeWithRoom(validatorHotkey, chunkIndex).put(chunkIndex, data, tree);
+  }
+
+  /**
+   * {@link put}, committed but not yet durable (ChunkStore.putUnsynced): acknowledge it only
+   * after {@link sync}.
+   */
+  putUnsynced(validatorHotkey: string, chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
+    this.#storeWithRoom(validatorHotkey, chunkIndex).putUnsynced(chunkIndex, data, tree);
+  }
+
+  /** Resolves once every chunk committed so far, in every open store, is durable. */
+  async sync(): Promise<void> {
+    await Promise.all([...this.#stores.values()].map((store) => store.sync()));
+  }
+
+  #storeWithRoom(validatorHotkey: string, chunkIndex: number): ChunkStore {
     const budget = this.budget(validatorHotkey);
     // No file is created for a validator without a budget.
     if (budget === 0) throw new BudgetExceededError(validatorHotkey, budget);
@@ -447,7 +464,7 @@ export class StoreManager {
     if (!store.has(chunkIndex) && store.count() >= budget) {
       throw new BudgetExceededError(validatorHotkey, budget);
     }
-    store.put(chunkIndex, data, tree);
+    return store;
   }
 
   /**

@@ -38,7 +38,13 @@ import {
   DEFAULT_COST_BUDGET,
 } from "./cost-budget.js";
 import { BudgetExceededError, type StoreManager } from "./partition.js";
-import { readStoredTree, type StoredTreeRead, storedLevelsOf, type TreeCache } from "./tree-cache.js";
+import {
+  readStoredTree,
+  STORED_TREE_FROM_LEVEL,
+  type StoredTreeRead,
+  storedLevelsOf,
+  type TreeCache,
+} from "./tree-cache.js";
 
 /** Software version in `hello` replies. */
 export const MINER_SOFTWARE_VERSION = "storage-subnet-miner/0.1.0";
@@ -57,13 +63,20 @@ export interface RequestCostInit {
   leafSize: number;
   /** Whether the tree of one of the requester's chunks is cached (its challenge then reads leaves only). */
   isTreeCached: (chunkIndex: number) => boolean;
+  /**
+   * Leaves under one node of the lowest tree level stored beside a chunk (2^STORED_TREE_FROM_LEVEL):
+   * a challenge on a chunk whose tree is not cached rehashes one such subtree per challenged
+   * subtree, not the whole chunk. Omitted: the whole chunk is billed as hashed.
+   */
+  subtreeLeaves?: number;
 }
 
 /**
  * What answering a request costs the miner, in bytes read from the store or hashed: a store is
  * hashed into its tree and written (twice its size); a retrieve reads a chunk; a challenge reads
  * each named chunk's row (SQLite walks the whole blob even for a leaf range, so a chunk read is
- * billed whole) and hashes either the proven leaves (tree cached) or the whole chunk (tree built).
+ * billed whole) and hashes the proven leaves (tree cached), the subtrees under them from the
+ * levels stored beside the chunk (`subtreeLeaves`), or else the whole chunk.
  *
  * @example requestCost(request.body, { chunkSize, leafSize, isTreeCached: (i) => trees.peek(hotkey, i) !== undefined })
  */
@@ -83,10 +96,23 @@ export function requestCost(body: Message, init: RequestCostInit): number {
 function challengeCost(challenge: Challenge, init: RequestCostInit): number {
   let cost = 0;
   for (const { chunkIndex, leafIndices } of challenge.chunks) {
-    const hashed = init.isTreeCached(chunkIndex) ? leafIndices.length * init.leafSize : init.chunkSize;
-    cost += init.chunkSize + hashed;
+    cost += init.chunkSize + hashedForChallenge(chunkIndex, leafIndices, init);
   }
   return cost;
+}
+
+function hashedForChallenge(
+  chunkIndex: number,
+  leafIndices: readonly number[],
+  init: RequestCostInit,
+): number {
+  if (init.isTreeCached(chunkIndex)) return leafIndices.length * init.leafSize;
+  const span = init.subtreeLeaves;
+  if (span === undefined) return init.chunkSize;
+  // A chunk stored without levels (by an older miner) is rebuilt whole; such chunks are rare
+  // and go away as they are rewritten, so they are billed as the common case.
+  const subtrees = new Set(leafIndices.map((leaf) => Math.floor(leaf / span))).size;
+  return Math.min(init.chunkSize, subtrees * span * init.leafSize);
 }
 
 /** The request metrics, registered once per miner. */
@@ -150,8 +176,17 @@ export interface RequestHandler {
    * again.
    */
   admit(request: Envelope, encodedBody?: Uint8Array): Promise<Envelope | undefined>;
-  /** Answers a request (authenticating it here unless `admit` did). */
+  /**
+   * Answers a request (authenticating it here unless `admit` did). A store is committed but not
+   * yet durable when this returns: send the reply through {@link durable}.
+   */
   answer(request: Envelope, encodedBody?: Uint8Array): Envelope;
+  /**
+   * Resolves to `response` once every chunk stored so far is durable (one fsync shared by the
+   * stores that arrived together), or to an Internal error reply when the disk refuses: no
+   * acknowledgement may leave before this.
+   */
+  durable(request: Envelope, response: Envelope): Promise<Envelope>;
   /** Refuses requests still waiting for budget. */
   close(): void;
 }
@@ -160,7 +195,7 @@ export interface RequestHandler {
  * @example
  * const handler = createRequestHandler({ hotkey, stores, verifier, hasStore, onStored, trees, marks, … });
  * createFrameServer({ node, log, handle: async (request, { body }) =>
- *   (await handler.admit(request, body)) ?? handler.answer(request, body) });
+ *   (await handler.admit(request, body)) ?? handler.durable(request, handler.answer(request, body)) });
  */
 export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
   const { stores, verifier, trees, marks, chunkSize, maxFrameSize, now, log, metrics } = init;
@@ -220,7 +255,8 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         }
         const tree = buildChunkTree(body.data, leafSize);
         try {
-          stores.put(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
+          // Durable before the acknowledgement leaves: see `durable`.
+          stores.putUnsynced(validator, body.chunkIndex, body.data, storedLevelsOf(tree));
         } catch (error) {
           if (error instanceof BudgetExceededError) {
             return errorReply(
@@ -327,6 +363,7 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
           chunkSize,
           leafSize,
           isTreeCached: (chunkIndex) => trees.peek(validator, chunkIndex) !== undefined,
+          subtreeLeaves: 2 ** STORED_TREE_FROM_LEVEL,
         });
         const admission = await budgets.acquire(validator, cost);
         if (!admission.ok) {
@@ -349,6 +386,15 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         response = errorReply(request, ErrorCode.Internal, "internal error");
       }
       return count(request, response, started);
+    },
+    async durable(request, response) {
+      try {
+        await stores.sync();
+        return response;
+      } catch (error) {
+        log.error("stored chunks could not be made durable", { error });
+        return errorReply(request, ErrorCode.Internal, "the chunk could not be made durable");
+      }
     },
     close: () => budgets.close(),
   };

@@ -13,7 +13,7 @@ import type { Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { type DecodedFrame, encodeFrame, FrameDecoder } from "../../protocol/codec.js";
+import { type DecodedFrame, encodeFrameParts, FrameDecoder } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import { type FrameHeader, MAX_FRAME_HEADER_SIZE, peekFrameHeader } from "../../protocol/frame-header.js";
@@ -255,6 +255,15 @@ export async function writeBytes(stream: Stream, bytes: Uint8Array, signal?: Abo
   if (!stream.send(bytes)) await stream.onDrain(signal ? { signal } : {});
 }
 
+/** Sends a frame's parts (protocol/codec.ts `encodeFrameParts`) in order. */
+export async function writeParts(
+  stream: Stream,
+  parts: readonly Uint8Array[],
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const part of parts) await writeBytes(stream, part, signal);
+}
+
 export interface RequestOptions {
   signal?: AbortSignal;
   /** Largest response payload accepted (and request produced). Default MAX_FRAME_SIZE. */
@@ -280,7 +289,7 @@ export async function request(
 ): Promise<Envelope> {
   const { signal } = options;
   const maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
-  const frame = encodeFrame(envelope, { maxFrameSize });
+  const frame = encodeFrameParts(envelope, { maxFrameSize });
   let stream: Stream;
   try {
     stream = await node.dialProtocol(target, STORAGE_PROTOCOL, signal ? { signal } : {});
@@ -289,7 +298,7 @@ export async function request(
     throw new RequestFailedError(`cannot open a stream to ${target.toString()}`, { cause });
   }
   try {
-    await writeBytes(stream, frame, signal);
+    await writeParts(stream, frame, signal);
     await stream.close(signal ? { signal } : {});
     const reply = await readFrame(stream, { maxFrameSize, ...(signal ? { signal } : {}) });
     if (reply === undefined) throw new RequestFailedError("the stream closed without a response");

@@ -14,7 +14,7 @@
  * and an authenticated request marks its connection and IP as a validator's.
  */
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
-import { type DecodedFrame, encodeFrame } from "../../protocol/codec.js";
+import { type DecodedFrame, encodeFrame, encodeFrameParts } from "../../protocol/codec.js";
 import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { FrameHeader } from "../../protocol/frame-header.js";
@@ -24,7 +24,7 @@ import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { type Admission, remoteIp } from "./admission.js";
 import type { PeerLimits } from "./limits.js";
-import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes } from "./node.js";
+import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes, writeParts } from "./node.js";
 
 /**
  * Defaults sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms
@@ -211,20 +211,23 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
   };
 
   const reply = async (stream: Stream, envelope: Envelope): Promise<void> => {
-    let frame: Uint8Array;
+    let frame: Uint8Array[];
     try {
-      frame = encodeFrame(envelope, { maxFrameSize: maxResponse });
+      frame = encodeFrameParts(envelope, { maxFrameSize: maxResponse });
     } catch (error) {
       log.error("cannot encode a response", { error });
-      frame = encodeFrame(
+      frame = encodeFrameParts(
         createEnvelope(
           { type: "error", code: ErrorCode.Internal, message: "response could not be encoded" },
           { requestId: envelope.requestId },
         ),
       );
     }
-    await writeBytes(stream, frame, AbortSignal.timeout(limits.readTimeoutMs));
-    await stream.close({ signal: AbortSignal.timeout(limits.readTimeoutMs) });
+    // One deadline for writing and closing: each AbortSignal.timeout is a timer and a listener,
+    // a measurable share of a small reply's cost.
+    const signal = AbortSignal.timeout(limits.readTimeoutMs);
+    await writeParts(stream, frame, signal);
+    await stream.close({ signal });
   };
 
   /** Counts a failure toward the connection's ban; a banned connection is closed. */

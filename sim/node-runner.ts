@@ -5,7 +5,8 @@
  * start a miner or a validator from its spec, run a validator round, report scores, stop a node,
  * close. A runtime (sim/node-runtime.ts, the same one `--threads 0` calls directly) runs the
  * production miner and validator, built by sim/nodes.ts, sharing one chain client per runner on
- * the simulator's dev chain; each node's JSON log goes to `<logDir>/<node>.log`.
+ * the simulator's dev chain (a child process's is the simulator's own, over the channel:
+ * sim/ipc-chain-client.ts); each node's JSON log goes to `<logDir>/<node>.log`.
  *
  * As a child process: Ctrl-C reaches every process of the terminal's group, so SIGINT is ignored
  * and the simulator's `close` awaited; if the simulator goes away (the channel closes), the runner
@@ -13,24 +14,38 @@
  */
 import "../polyfills.js";
 import { isMainThread, parentPort } from "node:worker_threads";
-import { PolkadotChainClient } from "../chain/polkadot-client.js";
+import type { ChainClient } from "../chain/client.js";
+import {
+  type ChainCall,
+  createIpcChainClient,
+  IPC_CHAIN_ENDPOINT,
+  isChainAnswer,
+} from "./ipc-chain-client.js";
 import { type NodeReply, nodeRequestSchema } from "./node-ipc.js";
 import { createNodeRuntime } from "./node-runtime.js";
 
 const port = isMainThread ? null : parentPort;
-const send = (reply: NodeReply): void => {
+const send = (reply: NodeReply | ChainCall): void => {
   if (port) port.postMessage(reply);
   else process.send?.(reply);
 };
 
 /** Requests for one node run in order; for different nodes, concurrently. */
 const queues = new Map<string, Promise<void>>();
-let client: Promise<PolkadotChainClient> | undefined;
+let client: Promise<ChainClient> | undefined;
 let closing: Promise<void> | undefined;
+/** The chain over this runner's channel, when a start request names {@link IPC_CHAIN_ENDPOINT}. */
+const overChannel = createIpcChainClient(send);
 
-/** One chain client for every node this runner hosts. */
-function chain(endpoint: string): Promise<PolkadotChainClient> {
+/**
+ * One chain client for every node this runner hosts: the simulator's, over the channel, or a
+ * WebSocket client of its own. @polkadot/api is imported only for the latter, so a node process
+ * on the channel never loads it.
+ */
+function chain(endpoint: string): Promise<ChainClient> {
   client ??= (async () => {
+    if (endpoint === IPC_CHAIN_ENDPOINT) return overChannel.client;
+    const { PolkadotChainClient } = await import("../chain/polkadot-client.js");
     const c = new PolkadotChainClient({ endpoint });
     await c.start();
     return c;
@@ -59,6 +74,10 @@ async function handle(raw: unknown): Promise<unknown> {
 }
 
 function onRequest(raw: unknown): void {
+  if (isChainAnswer(raw)) {
+    overChannel.answer(raw);
+    return;
+  }
   const msg = typeof raw === "object" && raw !== null ? (raw as { id?: unknown; node?: unknown }) : {};
   const id = typeof msg.id === "number" ? msg.id : -1;
   const key = typeof msg.node === "string" ? msg.node : "";

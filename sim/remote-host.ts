@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { SimError } from "./errors.js";
+import type { ChainService } from "./ipc-chain-client.js";
+import { answerChainCall, IPC_CHAIN_ENDPOINT, isChainCall } from "./ipc-chain-client.js";
 import type { NodeReply, NodeRequest, NodeResults } from "./node-ipc.js";
 import { type NodeArgs, type NodeCaller, nodeHandles } from "./node-runtime.js";
 import type { NodeHost } from "./nodes.js";
@@ -113,8 +115,13 @@ class Runner implements NodeCaller {
     readonly name: string,
     readonly channel: Channel,
     readonly logFile: string,
+    chain?: ChainService,
   ) {
     channel.onMessage((reply) => {
+      if (isChainCall(reply)) {
+        if (chain) void answerChainCall(reply, chain.client, chain.pairOf).then((a) => channel.send(a));
+        return;
+      }
       const p = this.#pending.get(reply.id);
       if (!p) return;
       this.#pending.delete(reply.id);
@@ -168,6 +175,11 @@ interface RemoteHostInit {
   logDir: string;
   /** The compiled runner; default {@link defaultRunnerPath}. */
   runner?: string;
+  /**
+   * Process mode: answer the nodes' chain calls with this client over their channel, so a node
+   * process does not start a chain client of its own (sim/ipc-chain-client.ts).
+   */
+  chain?: ChainService;
 }
 
 function checkedRunner(init: RemoteHostInit): string {
@@ -190,7 +202,7 @@ export function createProcessHost(init: RemoteHostInit): NodeHost {
   const running = new Map<string, Runner>();
   const runnerFor = (node: string): Runner => {
     const logFile = join(init.logDir, `${node}.log`);
-    const runner = new Runner(node, processChannel(runnerPath, logFile), logFile);
+    const runner = new Runner(node, processChannel(runnerPath, logFile), logFile, init.chain);
     running.set(node, runner);
     // A start that fails leaves no process behind.
     void runner.channel.ended.then(() => {
@@ -201,7 +213,11 @@ export function createProcessHost(init: RemoteHostInit): NodeHost {
   const stopNode = async (node: string) => {
     await running.get(node)?.close();
   };
-  const nodes = nodeHandles(init, runnerFor, stopNode);
+  const nodes = nodeHandles(
+    init.chain ? { ...init, endpoint: IPC_CHAIN_ENDPOINT } : init,
+    runnerFor,
+    stopNode,
+  );
   const closeOnFailure =
     <A extends unknown[], T>(fn: (...args: A) => Promise<T>, name: (...args: A) => string) =>
     async (...args: A): Promise<T> => {

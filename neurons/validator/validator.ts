@@ -309,6 +309,8 @@ export function createValidator(init: ValidatorInit): Validator {
   let ownsP2p = false;
   let signer: RequestSigner | undefined;
   let graph: Metagraph | undefined;
+  /** The last chain read, with the block it was made at ({@link readChain}). */
+  let chainView: { graph: Metagraph; commitments: Map<string, Uint8Array> } | undefined;
   let miners: MinerView[] = [];
   /** Every miner of the last sync, with or without an address (the storage layer's view). */
   let linked: LinkedMiner[] = [];
@@ -439,7 +441,11 @@ export function createValidator(init: ValidatorInit): Validator {
       return { kind: "refused", reason: "identity: another hotkey holds this peer or address" };
     }
     if (reply.capacity) {
-      const target = Math.min(settings.maxChunksPerMiner, Math.floor(reply.capacity.budgetBytes / chunkSize));
+      // The miner counts its budget in its own chunks, each chunk stored taking one whatever its
+      // size: a miner of 1 MiB chunks holds as many of our 64 KiB chunks as of its own, not 16
+      // times as many (counting in ours sent a refused store and a fresh hello every round).
+      const unit = Math.max(chunkSize, reply.chunkSize);
+      const target = Math.min(settings.maxChunksPerMiner, Math.floor(reply.capacity.budgetBytes / unit));
       budgets.set(m.record.id, { chunks: target, round: rounds });
     }
     return { kind: "proven", session };
@@ -713,7 +719,10 @@ export function createValidator(init: ValidatorInit): Validator {
         await learnEvictions(m, access.session, signal);
         // A session proven earlier says nothing of now; an answer does.
         unreachable.delete(m.record.id);
-        report.stored += await fill(m, access.session, signal);
+        // Awaited before adding: `report.stored += await …` would add to the count read before
+        // the wait and lose the other visits' stores.
+        const stored = await fill(m, access.session, signal);
+        report.stored += stored;
         counts.answered++;
       } catch (err) {
         if (isProtocolViolation(err)) recordViolation(m, failureReason(err));
@@ -789,9 +798,24 @@ export function createValidator(init: ValidatorInit): Validator {
     },
   };
 
+  /**
+   * The metagraph and commitments, read again only once the chain has moved past the block the
+   * last read was made at: state at one block does not change, and decoding a metagraph is most of
+   * a round's chain work (a simulator runs several rounds per tempo at one block; a validator
+   * round over 64 in-process miners spent about a tenth of its time there). A commitment read that
+   * lands on a later block than its metagraph makes the next round read both again.
+   */
+  async function readChain(): Promise<{ graph: Metagraph; commitments: Map<string, Uint8Array> }> {
+    if (chainView !== undefined && (await chain.currentBlock()) === chainView.graph.block) return chainView;
+    const read = await chain.metagraph(settings.netuid);
+    chainView = { graph: read, commitments: await chain.commitments(settings.netuid) };
+    return chainView;
+  }
+
   async function sync(): Promise<void> {
-    graph = await chain.metagraph(settings.netuid);
-    const commitments = await chain.commitments(settings.netuid);
+    const view = await readChain();
+    graph = view.graph;
+    const commitments = view.commitments;
     const seenAt = now();
     const sightings: MinerSighting[] = [];
     for (let uid = 0; uid < graph.n; uid++) {

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,12 @@ class BuilderFlow:
         except (IndexError, json.JSONDecodeError) as e:
             raise AssertionError(f"btcli {' '.join(args)} printed no JSON:\n{out.stdout}\n{out.stderr}") from e
 
+    def btcli_json_side_by_side(self, *commands: list[str]) -> list:
+        """Runs btcli commands at once and returns their JSON documents in order: only for commands
+        that touch no chain (key files), where each takes about a second of Python start-up."""
+        with ThreadPoolExecutor(len(commands)) as pool:
+            return list(pool.map(lambda args: self.btcli_json(*args), commands))
+
     def wallet(self, hotkey: str | None = None) -> list[str]:
         args = ["--wallet-name", self.wallet_name, "--wallet-path", str(self.wallets)]
         return args + (["--hotkey", hotkey] if hotkey else [])
@@ -93,27 +100,32 @@ class BuilderFlow:
 
 def create_wallets(flow: BuilderFlow, hotkeys: Iterable[str]) -> None:
     """`btcli wallet create` (the coldkey and its "default" hotkey, the subnet owner's), then
-    `btcli wallet new-hotkey` for each of `hotkeys`."""
+    `btcli wallet new-hotkey` for each of `hotkeys`, and //Alice restored as the funder's wallet."""
     made = flow.btcli_json(
         "wallet", "create", *flow.wallet("default"), "--no-use-password", "--n-words", "12"
     )
     assert made["success"], made
     flow.coldkey = made["data"]["coldkey_ss58"]
     flow.hotkeys["default"] = made["data"]["hotkey_ss58"]
-    for name in hotkeys:
-        made = flow.btcli_json(
-            "wallet", "new-hotkey", *flow.wallet(name), "--no-use-password", "--n-words", "12"
-        )
-        assert made["success"], made
-        flow.hotkeys[name] = made["data"]["hotkey_ss58"]
+    # Each writes its own key file under a wallet folder that exists by now.
+    hotkeys = list(hotkeys)
+    *made, _ = flow.btcli_json_side_by_side(
+        *[["wallet", "new-hotkey", *flow.wallet(name), "--no-use-password", "--n-words", "12"] for name in hotkeys],
+        ["wallet", "regen-coldkey", *_alice(flow), "--seed", ALICE_SEED, "--no-use-password"],
+    )
+    for name, hotkey in zip(hotkeys, made):
+        assert hotkey["success"], hotkey
+        flow.hotkeys[name] = hotkey["data"]["hotkey_ss58"]
+
+
+def _alice(flow: BuilderFlow) -> list[str]:
+    return ["--wallet-name", "alice", "--wallet-path", str(flow.wallets)]
 
 
 def fund_coldkey(flow: BuilderFlow, tao: int) -> None:
-    """Restores //Alice as a btcli wallet and transfers `tao` from it to the flow's coldkey."""
-    alice = ["--wallet-name", "alice", "--wallet-path", str(flow.wallets)]
-    flow.btcli_json("wallet", "regen-coldkey", *alice, "--seed", ALICE_SEED, "--no-use-password")
+    """Transfers `tao` from //Alice (restored by create_wallets) to the flow's coldkey."""
     sent = flow.btcli_json(
-        "wallet", "transfer", *alice, *flow.network,
+        "wallet", "transfer", *_alice(flow), *flow.network,
         "--dest", flow.coldkey, "--amount", str(tao), "--no-prompt",
     )
     assert sent["success"], sent

@@ -109,11 +109,11 @@ def create_wallets(flow: BuilderFlow, hotkeys: Iterable[str]) -> None:
     flow.hotkeys["default"] = made["data"]["hotkey_ss58"]
     # Each writes its own key file under a wallet folder that exists by now.
     hotkeys = list(hotkeys)
-    *made, _ = flow.btcli_json_side_by_side(
+    *new_hotkeys, _alice_restored = flow.btcli_json_side_by_side(
         *[["wallet", "new-hotkey", *flow.wallet(name), "--no-use-password", "--n-words", "12"] for name in hotkeys],
         ["wallet", "regen-coldkey", *_alice(flow), "--seed", ALICE_SEED, "--no-use-password"],
     )
-    for name, hotkey in zip(hotkeys, made):
+    for name, hotkey in zip(hotkeys, new_hotkeys):
         assert hotkey["success"], hotkey
         flow.hotkeys[name] = hotkey["data"]["hotkey_ss58"]
 

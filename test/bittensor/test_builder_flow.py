@@ -11,35 +11,25 @@ SDK's metagraph. Every value read is compared with what @polkadot/api reads from
 MEV protection is turned off (`--no-mev-protection`): the dev chain has no MevShield pallet.
 """
 
-import json
-import subprocess
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pytest
 
+from btcli_flow import (
+    IDENTITY,
+    BuilderFlow,
+    add_stake,
+    create_subnet,
+    create_wallets,
+    fund_coldkey,
+    register_neurons,
+)
 from conftest import polkadot
 
-BTCLI = Path(sys.executable).with_name("btcli")
-# The secret seed of the well-known //Alice account, the dev chain's funded sudo key.
-ALICE_SEED = "0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a"
 FUNDING_TAO = 3000
 VALIDATOR_STAKE_TAO = 100
 UNSTAKE_TAO = 10
 # Staked to the first miner with --unsafe (plain add_stake), distinct from the validator's stake.
 MINER_STAKE_TAO = 7
 MINERS = ("miner1", "miner2")
-IDENTITY = {
-    "--subnet-name": "storage",
-    "--github-repo": "https://github.com/example/storage-subnet",
-    "--subnet-contact": "dev@example.com",
-    "--subnet-url": "https://example.com",
-    "--discord-handle": "storage-dev",
-    "--description": "A storage subnet on the dev chain",
-    "--logo-url": "https://example.com/logo.png",
-    "--additional-info": "localnet",
-}
 RAO = 1_000_000_000
 U16_MAX = 65535
 AXON_IP = "10.1.2.3"
@@ -50,128 +40,17 @@ DIRECT_WEIGHTS = [0.25, 0.75]
 REVEALED_WEIGHTS = [U16_MAX, U16_MAX // 2]
 
 
-@dataclass
-class BuilderFlow:
-    """What the flow made: where its wallets are and what the chain answered."""
-
-    endpoint: str
-    home: Path
-    wallets: Path
-    netuid: int = 0
-    hotkeys: dict = field(default_factory=dict)
-    coldkey: str = ""
-    # What each step sent, by btcli's extrinsic identifier ("block-index").
-    extrinsics: dict = field(default_factory=dict)
-    # Each hotkey's stake right after staking, before later steps (weights, epochs) pay emission.
-    staked: dict = field(default_factory=dict)
-    # The validator's weight row after each way of setting it, and the uids involved.
-    weights: dict = field(default_factory=dict)
-
-    def btcli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Runs btcli non-interactively with a throwaway HOME, as a builder's script would."""
-        out = subprocess.run(
-            [str(BTCLI), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            # A wide console keeps rich from wrapping JSON inside a string.
-            env={"HOME": str(self.home), "PATH": "/usr/bin:/bin", "COLUMNS": "100000"},
-        )
-        if check:
-            assert out.returncode == 0, f"btcli {' '.join(args)}:\n{out.stdout}\n{out.stderr}"
-        return out
-
-    def btcli_json(self, *args: str) -> object:
-        """The JSON document btcli prints; some commands print a notice (a new mnemonic) before it."""
-        out = self.btcli(*args, "--json-output")
-        lines = out.stdout.splitlines(keepends=True)
-        starts = [i for i, line in enumerate(lines) if line.startswith(("{", "["))]
-        try:
-            return json.loads("".join(lines[starts[0] :]))
-        except (IndexError, json.JSONDecodeError) as e:
-            raise AssertionError(f"btcli {' '.join(args)} printed no JSON:\n{out.stdout}\n{out.stderr}") from e
-
-    def wallet(self, hotkey: str | None = None) -> list[str]:
-        args = ["--wallet-name", "owner", "--wallet-path", str(self.wallets)]
-        return args + (["--hotkey", hotkey] if hotkey else [])
-
-    @property
-    def network(self) -> list[str]:
-        return ["--network", self.endpoint]
-
-
-def create_wallets(flow: BuilderFlow) -> None:
-    made = flow.btcli_json(
-        "wallet", "create", *flow.wallet("default"), "--no-use-password", "--n-words", "12"
-    )
-    assert made["success"], made
-    flow.coldkey = made["data"]["coldkey_ss58"]
-    flow.hotkeys["default"] = made["data"]["hotkey_ss58"]
-    for name in ("validator", *MINERS):
-        made = flow.btcli_json(
-            "wallet", "new-hotkey", *flow.wallet(name), "--no-use-password", "--n-words", "12"
-        )
-        assert made["success"], made
-        flow.hotkeys[name] = made["data"]["hotkey_ss58"]
-
-
-def fund_coldkey(flow: BuilderFlow) -> None:
-    alice = ["--wallet-name", "alice", "--wallet-path", str(flow.wallets)]
-    flow.btcli_json("wallet", "regen-coldkey", *alice, "--seed", ALICE_SEED, "--no-use-password")
-    sent = flow.btcli_json(
-        "wallet", "transfer", *alice, *flow.network,
-        "--dest", flow.coldkey, "--amount", str(FUNDING_TAO), "--no-prompt",
-    )
-    assert sent["success"], sent
-
-
-def create_subnet(flow: BuilderFlow) -> None:
-    identity = [arg for pair in IDENTITY.items() for arg in pair]
-    made = flow.btcli_json(
-        "subnets", "create", *flow.wallet("default"), *flow.network, *identity,
-        "--no-mev-protection", "--no-prompt",
-    )
-    assert made["success"], made
-    flow.netuid = made["netuid"]
-    flow.extrinsics["subnets create"] = made["extrinsic_identifier"]
-    # Subtensor makes the owner call start_call once a delay has passed; the dev chain emits from
-    # registration, and btcli reports the subnet as already started.
-    started = flow.btcli(
-        "subnets", "start", "--netuid", str(flow.netuid), *flow.wallet(), *flow.network, "--no-prompt"
-    )
-    assert "already has an emission schedule" in started.stdout, started.stdout
-
-
-def register_neurons(flow: BuilderFlow) -> None:
-    for name in ("validator", *MINERS):
-        # btcli's default is safe registration: register_limit with the burn plus its tolerance.
-        netuid = ["--netuid", str(flow.netuid)]
-        done = flow.btcli_json("subnets", "register", *netuid, *flow.wallet(name), *flow.network, "--no-prompt")
-        assert done["success"], done
-        flow.extrinsics[f"subnets register {name}"] = done["extrinsic_identifier"]
-
-
 def stake(flow: BuilderFlow) -> None:
     """btcli's default safe staking (add_stake_limit, then remove_stake_limit for part of it) on
     the validator, and a plain add_stake to a miner with --unsafe."""
-    netuid = str(flow.netuid)
+    validator = flow.hotkeys["validator"]
+    flow.extrinsics["stake add"] = add_stake(flow, "validator", VALIDATOR_STAKE_TAO)
 
-    def on(hotkey: str, *extra: str) -> list[str]:
-        return ["--netuid", netuid, *flow.wallet(hotkey), *flow.network, "--no-mev-protection", "--no-prompt", *extra]
-
-    validator, miner = flow.hotkeys["validator"], flow.hotkeys[MINERS[0]]
-    added = flow.btcli_json("stake", "add", *on("validator", "--amount", str(VALIDATOR_STAKE_TAO)))
-    assert added["staking_success"][netuid][validator] is True, added
-    flow.extrinsics["stake add"] = added["extrinsic_ids"][netuid][validator]
-
-    removed = flow.btcli_json("stake", "remove", *on("validator", "--amount", str(UNSTAKE_TAO)))
+    removed = flow.btcli_json("stake", "remove", *flow.on_subnet("validator", "--amount", str(UNSTAKE_TAO)))
     assert [(r["netuid"], r["hotkey_ss58"], r["success"]) for r in removed] == [(flow.netuid, validator, True)]
     flow.extrinsics["stake remove"] = removed[0]["extrinsic_identifier"]
 
-    added = flow.btcli_json("stake", "add", *on(MINERS[0], "--amount", str(MINER_STAKE_TAO), "--unsafe"))
-    assert added["staking_success"][netuid][miner] is True, added
-    flow.extrinsics["stake add --unsafe"] = added["extrinsic_ids"][netuid][miner]
+    flow.extrinsics["stake add --unsafe"] = add_stake(flow, MINERS[0], MINER_STAKE_TAO, "--unsafe")
 
     read = polkadot("read", flow.endpoint, flow.netuid)
     flow.staked = dict(zip(read["hotkeys"], map(int, read["stakes"])))
@@ -205,7 +84,7 @@ def set_weights(flow: BuilderFlow) -> None:
     from bittensor_wallet import Wallet
 
     def wallet(hotkey: str) -> Wallet:
-        return Wallet(name="owner", hotkey=hotkey, path=str(flow.wallets))
+        return Wallet(name=flow.wallet_name, hotkey=hotkey, path=str(flow.wallets))
 
     subtensor = bt.Subtensor(network=flow.endpoint)
     try:
@@ -249,10 +128,10 @@ def set_weights(flow: BuilderFlow) -> None:
 def flow(endpoint, tmp_path_factory):
     home = tmp_path_factory.mktemp("builder-home")
     made = BuilderFlow(endpoint=endpoint, home=home, wallets=home / "wallets")
-    create_wallets(made)
-    fund_coldkey(made)
+    create_wallets(made, ("validator", *MINERS))
+    fund_coldkey(made, FUNDING_TAO)
     create_subnet(made)
-    register_neurons(made)
+    register_neurons(made, ("validator", *MINERS))
     stake(made)
     set_weights(made)
     return made

@@ -64,13 +64,8 @@ def subnet(endpoint, subtensor, tmp_path_factory):
     (netuid,) = set(subtensor.get_all_subnets_netuid()) - before
     for w in (validator, *miners):
         _ok(subtensor.burned_register(w, netuid))
-    # The add_stake call itself: Subtensor.add_stake first reads StakeInfoRuntimeApi.
-    stake = subtensor.compose_call(
-        "SubtensorModule",
-        "add_stake",
-        {"hotkey": validator.hotkey.ss58_address, "netuid": netuid, "amount_staked": bt.Balance.from_tao(100).rao},
-    )
-    _ok(subtensor.sign_and_send_extrinsic(call=stake, wallet=validator, sign_with="coldkey"))
+    # The SDK's own staking call: plain add_stake (its default; safe_staking=True sends add_stake_limit).
+    _ok(subtensor.add_stake(validator, netuid, validator.hotkey.ss58_address, bt.Balance.from_tao(100)))
     return {"netuid": netuid, "owner": owner, "validator": validator, "miners": miners}
 
 
@@ -147,6 +142,9 @@ def test_commit_reveal_with_the_sdk(endpoint, subtensor, subnet):
     # so the SDK's pattern is to commit values already scaled to a maximum of 65535.
     salt, weights = [11, 22, 33], [U16_MAX, U16_MAX * 2 // 3]
     _wait_for_rate_limit(subtensor, netuid, uid)
+    # Commit at the start of an epoch, so the early reveal a block later is in the same epoch
+    # whatever block the earlier tests left the chain at.
+    _next_epoch(subtensor, netuid)
     _ok(
         subtensor.commit_weights(
             validator, netuid, salt=salt, uids=miner_uids, weights=weights, wait_for_inclusion=True

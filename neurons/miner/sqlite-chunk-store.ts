@@ -120,6 +120,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #get: Statement;
   readonly #readLeaves: Statement[];
   readonly #putTree: Statement;
+  readonly #putTreeOfStored: Statement;
   readonly #deleteTree: Statement;
   readonly #readTree: Statement;
   readonly #has: Statement;
@@ -190,6 +191,13 @@ export class SqliteChunkStore implements ChunkStore {
        ON CONFLICT (chunk_index) DO UPDATE SET
          from_level = excluded.from_level, checksum = excluded.checksum, nodes = excluded.nodes`,
     );
+    // The levels take the stored chunk's checksum, so they are only used while that chunk stays.
+    this.#putTreeOfStored = db.prepare(
+      `INSERT INTO chunk_tree (chunk_index, from_level, checksum, nodes)
+       SELECT chunk_index, ?, checksum, ? FROM chunk_meta WHERE chunk_index = ?
+       ON CONFLICT (chunk_index) DO UPDATE SET
+         from_level = excluded.from_level, checksum = excluded.checksum, nodes = excluded.nodes`,
+    );
     this.#deleteTree = db.prepare("DELETE FROM chunk_tree WHERE chunk_index = ?");
     this.#readTree = db.prepare(
       `SELECT t.from_level AS fromLevel, t.nodes AS nodes, m.size AS size
@@ -249,6 +257,19 @@ export class SqliteChunkStore implements ChunkStore {
       this.#syncFull.run();
     }
     this.#written++;
+  }
+
+  putTreeLevels(chunkIndex: number, tree: StoredTreeLevels): void {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    // Not counted in #written: no sync() waits for this commit (ChunkStore.putTreeLevels), and
+    // with synchronous = NORMAL it does not fsync on the event loop either.
+    this.#syncNormal.run();
+    try {
+      this.#putTreeOfStored.run(tree.fromLevel, bufferOf(tree.nodes), chunkIndex);
+    } finally {
+      this.#syncFull.run();
+    }
   }
 
   async sync(): Promise<void> {

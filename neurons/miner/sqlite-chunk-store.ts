@@ -30,7 +30,9 @@
  *   statement's other columns), so the saving is the 1 MiB JS buffer and its copy per challenged
  *   chunk, not the page reads.
  * - A chunk's tree levels from `StoredTreeLevels.fromLevel` up live in `chunk_tree`, written in
- *   the chunk's own commit (4 KiB per 1 MiB chunk from level 4), so a challenge on a chunk whose
+ *   the chunk's own commit by `put`, or by the miner in a commit of their own after the chunk's
+ *   (`putTreeLevels`, while the chunk's fsync runs; durable with the next fsync)
+ *   (4 KiB per 1 MiB chunk from level 4), so a challenge on a chunk whose
  *   tree is not in memory reads one subtree's leaves and these nodes instead of the whole chunk.
  *   The table was added without a schema version bump: a store made before it opens and gains
  *   an empty table (its chunks are then proven the old way). A row also keeps the chunk's

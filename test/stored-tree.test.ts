@@ -151,6 +151,22 @@ function describeStoredLevels(name: string, open: () => { store: ChunkStore; cle
       expect(store.deleteMany([1])).toBe(1);
       expect(store.readTreeLevels(1)).toBeUndefined();
     });
+
+    it("adds levels to a chunk already stored, and only to a stored chunk", async () => {
+      const chunk = randomBytes(CHUNK - 5);
+      const levels = storedLevelsOf(buildChunkTree(chunk, LEAF));
+      store.putTreeLevels(4, levels);
+      expect(store.readTreeLevels(4)).toBeUndefined();
+      store.putUnsynced(4, chunk);
+      expect(store.readTreeLevels(4)).toBeUndefined();
+      store.putTreeLevels(4, levels);
+      await store.sync();
+      expect(plain(store.readTreeLevels(4))).toEqual(plain({ ...levels, size: chunk.length }));
+      expect(readStoredTree(store, 4, [3], LEAF)?.leaves).toBeDefined();
+      // An overwrite without levels drops them again; the levels never outlive their bytes.
+      store.putUnsynced(4, randomBytes(CHUNK));
+      expect(store.readTreeLevels(4)).toBeUndefined();
+    });
   });
 }
 

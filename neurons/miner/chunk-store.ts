@@ -73,6 +73,14 @@ export interface ChunkStore {
    */
   putUnsynced(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void;
   /**
+   * Records the tree levels of the chunk stored at `chunkIndex`, in a commit of its own that no
+   * `sync()` waits for: it is durable with the next fsync (the next chunk's, or a checkpoint).
+   * Losing it to a power cut only makes that chunk's cold proofs rebuild its tree from the whole
+   * chunk, as for a chunk stored without levels. No-op when the chunk is not stored. The miner
+   * uses it to build a chunk's tree while the chunk's own fsync runs.
+   */
+  putTreeLevels(chunkIndex: number, tree: StoredTreeLevels): void;
+  /**
    * Resolves once every chunk committed before the call is durable. Concurrent calls share one
    * fsync (group commit): chunks that arrived together are made durable together, off the event
    * loop. Rejects when the disk refuses the sync; the store then refuses every later `sync()`.
@@ -233,6 +241,13 @@ export class MemoryChunkStore implements ChunkStore {
 
   putUnsynced(chunkIndex: number, data: Uint8Array, tree?: StoredTreeLevels): void {
     this.put(chunkIndex, data, tree);
+  }
+
+  putTreeLevels(chunkIndex: number, tree: StoredTreeLevels): void {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    const entry = this.#entries.get(chunkIndex);
+    if (entry !== undefined) entry.tree = { fromLevel: tree.fromLevel, nodes: Uint8Array.from(tree.nodes) };
   }
 
   async sync(): Promise<void> {

@@ -451,6 +451,11 @@ export class StoreManager {
     this.#storeWithRoom(validatorHotkey, chunkIndex).putUnsynced(chunkIndex, data, tree);
   }
 
+  /** ChunkStore.putTreeLevels on the validator's store; a no-op for a validator without one. */
+  putTreeLevels(validatorHotkey: string, chunkIndex: number, tree: StoredTreeLevels): void {
+    this.#stores.get(validatorHotkey)?.putTreeLevels(chunkIndex, tree);
+  }
+
   /** Resolves once every chunk committed so far, in every open store, is durable. */
   async sync(): Promise<void> {
     await Promise.all([...this.#stores.values()].map((store) => store.sync()));

@@ -30,7 +30,9 @@
  *   statement's other columns), so the saving is the 1 MiB JS buffer and its copy per challenged
  *   chunk, not the page reads.
  * - A chunk's tree levels from `StoredTreeLevels.fromLevel` up live in `chunk_tree`, written in
- *   the chunk's own commit (4 KiB per 1 MiB chunk from level 4), so a challenge on a chunk whose
+ *   the chunk's own commit by `put`, or by the miner in a commit of their own after the chunk's
+ *   (`putTreeLevels`, while the chunk's fsync runs; durable with the next fsync)
+ *   (4 KiB per 1 MiB chunk from level 4), so a challenge on a chunk whose
  *   tree is not in memory reads one subtree's leaves and these nodes instead of the whole chunk.
  *   The table was added without a schema version bump: a store made before it opens and gains
  *   an empty table (its chunks are then proven the old way). A row also keeps the chunk's
@@ -120,6 +122,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #get: Statement;
   readonly #readLeaves: Statement[];
   readonly #putTree: Statement;
+  readonly #putTreeOfStored: Statement;
   readonly #deleteTree: Statement;
   readonly #readTree: Statement;
   readonly #has: Statement;
@@ -190,6 +193,13 @@ export class SqliteChunkStore implements ChunkStore {
        ON CONFLICT (chunk_index) DO UPDATE SET
          from_level = excluded.from_level, checksum = excluded.checksum, nodes = excluded.nodes`,
     );
+    // The levels take the stored chunk's checksum, so they are only used while that chunk stays.
+    this.#putTreeOfStored = db.prepare(
+      `INSERT INTO chunk_tree (chunk_index, from_level, checksum, nodes)
+       SELECT chunk_index, ?, checksum, ? FROM chunk_meta WHERE chunk_index = ?
+       ON CONFLICT (chunk_index) DO UPDATE SET
+         from_level = excluded.from_level, checksum = excluded.checksum, nodes = excluded.nodes`,
+    );
     this.#deleteTree = db.prepare("DELETE FROM chunk_tree WHERE chunk_index = ?");
     this.#readTree = db.prepare(
       `SELECT t.from_level AS fromLevel, t.nodes AS nodes, m.size AS size
@@ -249,6 +259,19 @@ export class SqliteChunkStore implements ChunkStore {
       this.#syncFull.run();
     }
     this.#written++;
+  }
+
+  putTreeLevels(chunkIndex: number, tree: StoredTreeLevels): void {
+    this.#open();
+    assertChunkIndex(chunkIndex);
+    // Not counted in #written: no sync() waits for this commit (ChunkStore.putTreeLevels), and
+    // with synchronous = NORMAL it does not fsync on the event loop either.
+    this.#syncNormal.run();
+    try {
+      this.#putTreeOfStored.run(tree.fromLevel, bufferOf(tree.nodes), chunkIndex);
+    } finally {
+      this.#syncFull.run();
+    }
   }
 
   async sync(): Promise<void> {

@@ -219,24 +219,28 @@ export async function readDecodedFrame(
   let front: Uint8Array | undefined = onHeader ? new Uint8Array(0) : undefined;
   try {
     for await (const chunk of stream) {
-      const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray();
-      if (front !== undefined && onHeader !== undefined) {
-        const more = bytes.subarray(0, MAX_FRAME_HEADER_SIZE - front.length);
-        const joined = new Uint8Array(front.length + more.length);
-        joined.set(front);
-        joined.set(more, front.length);
-        front = joined;
-        const header = peekFrameHeader(front, { maxFrameSize });
-        if (header !== undefined) {
-          front = undefined;
-          if (onHeader(header) === true) {
-            headerDeadline = false;
-            headerSignal?.removeEventListener("abort", onHeaderAbort);
+      // A list's pieces go to the decoder one by one: it copies a frame that spans pieces once
+      // into a buffer of its size, where `subarray()` would concatenate the list first (a second
+      // copy of every byte of a 1 MiB chunk).
+      for (const bytes of chunk instanceof Uint8Array ? [chunk] : chunk) {
+        if (front !== undefined && onHeader !== undefined) {
+          const more = bytes.subarray(0, MAX_FRAME_HEADER_SIZE - front.length);
+          const joined = new Uint8Array(front.length + more.length);
+          joined.set(front);
+          joined.set(more, front.length);
+          front = joined;
+          const header = peekFrameHeader(front, { maxFrameSize });
+          if (header !== undefined) {
+            front = undefined;
+            if (onHeader(header) === true) {
+              headerDeadline = false;
+              headerSignal?.removeEventListener("abort", onHeaderAbort);
+            }
           }
         }
+        const frames = decoder.pushFrames(bytes);
+        if (frames.length > 0) return frames[0];
       }
-      const frames = decoder.pushFrames(bytes);
-      if (frames.length > 0) return frames[0];
     }
     if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
     decoder.end();

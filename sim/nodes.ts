@@ -138,6 +138,15 @@ export interface OutsourcerHooks {
 }
 
 /**
+ * How long a simulated miner gives an inbound connection to finish its handshake: the validator's
+ * own dial deadline, not production's 3 s (`neuron.handshake_timeout`). In the first round every
+ * validator dials every miner at once; on a loaded host some handshakes took longer than 3 s, so
+ * those miners went unchallenged in that round in one run and not in another, and the CSVs of two
+ * runs of one seed differed from tempo 1.
+ */
+const SIM_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/**
  * Builds (not starts) a simulated miner: the production miner with the spec's behaviour, on a disk
  * of fixed size. Free space shrinks as the miner's own files grow, as on a real disk, so
  * (free + used), which the budget is a share of, stays the disk size and a restarted miner gets
@@ -169,6 +178,7 @@ export async function buildMiner(
       metagraphIntervalMs: 24 * 3_600_000,
       // The simulator publishes the address itself, one transaction at a time.
       announce: false,
+      admission: { handshakeTimeoutMs: SIM_HANDSHAKE_TIMEOUT_MS },
     },
     chain: deps.chain,
     hotkey,

@@ -34,8 +34,13 @@ export interface GatewaySpec {
 
 /** What one tempo's maintenance did. */
 export interface GatewayTick {
-  /** Pieces marked lost, rebuilt, and left unrepaired (no room, or too few pieces left). */
+  /**
+   * Pieces marked lost since the previous tick, up to and including this tick's repair pass, by
+   * every mark (a challenge or read that found a piece gone or wrong, an eviction report, a miner
+   * gone or offline past its grace), each piece once: the pieces this pass had to rebuild.
+   */
   marked: number;
+  /** Pieces rebuilt, and left unrepaired (no room, or too few pieces left). */
   repaired: number;
   failed: number;
   /** Bytes repair read from miners and stored on them. */
@@ -58,8 +63,17 @@ const SIM_API = {
   "api.quota_files": 1_000_000,
 } as const;
 
-/** Wraps `link` so every piece stored or retrieved while `counting()` adds its bytes to `add`. */
-function countingLink(link: MinerLink, counting: () => boolean, add: (bytes: number) => void): MinerLink {
+/**
+ * Wraps `link` so every piece stored or retrieved while `counting()` adds its bytes to `add`, and
+ * a miner's `unreachableSince` (the validator's wall clock) reads on the service's clock
+ * (`toServiceTime`), so the offline grace counts the tempos since, not the seconds.
+ */
+function countingLink(
+  link: MinerLink,
+  counting: () => boolean,
+  add: (bytes: number) => void,
+  toServiceTime: (wallMs: number) => number,
+): MinerLink {
   return {
     get storeId() {
       return link.storeId;
@@ -82,7 +96,10 @@ function countingLink(link: MinerLink, counting: () => boolean, add: (bytes: num
       }
       return reply;
     },
-    unreachableSince: (minerId) => link.unreachableSince(minerId),
+    unreachableSince(minerId) {
+      const since = link.unreachableSince(minerId);
+      return since === undefined ? undefined : toServiceTime(since);
+    },
     recordRetrieval: (minerId, outcome) => link.recordRetrieval(minerId, outcome),
   };
 }
@@ -105,14 +122,30 @@ export async function startSimGateway(init: {
 }): Promise<SimGateway> {
   const { spec } = init;
   let skew = 0;
+  /** Each tick's wall-clock time and the skew from then on: the service time of a past wall time. */
+  const ticks: { wallMs: number; skew: number }[] = [];
+  const skewAt = (wallMs: number) => {
+    let at = 0;
+    for (const tick of ticks) if (tick.wallMs <= wallMs) at = tick.skew;
+    return at;
+  };
   let maintaining = false;
   let repairBytes = 0;
+  /** The file index's count of pieces marked lost at the previous tick. */
+  let markedBefore = init.db.files.markedLostTotal();
+  const markedSince = () => {
+    const total = init.db.files.markedLostTotal();
+    const marked = total - markedBefore;
+    markedBefore = total;
+    return marked;
+  };
   const link = countingLink(
     init.link,
     () => maintaining,
     (n) => {
       repairBytes += n;
     },
+    (wallMs) => wallMs + skewAt(wallMs),
   );
   const config = {
     ...defaultsOf(validatorConfigSchema),
@@ -169,12 +202,13 @@ export async function startSimGateway(init: {
     },
     async tick(advanceMs) {
       skew += advanceMs;
-      if (!spec.repair) return { marked: 0, repaired: 0, failed: 0, repairBytes: 0 };
+      ticks.push({ wallMs: Date.now(), skew });
+      if (!spec.repair) return { marked: markedSince(), repaired: 0, failed: 0, repairBytes: 0 };
       maintaining = true;
       repairBytes = 0;
       try {
         const report = await running.storage.maintain();
-        return { ...report, repairBytes };
+        return { ...report, marked: markedSince(), repairBytes };
       } finally {
         maintaining = false;
       }

@@ -6,8 +6,12 @@
  *
  * Reproducibility: every choice (how many puts, sizes, bytes, which file is read) comes from the
  * seed and the tempo, and clients work one request at a time, so placement sees the same order in
- * every run. Latencies and times to first byte are wall clock: they go to summary.json and the
- * terminal, never to files.csv.
+ * every run. That includes a get's blocks ({@link WORKLOAD_FETCH_AHEAD}): fetched ahead in
+ * parallel, the leaves of one stripe were read by the gateway at once, and which miners each read
+ * asked, which pieces it marked lost and which retrievals it scored followed the order the
+ * requests arrived in, so two runs of one seed could differ in a lazy miner's passes and in a
+ * file counted lost or at risk. Latencies and times to first byte are wall clock: they go to
+ * summary.json and the terminal, never to files.csv.
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { Keyring } from "@polkadot/keyring";
@@ -17,6 +21,13 @@ import { bytesSource } from "../neurons/client/source.js";
 import { CHUNK_BYTES } from "../protocol/content-id.js";
 import { seededBytes } from "./nodes.js";
 import type { Scenario } from "./scenario.js";
+
+/**
+ * Blocks a workload client fetches ahead of the one it reads: none, so the gateway serves one
+ * block at a time, in file order (the production client's default, DEFAULT_FETCH_AHEAD, reads
+ * faster; the latencies reported are those of a client reading one block at a time).
+ */
+export const WORKLOAD_FETCH_AHEAD = 1;
 
 /** One tempo of the workload, as it goes to files.csv (no wall-clock figure in it). */
 export interface FileRow {
@@ -144,7 +155,12 @@ export function createStorageWorkload(init: { scenario: Scenario; gatewayUrl: st
   let clients: StorageClient[] = [];
   const connect = (url: string) => {
     clients = hotkeys.map((hotkey, i) =>
-      createStorageClient({ gateway: url, hotkey, userSecret: secrets[i] as Uint8Array }),
+      createStorageClient({
+        gateway: url,
+        hotkey,
+        userSecret: secrets[i] as Uint8Array,
+        fetchAhead: WORKLOAD_FETCH_AHEAD,
+      }),
     );
   };
   connect(init.gatewayUrl);

@@ -303,6 +303,8 @@ export class FileIndex {
   readonly #write: Writer;
   /** Slots the fill is writing now, per miner: never reserved for a piece meanwhile. */
   readonly #filling = new Map<number, Set<number>>();
+  /** Pieces turned from ok to lost since this index was opened (see {@link markedLostTotal}). */
+  #markedLost = 0;
 
   constructor(db: Database.Database, write: Writer, assertOpen: () => void) {
     const statements = prepareStatements(db);
@@ -580,17 +582,32 @@ export class FileIndex {
 
   /** Marks the piece in a slot lost (a failed challenge on it). Returns whether one was. */
   markPieceLost(minerId: number, chunkIndex: number): boolean {
-    return this.#write(() => this.#q().markLost.run(minerId, chunkIndex).changes > 0);
+    return this.#counted(this.#write(() => this.#q().markLost.run(minerId, chunkIndex).changes)) > 0;
   }
 
   /** Marks every ok piece on a miner lost (deregistered, or offline past its grace). */
   markMinerLost(minerId: number): number {
-    return this.#write(() => this.#q().markMinerLost.run(minerId).changes);
+    return this.#counted(this.#write(() => this.#q().markMinerLost.run(minerId).changes));
   }
 
   /** Marks lost the pieces whose chunks their miners reported evicted. */
   markEvictedLost(): number {
-    return this.#write(() => this.#q().markEvictedLost.run().changes);
+    return this.#counted(this.#write(() => this.#q().markEvictedLost.run().changes));
+  }
+
+  /**
+   * Pieces marked lost since this index was opened, by any of the marks above (a challenge or a
+   * read that found the piece gone or wrong, an eviction report, a miner gone or offline past its
+   * grace). Each piece counts once: only an `ok` piece can be marked, and a lost piece never turns
+   * `ok` again (its repair is a new piece).
+   */
+  markedLostTotal(): number {
+    return this.#markedLost;
+  }
+
+  #counted(changes: number): number {
+    this.#markedLost += changes;
+    return changes;
   }
 
   /** Miners holding any piece. */

@@ -335,34 +335,51 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     });
     if (placed === undefined)
       throw new NetworkFullError(`too few miners with room for a stripe of ${dataShards} data shards`);
+    // Every piece goes to its planned miner at once; the ones refused are placed again only once
+    // all have settled, one at a time in shard order, so where a retried piece lands depends on
+    // which stores failed, never on which finished first (the simulator's runs must not differ).
     const holders = new Map<number, PlacementCandidate>();
+    const refused = new Set<number>();
+    const tryStore = async (target: PlacementCandidate, shard: number): Promise<boolean> => {
+      signal.throwIfAborted();
+      try {
+        await wire.add(() =>
+          transfer.store(target.id, { fileId, stripe, shard }, shards[shard] as Uint8Array, signal),
+        );
+        holders.set(target.id, target);
+        return true;
+      } catch (error) {
+        if (!(error instanceof PieceTransferError)) throw error;
+        log.debug("a piece store failed", { miner: target.id, error: String(error.cause ?? error) });
+        refused.add(target.id);
+        return false;
+      }
+    };
     const results = await Promise.allSettled(
-      shards.map((bytes, shard) =>
-        wire.add(async () => {
-          const failed = new Set<number>();
-          let target: PlacementCandidate | undefined = placed[shard] as PlacementCandidate;
-          for (let attempt = 0; attempt < STORE_ATTEMPTS && target !== undefined; attempt++) {
-            signal.throwIfAborted();
-            try {
-              await transfer.store(target.id, { fileId, stripe, shard }, bytes, signal);
-              holders.set(target.id, target);
-              return;
-            } catch (error) {
-              if (!(error instanceof PieceTransferError)) throw error;
-              log.debug("a piece store failed", { miner: target.id, error: String(error.cause ?? error) });
-              failed.add(target.id);
-              const others = candidates(failed);
-              target =
-                choosePlacement(others, 1, { holders: [...holders.values()] })?.[0] ??
-                others.find((c) => !failed.has(c.id));
-            }
-          }
-          throw new NetworkFullError(`no miner took piece ${shard} of stripe ${stripe}`);
-        }),
-      ),
+      shards.map((_, shard) => tryStore(placed[shard] as PlacementCandidate, shard)),
     );
     const failure = results.find((r) => r.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
+    for (const [shard, result] of results.entries()) {
+      if (result.status === "fulfilled" && result.value) continue;
+      let stored = false;
+      for (let attempt = 1; attempt < STORE_ATTEMPTS && !stored; attempt++) {
+        const others = breakTies(candidates(refused), sameRank, `${fileId}/${stripe}/${shard}`);
+        const held = { holders: [...holders.values()] };
+        // A miner with a poor record comes last, after any other not yet holding the stripe.
+        const target =
+          choosePlacement(
+            others.filter((c) => c.trusted),
+            1,
+            held,
+          )?.[0] ??
+          choosePlacement(others, 1, held)?.[0] ??
+          others[0];
+        if (target === undefined) break;
+        stored = await tryStore(target, shard);
+      }
+      if (!stored) throw new NetworkFullError(`no miner took piece ${shard} of stripe ${stripe}`);
+    }
   }
 
   async function put(request: PutRequest, body: AsyncIterable<Uint8Array>, options: PutOptions = {}) {
@@ -391,13 +408,15 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
     const flush = async () => {
       const data = stripe;
       stripe = [];
-      const previous = storing;
+      // One stripe stored at a time: its placement reads the miners' room, which the previous
+      // stripe's pieces take as they are stored, so planning it earlier made where it went depend
+      // on how far the previous one had got.
+      await storing;
       storing = storeStripe(fileId, stripes++, data, signal);
       storing.catch((error: unknown) => {
         stripeError ??= error;
         abort.abort(error);
       });
-      await previous;
     };
     const addLeaf = async (bytes: Uint8Array) => {
       leaves.push({ cid: leafCid(bytes).toString(), size: bytes.length });

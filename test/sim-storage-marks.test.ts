@@ -1,0 +1,149 @@
+/**
+ * The simulator's gateway counts every piece marked lost, once, in files.csv's
+ * pieces_marked_lost: marks made outside the repair pass (a read or challenge that found a piece
+ * gone) as well as the pass's own (a miner deregistered, or offline past its grace); and the
+ * offline grace counts tempos of simulated time. On a real SQLite file with a stand-in miner link
+ * (no miner answers: repair cannot rebuild, which is not what is tested here).
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout } from "node:timers/promises";
+import { Keyring } from "@polkadot/keyring";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../neurons/logger.js";
+import { type LinkedMiner, type MinerLink, MinerLinkError } from "../neurons/validator/storage/miner-link.js";
+import { ValidatorDb } from "../neurons/validator/validator-db.js";
+import { startSimGateway } from "../sim/sim-gateway.js";
+
+const dir = mkdtempSync(join(tmpdir(), "sim-storage-marks-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const TEMPO_MS = 120_000;
+const h = (label: string | number) => new Uint8Array(createHash("sha256").update(String(label)).digest());
+
+/** Three miners holding one (1, 2) stripe of each of `files` files: piece i of a stripe on miner i. */
+function seed(db: ValidatorDb, files: number): LinkedMiner[] {
+  const miners = [0, 1, 2].map((uid) =>
+    db.upsertMiner({ hotkey: `miner${uid}`, uid, multiaddr: null, seenAt: 1 }),
+  );
+  for (let f = 0; f < files; f++) {
+    const fileId = db.files.createPendingFile({
+      owner: "owner",
+      size: 10,
+      public: false,
+      createdAt: Date.now(),
+      expiresAt: null,
+      dataShards: 1,
+      parityShards: 2,
+    });
+    for (const [shard, miner] of miners.entries()) {
+      const slot = db.files.reservePieceSlot(miner.id, 64, { fileId, stripe: 0, shard, size: 10 });
+      db.files.ackPiece(slot!.pieceId, h(`${f}/${shard}`));
+    }
+    db.files.commitFile(fileId, {
+      cid: `bafk-file${f}`,
+      stripes: 1,
+      leaves: [{ cid: `bafk-file${f}`, size: 10 }],
+      nodes: [],
+    });
+  }
+  return miners.map((m) => ({
+    id: m.id,
+    hotkey: m.hotkey,
+    uid: m.uid as number,
+    coldkey: null,
+    ip: null,
+    reachable: true,
+  }));
+}
+
+/** A link to miners that never answer; `registered` and `unreachable` are set by the test. */
+function standInLink(registered: LinkedMiner[], unreachable: Map<number, number>): MinerLink {
+  return {
+    storeId: "validator",
+    chunkSize: 1 << 20,
+    leafSize: 1 << 10,
+    miners: () => registered,
+    refresh: async () => undefined,
+    budget: () => 64,
+    prepare: async () => {
+      throw new MinerLinkError("unreachable", "stand-in");
+    },
+    send: async () => {
+      throw new MinerLinkError("unreachable", "stand-in");
+    },
+    unreachableSince: (minerId) => unreachable.get(minerId),
+    recordRetrieval: () => undefined,
+  };
+}
+
+async function hotkey() {
+  await cryptoWaitReady();
+  return new Keyring({ type: "sr25519" }).addFromUri("//Sim//marks");
+}
+
+async function gatewayOver(files: number, offlineGraceTempos: number) {
+  const db = ValidatorDb.open(join(mkdtempSync(join(dir, "v-")), "validator.sqlite"));
+  const miners = seed(db, files);
+  const registered = [...miners];
+  const unreachable = new Map<number, number>();
+  const gateway = await startSimGateway({
+    db,
+    link: standInLink(registered, unreachable),
+    hotkey: await hotkey(),
+    netuid: 1,
+    chunkSize: 1 << 20,
+    spec: {
+      dataShards: 1,
+      parityShards: 2,
+      repairBandwidth: 1 << 30,
+      offlineGraceMs: offlineGraceTempos * TEMPO_MS,
+      repair: true,
+      scoreRetrievals: false,
+    },
+    log: silentLogger(),
+  });
+  return { db, miners, registered, unreachable, gateway };
+}
+
+describe("pieces marked lost", () => {
+  it("counts marks made outside the repair pass and the pass's own, each piece once", async () => {
+    const { db, miners, registered, gateway } = await gatewayOver(3, 1);
+    try {
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(0);
+      // A read or challenge found miner 0's piece of the first file gone (marked twice: one piece).
+      const first = db.files.stripePieces(1, 0).find((p) => p.minerId === miners[0]!.id)!;
+      expect(db.files.markPieceLost(first.minerId, first.chunkIndex)).toBe(true);
+      expect(db.files.markPieceLost(first.minerId, first.chunkIndex)).toBe(false);
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(1);
+      // Miner 1 deregistered: the pass marks its three pieces, once.
+      registered.splice(1, 1);
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(3);
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(0);
+      expect(db.files.markedLostTotal()).toBe(4);
+    } finally {
+      await gateway.close();
+      db.close();
+    }
+  });
+
+  it("waits out the offline grace in tempos, however little wall-clock time passed", async () => {
+    const { db, miners, unreachable, gateway } = await gatewayOver(2, 2);
+    try {
+      await gateway.tick(TEMPO_MS);
+      // Wall-clock milliseconds apart from the ticks, so the tempo the miner was last reached in is plain.
+      await setTimeout(5);
+      unreachable.set(miners[2]!.id, Date.now());
+      await setTimeout(5);
+      // One tempo after the miner was last reached: inside the grace of two.
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(0);
+      expect((await gateway.tick(TEMPO_MS)).marked).toBe(2);
+    } finally {
+      await gateway.close();
+      db.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@
  * | gets, getsVerified, puts, putsFailed | the run's requests |
  * | piecesRepaired, piecesMarkedLost, repairBytes | what repair rebuilt, what the gateway marked lost, the bytes repair moved |
  * | repairPerStored | repairBytes / storedBytes |
+ * | repairTemposMean, repairTemposMax | time to repair over the run, in tempos: mean over the pieces rebuilt and the longest (empty when none was) |
  * | honestShare, adversaryShare | honest and non-honest miners' share of all miner emission over the run |
  * | share.<behaviour> | a behaviour's share of miner emission |
  * | perMinerVsHonest.<behaviour> | an adversarial miner's emission over an honest miner's (1: earns as much) |
@@ -47,6 +48,8 @@ export const FULL_METRICS = [
   "piecesMarkedLost",
   "repairBytes",
   "repairPerStored",
+  "repairTemposMean",
+  "repairTemposMax",
   "honestShare",
   "adversaryShare",
 ] as const;
@@ -128,6 +131,8 @@ export async function runFullPoint(
     piecesMarkedLost: s?.piecesMarkedLost ?? null,
     repairBytes: s?.repairBytes ?? null,
     repairPerStored: ratio(s?.repairBytes, s?.storedBytes),
+    repairTemposMean: s?.repairTemposMean ?? null,
+    repairTemposMax: s?.repairTemposMax ?? null,
     honestShare,
     adversaryShare: Object.entries(shares)
       .filter(([b]) => b !== "honest")

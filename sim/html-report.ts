@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { escapeHtml } from "./escape-html.js";
-import type { Summary, TempoRecord } from "./report.js";
+import { repairTempos, type Summary, type TempoRecord } from "./report.js";
 import type { Scenario } from "./scenario.js";
 
 const PALETTE: Record<string, string> = {
@@ -107,13 +107,13 @@ function storageSection(records: readonly TempoRecord[], summary: Summary): stri
   const table = rows
     .map(
       (r) =>
-        `<tr><td>${r.tempo}</td><td>${r.files}</td><td>${(r.userBytes / 2 ** 20).toFixed(1)}</td><td>${r.userBytes === 0 ? "–" : `${(r.storedBytes / r.userBytes).toFixed(2)}×`}</td><td>${r.lost}</td><td>${r.atRisk}</td><td>${r.gets === 0 ? "–" : `${((r.getsVerified / r.gets) * 100).toFixed(1)}%`}</td><td>${r.piecesRepaired}</td><td>${(r.repairBytes / 2 ** 20).toFixed(1)}</td><td>${(Number(r.minerEmission / 1_000_000n) / 1000).toFixed(3)}</td></tr>`,
+        `<tr><td>${r.tempo}</td><td>${r.files}</td><td>${(r.userBytes / 2 ** 20).toFixed(1)}</td><td>${r.userBytes === 0 ? "–" : `${(r.storedBytes / r.userBytes).toFixed(2)}×`}</td><td>${r.lost}</td><td>${r.atRisk}</td><td>${r.gets === 0 ? "–" : `${((r.getsVerified / r.gets) * 100).toFixed(1)}%`}</td><td>${r.piecesRepaired}</td><td>${(r.repairBytes / 2 ** 20).toFixed(1)}</td><td>${r.piecesRepaired === 0 ? "–" : `${r.repairTemposMean.toFixed(2)} / ${r.repairTemposMax}`}</td><td>${(Number(r.minerEmission / 1_000_000n) / 1000).toFixed(3)}</td></tr>`,
     )
     .join("");
   return `<h2>Storage: files kept and read back</h2>
-<p>${s.files} files at the end (${s.lost} lost, ${s.atRisk} at risk: one more miner lost and a stripe is gone); availability ${s.availability === null ? "–" : `${(s.availability * 100).toFixed(1)}%`} of ${s.gets} gets; retrieval p50 ${ms(s.latency.p50)}, p99 ${ms(s.latency.p99)}, first byte p50 ${ms(s.latency.firstByteP50)} (wall clock, this machine); ${s.piecesRepaired} pieces repaired.</p>
+<p>${s.files} files at the end (${s.lost} lost, ${s.atRisk} at risk: one more miner lost and a stripe is gone); availability ${s.availability === null ? "–" : `${(s.availability * 100).toFixed(1)}%`} of ${s.gets} gets; retrieval p50 ${ms(s.latency.p50)}, p99 ${ms(s.latency.p99)}, first byte p50 ${ms(s.latency.firstByteP50)} (wall clock, this machine); ${s.piecesRepaired} pieces repaired, time to repair ${repairTempos(s)}.</p>
 ${chart}
-<table><tr><th>tempo</th><th>files</th><th>MiB</th><th>overhead</th><th>lost</th><th>at risk</th><th>availability</th><th>repaired</th><th>repair MiB</th><th>miner emission (TAO)</th></tr>${table}</table>`;
+<table><tr><th>tempo</th><th>files</th><th>MiB</th><th>overhead</th><th>lost</th><th>at risk</th><th>availability</th><th>repaired</th><th>repair MiB</th><th>time to repair, mean / max (tempos)</th><th>miner emission (TAO)</th></tr>${table}</table>`;
 }
 
 /** Renders the report's HTML. */

@@ -125,6 +125,12 @@ export interface StorageSummary {
   piecesRepaired: number;
   piecesMarkedLost: number;
   repairBytes: number;
+  /**
+   * Time to repair over the run, in tempos: the mean over every piece rebuilt (each tempo's mean
+   * weighted by its pieces rebuilt) and the longest; null when none was rebuilt.
+   */
+  repairTemposMean: number | null;
+  repairTemposMax: number | null;
   /** Miner emission over the run (rao, decimal string). */
   minerEmission: string;
   /** Wall clock (machine-dependent, so in summary.json only): gets' latency and time to first byte, ms. */
@@ -204,6 +210,9 @@ const FILE_COLUMNS: readonly Column<FileRow>[] = [
   ["pieces_marked_lost", (r) => r.piecesMarkedLost],
   ["repair_bytes", (r) => r.repairBytes],
   ["miner_emission", (r) => r.minerEmission],
+  // After miner_emission so the columns before keep their positions.
+  ["repair_tempos_mean", (r) => f6(r.repairTemposMean)],
+  ["repair_tempos_max", (r) => r.repairTemposMax],
 ];
 
 function csvHeader<R>(columns: readonly Column<R>[]): string {
@@ -316,6 +325,7 @@ export function summarizeStorage(
   const sum = (f: (r: FileRow) => number) => rows.reduce((a, r) => a + f(r), 0);
   const gets = sum((r) => r.gets);
   const getsVerified = sum((r) => r.getsVerified);
+  const repaired = sum((r) => r.piecesRepaired);
   const firstBytes = reads.flatMap((r) => (r.firstByteMs === null ? [] : [r.firstByteMs]));
   const latencies = reads.filter((r) => r.ok).map((r) => r.latencyMs);
   const round = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
@@ -334,6 +344,8 @@ export function summarizeStorage(
     piecesRepaired: sum((r) => r.piecesRepaired),
     piecesMarkedLost: sum((r) => r.piecesMarkedLost),
     repairBytes: sum((r) => r.repairBytes),
+    repairTemposMean: repaired === 0 ? null : sum((r) => r.repairTemposMean * r.piecesRepaired) / repaired,
+    repairTemposMax: repaired === 0 ? null : Math.max(...rows.map((r) => r.repairTemposMax)),
     minerEmission: rows.reduce((a, r) => a + r.minerEmission, 0n).toString(),
     latency: {
       p50: round(quantile(latencies, 0.5)),
@@ -490,6 +502,13 @@ export function formatSummary(summary: Summary): string {
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const ms = (x: number | null) => (x === null ? "–" : `${x.toFixed(0)} ms`);
 
+/** The run's time to repair, "mean X / max Y tempos" ("–" when nothing was rebuilt). */
+export function repairTempos(s: Pick<StorageSummary, "repairTemposMean" | "repairTemposMax">): string {
+  // typeof, not === null: a summary.json written before these fields has neither.
+  if (typeof s.repairTemposMean !== "number" || typeof s.repairTemposMax !== "number") return "–";
+  return `mean ${s.repairTemposMean.toFixed(2)} / max ${s.repairTemposMax} tempos`;
+}
+
 /** The summary's storage block. */
 export function formatStorage(s: StorageSummary): string[] {
   const tao = Number(BigInt(s.minerEmission) / 1_000_000n) / 1000;
@@ -498,7 +517,7 @@ export function formatStorage(s: StorageSummary): string[] {
     `  files ${s.files} (${mib(s.userBytes)}; ${mib(s.storedBytes)} on miners, overhead ${s.overhead === null ? "–" : `${s.overhead.toFixed(2)}×`})  lost ${s.lost}  at risk ${s.atRisk}`,
     `  puts ${s.puts} (${s.putsFailed} failed)  gets ${s.gets}, availability ${s.availability === null ? "–" : pct(s.availability)}`,
     `  retrieval p50 ${ms(s.latency.p50)}  p99 ${ms(s.latency.p99)}  first byte p50 ${ms(s.latency.firstByteP50)}  p99 ${ms(s.latency.firstByteP99)}`,
-    `  repair: ${s.piecesRepaired} pieces rebuilt (${s.piecesMarkedLost} marked lost), ${mib(s.repairBytes)} moved;  miner emission ${tao.toFixed(3)} TAO`,
+    `  repair: ${s.piecesRepaired} pieces rebuilt (${s.piecesMarkedLost} marked lost), ${mib(s.repairBytes)} moved, time to repair ${repairTempos(s)};  miner emission ${tao.toFixed(3)} TAO`,
   ];
 }
 

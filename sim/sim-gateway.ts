@@ -8,7 +8,8 @@
  * - The service's clock is the wall clock plus simulated time: each tempo moves it on by a tempo's
  *   worth of seconds, so the offline grace and TTLs count in tempos, not in the seconds a tempo
  *   happens to take on this machine.
- * It also counts the bytes that repair moves (pieces read and stored while maintenance runs).
+ * It also counts the bytes that repair moves (pieces read and stored while maintenance runs), and
+ * how many tempos each rebuilt piece waited (see {@link GatewayTick.repairTempos}).
  */
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { defaultsOf, validatorConfigSchema } from "../neurons/config.js";
@@ -45,6 +46,75 @@ export interface GatewayTick {
   failed: number;
   /** Bytes repair read from miners and stored on them. */
   repairBytes: number;
+  /**
+   * Time to repair of the pieces this pass rebuilt, in tempos: for each, the ticks between the
+   * first pass that found it lost and this one (0: rebuilt by the first pass after its mark, the
+   * pass's own marks included). Mean and max are 0 when `count` is 0. Simulated time only, so the
+   * figures are the same for a seed however long a tempo takes on this machine.
+   */
+  repairTempos: RepairTempos;
+}
+
+/** How long the pieces rebuilt in one pass waited, in tempos. */
+export interface RepairTempos {
+  count: number;
+  mean: number;
+  max: number;
+}
+
+/** Pieces rebuilt by nothing: no wait to report. */
+const NO_REPAIR_TEMPOS: RepairTempos = { count: 0, mean: 0, max: 0 };
+
+/**
+ * Remembers, for each piece the file index holds as lost, the tick it was first seen lost at, and
+ * after a repair pass tells which of them the pass rebuilt and how long each waited.
+ *
+ * A remembered piece whose row is gone counts as rebuilt only when its stripe now has an `ok`
+ * piece in its shard (repair's `completeRepair` freed the lost row and made the new piece ok): a
+ * piece that went with its file (removed, expired) leaves no such piece and is only forgotten.
+ * Pieces the pass marked and rebuilt itself were never seen lost; they are the pass's rebuilt
+ * count less the remembered ones, each with a wait of 0.
+ *
+ * @example
+ * const waits = createRepairWaits(db.files);
+ * waits.see(tick);
+ * const report = await storage.maintain();
+ * const tempos = waits.rebuilt(tick, report.repaired);
+ */
+export function createRepairWaits(files: ValidatorDb["files"]): {
+  see(tick: number): void;
+  rebuilt(tick: number, repaired: number): RepairTempos;
+} {
+  const firstSeen = new Map<number, { tick: number; fileId: number; stripe: number; shard: number }>();
+  const see = (tick: number) => {
+    for (const p of files.lostPieces())
+      if (!firstSeen.has(p.id))
+        firstSeen.set(p.id, { tick, fileId: p.fileId, stripe: p.stripe, shard: p.shard });
+  };
+  return {
+    see,
+    rebuilt(tick, repaired) {
+      const stillLost = new Set(files.lostPieces().map((p) => p.id));
+      const waits: number[] = [];
+      for (const [id, seen] of firstSeen) {
+        if (stillLost.has(id)) continue;
+        firstSeen.delete(id);
+        const rebuilt = files
+          .stripePieces(seen.fileId, seen.stripe)
+          .some((p) => p.shard === seen.shard && p.state === "ok");
+        if (rebuilt) waits.push(tick - seen.tick);
+      }
+      for (let i = waits.length; i < repaired; i++) waits.push(0);
+      // What this pass marked and could not rebuild waits from this tick on.
+      see(tick);
+      if (waits.length === 0) return NO_REPAIR_TEMPOS;
+      return {
+        count: waits.length,
+        mean: waits.reduce((a, w) => a + w, 0) / waits.length,
+        max: Math.max(...waits),
+      };
+    },
+  };
 }
 
 export interface SimGateway {
@@ -131,6 +201,9 @@ export async function startSimGateway(init: {
   };
   let maintaining = false;
   let repairBytes = 0;
+  /** Ticks so far: the simulated clock time to repair counts in. */
+  let tickCount = 0;
+  const waits = createRepairWaits(init.db.files);
   /** The file index's count of pieces marked lost at the previous tick. */
   let markedBefore = init.db.files.markedLostTotal();
   const markedSince = () => {
@@ -203,12 +276,22 @@ export async function startSimGateway(init: {
     async tick(advanceMs) {
       skew += advanceMs;
       ticks.push({ wallMs: Date.now(), skew });
-      if (!spec.repair) return { marked: markedSince(), repaired: 0, failed: 0, repairBytes: 0 };
+      tickCount++;
+      if (!spec.repair)
+        return {
+          marked: markedSince(),
+          repaired: 0,
+          failed: 0,
+          repairBytes: 0,
+          repairTempos: NO_REPAIR_TEMPOS,
+        };
       maintaining = true;
       repairBytes = 0;
       try {
+        waits.see(tickCount);
         const report = await running.storage.maintain();
-        return { ...report, marked: markedSince(), repairBytes };
+        const repairTempos = waits.rebuilt(tickCount, report.repaired);
+        return { ...report, marked: markedSince(), repairBytes, repairTempos };
       } finally {
         maintaining = false;
       }

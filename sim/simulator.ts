@@ -894,6 +894,8 @@ async function runStorageTempo(
     piecesRepaired: tick.repaired,
     piecesMarkedLost: tick.marked,
     repairBytes: tick.repairBytes,
+    repairTemposMean: tick.repairTempos.mean,
+    repairTemposMax: tick.repairTempos.max,
   };
 }
 

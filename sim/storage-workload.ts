@@ -55,6 +55,13 @@ export interface FileRow {
   repairBytes: number;
   /** Miner emission this tempo (rao), filled in by the simulator from the metagraph. */
   minerEmission: bigint;
+  /**
+   * Time to repair of the pieces rebuilt this tempo, in tempos (simulated time): the mean and the
+   * longest wait from the first repair pass that found a piece lost to the one that rebuilt it
+   * (0: rebuilt by the first pass after its mark). Both 0 when no piece was rebuilt.
+   */
+  repairTemposMean: number;
+  repairTemposMax: number;
 }
 
 /** One get's wall-clock figures. */

@@ -2,8 +2,9 @@
  * The simulator's gateway counts every piece marked lost, once, in files.csv's
  * pieces_marked_lost: marks made outside the repair pass (a read or challenge that found a piece
  * gone) as well as the pass's own (a miner deregistered, or offline past its grace); and the
- * offline grace counts tempos of simulated time. On a real SQLite file with a stand-in miner link
- * (no miner answers: repair cannot rebuild, which is not what is tested here).
+ * offline grace counts tempos of simulated time; and each tick reports how many tempos the pieces
+ * rebuilt in its pass waited. On a real SQLite file with a stand-in miner link (no miner answers:
+ * repair cannot rebuild, so a rebuild is done by hand where the pass starts, in the link's refresh).
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -60,14 +61,25 @@ function seed(db: ValidatorDb, files: number): LinkedMiner[] {
   }));
 }
 
-/** A link to miners that never answer; `registered` and `unreachable` are set by the test. */
-function standInLink(registered: LinkedMiner[], unreachable: Map<number, number>): MinerLink {
+/**
+ * A link to miners that never answer; `registered` and `unreachable` are set by the test, and
+ * `onRefresh` runs when the repair pass starts (it refreshes the metagraph first).
+ */
+function standInLink(
+  registered: LinkedMiner[],
+  unreachable: Map<number, number>,
+  onRefresh: { run?: () => void },
+): MinerLink {
   return {
     storeId: "validator",
     chunkSize: 1 << 20,
     leafSize: 1 << 10,
     miners: () => registered,
-    refresh: async () => undefined,
+    refresh: async () => {
+      const run = onRefresh.run;
+      onRefresh.run = undefined;
+      run?.();
+    },
     budget: () => 64,
     prepare: async () => {
       throw new MinerLinkError("unreachable", "stand-in");
@@ -90,9 +102,10 @@ async function gatewayOver(files: number, offlineGraceTempos: number) {
   const miners = seed(db, files);
   const registered = [...miners];
   const unreachable = new Map<number, number>();
+  const onRefresh: { run?: () => void } = {};
   const gateway = await startSimGateway({
     db,
-    link: standInLink(registered, unreachable),
+    link: standInLink(registered, unreachable, onRefresh),
     hotkey: await hotkey(),
     netuid: 1,
     chunkSize: 1 << 20,
@@ -106,7 +119,7 @@ async function gatewayOver(files: number, offlineGraceTempos: number) {
     },
     log: silentLogger(),
   });
-  return { db, miners, registered, unreachable, gateway };
+  return { db, miners, registered, unreachable, onRefresh, gateway };
 }
 
 describe("pieces marked lost", () => {
@@ -141,6 +154,45 @@ describe("pieces marked lost", () => {
       // One tempo after the miner was last reached: inside the grace of two.
       expect((await gateway.tick(TEMPO_MS)).marked).toBe(0);
       expect((await gateway.tick(TEMPO_MS)).marked).toBe(2);
+    } finally {
+      await gateway.close();
+      db.close();
+    }
+  });
+});
+
+describe("time to repair", () => {
+  it("reports the tempos a rebuilt piece waited, and not a piece that went with its file", async () => {
+    const { db, miners, onRefresh, gateway } = await gatewayOver(2, 1);
+    try {
+      const lostOf = (fileId: number) =>
+        db.files.stripePieces(fileId, 0).find((p) => p.minerId === miners[0]!.id)!;
+      const [first, second] = [lostOf(1), lostOf(2)];
+      expect(db.files.markPieceLost(first.minerId, first.chunkIndex)).toBe(true);
+      expect(db.files.markPieceLost(second.minerId, second.chunkIndex)).toBe(true);
+      // Seen lost at tick 1; no miner answers, so neither pass rebuilds it.
+      for (let tick = 1; tick <= 2; tick++) {
+        const report = await gateway.tick(TEMPO_MS);
+        expect(report.failed).toBe(2);
+        expect(report.repairTempos).toEqual({ count: 0, mean: 0, max: 0 });
+      }
+      // The second file is removed: its lost piece goes with it, unrepaired.
+      expect(db.files.deleteFile(2)).toBe(true);
+      // Tick 3's pass rebuilds the first file's piece on miner 1 (as repair's place and
+      // completeRepair would): two tempos after the pass that first found it lost.
+      onRefresh.run = () => {
+        const slot = db.files.reservePieceSlot(miners[1]!.id, 64, {
+          fileId: 1,
+          stripe: 0,
+          shard: first.shard,
+          size: 10,
+        });
+        db.files.ackPiece(slot!.pieceId, h("rebuilt"));
+        db.files.completeRepair(first.id, slot!.pieceId);
+      };
+      expect((await gateway.tick(TEMPO_MS)).repairTempos).toEqual({ count: 1, mean: 2, max: 2 });
+      expect(db.files.lostPieces()).toEqual([]);
+      expect((await gateway.tick(TEMPO_MS)).repairTempos).toEqual({ count: 0, mean: 0, max: 0 });
     } finally {
       await gateway.close();
       db.close();

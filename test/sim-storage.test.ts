@@ -6,7 +6,7 @@
  * every file survives; with repair off, six of the eight first miners gone leave stripes with no
  * piece at all.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,7 +56,7 @@ async function run(repair: boolean): Promise<{ dir: string; result: SimResult }>
 
 describe("miners leaving for good", () => {
   it("keeps every file when repair rebuilds the lost pieces", async () => {
-    const { result } = await run(true);
+    const { dir, result } = await run(true);
     const rows = result.tempos.map((t) => t.files!);
     expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.lost === 0)).toBe(true);
@@ -66,6 +66,21 @@ describe("miners leaving for good", () => {
     expect(summary.storage?.lost).toBe(0);
     expect(summary.storage?.availability).toBe(1);
     expect(summary.storage?.repairBytes).toBeGreaterThan(0);
+    // Time to repair, in tempos, after the columns files.csv had before.
+    const [header, ...lines] = readFileSync(join(dir, "files.csv"), "utf8").trim().split("\n");
+    expect(header!.split(",").slice(-3)).toEqual([
+      "miner_emission",
+      "repair_tempos_mean",
+      "repair_tempos_max",
+    ]);
+    expect(lines).toHaveLength(6);
+    for (const r of rows) {
+      expect(r.repairTemposMax).toBeGreaterThanOrEqual(r.repairTemposMean);
+      if (r.piecesRepaired === 0) expect(r.repairTemposMax).toBe(0);
+    }
+    const waited = summary.storage!;
+    expect(waited.repairTemposMean).toBeGreaterThanOrEqual(0);
+    expect(waited.repairTemposMax).toBe(Math.max(...rows.map((r) => r.repairTemposMax)));
     // The departed miners were pruned: the replacements hold their uids, all honest.
     const last = result.tempos.at(-1)!;
     expect(last.metagraph.filter((r) => r.role === "miner")).toHaveLength(8);
@@ -75,6 +90,7 @@ describe("miners leaving for good", () => {
     const { result } = await run(false);
     const rows = result.tempos.map((t) => t.files!);
     expect(rows.every((r) => r.piecesRepaired === 0)).toBe(true);
+    expect(rows.every((r) => r.repairTemposMean === 0 && r.repairTemposMax === 0)).toBe(true);
     // Nothing can be lost before a third miner of some stripe left (tempo 4 at the earliest).
     expect(rows[0]!.lost + rows[1]!.lost + rows[2]!.lost).toBe(0);
     expect(rows.at(-1)!.lost).toBeGreaterThan(0);

@@ -257,6 +257,7 @@ function prepareStatements(db: Database.Database) {
     pendingOfStored: prepare(
       "SELECT p.id FROM pieces p JOIN files f ON f.id = p.file_id WHERE p.state = 'pending' AND f.state = 'stored'",
     ).pluck(),
+    lostPieces: prepare("SELECT * FROM pieces WHERE state = 'lost' ORDER BY id"),
     minersHolding: prepare("SELECT DISTINCT miner_id FROM pieces").pluck(),
     pieceCounts: prepare("SELECT state, COUNT(*) AS n FROM pieces GROUP BY state"),
     repairedTotal: prepare("SELECT COALESCE(SUM(repaired), 0) FROM pieces").pluck(),
@@ -608,6 +609,11 @@ export class FileIndex {
   #counted(changes: number): number {
     this.#markedLost += changes;
     return changes;
+  }
+
+  /** Pieces in state `lost` (awaiting repair), by id. */
+  lostPieces(): PieceRecord[] {
+    return (this.#q().lostPieces.all() as PieceRow[]).map(toPiece);
   }
 
   /** Miners holding any piece. */

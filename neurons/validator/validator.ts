@@ -41,6 +41,7 @@ import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
 import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
+import { createOutcomeBatch } from "./outcome-batch.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
 import { type LinkedMiner, type MinerLink, MinerLinkError, type SendOptions } from "./storage/miner-link.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
@@ -297,6 +298,16 @@ export function createValidator(init: ValidatorInit): Validator {
   const now = init.now ?? (() => Date.now());
   const random = init.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const policy: ScoringPolicyImpl = createPolicy(settings.policy.name, settings.policy.params ?? {});
+  /** Outcomes are recorded in batches, one transaction for those that arrive together (./outcome-batch.ts). */
+  const outcomes = createOutcomeBatch({
+    db,
+    policies: [policy],
+    onError: (error, record) =>
+      log.warn("a challenge outcome could not be recorded", {
+        minerId: record.minerId,
+        error: String(error),
+      }),
+  });
   const storeId = hotkey.address;
   const metrics = init.metrics;
   const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome", {
@@ -581,7 +592,7 @@ export function createValidator(init: ValidatorInit): Validator {
     const outcome: ChallengeOutcome = { kind: "fail" };
     // A fresh id, not one of the seeded draws: a violation must not shift the challenges' draws.
     const id = new Uint8Array(randomBytes(NONCE_LENGTH));
-    db.recordChallenge({ id, minerId: m.record.id, outcome, at: now(), reason }, [policy]);
+    outcomes.record({ id, minerId: m.record.id, outcome, at: now(), reason });
     sent?.inc({ outcome: outcome.kind });
     log.debug("protocol violation", { miner: m.record.hotkey, reason });
   }
@@ -676,9 +687,7 @@ export function createValidator(init: ValidatorInit): Validator {
       }
     }
     // Recorded under the nonce: a crash and retry can never count the same challenge twice.
-    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), ...(reason ? { reason } : {}) }, [
-      policy,
-    ]);
+    outcomes.record({ id: nonce, minerId: id, outcome, at: now(), ...(reason ? { reason } : {}) });
     sent?.inc({ outcome: outcome.kind });
     if (outcome.kind !== "pass") log.debug("challenge failed", { miner: m.record.hotkey, reason });
     return outcome;
@@ -721,7 +730,7 @@ export function createValidator(init: ValidatorInit): Validator {
         outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
       }
     }
-    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), reason: "retrieve" }, [policy]);
+    outcomes.record({ id: nonce, minerId: id, outcome, at: now(), reason: "retrieve" });
   }
 
   /**
@@ -837,6 +846,9 @@ export function createValidator(init: ValidatorInit): Validator {
     unreachableSince: (minerId) => unreachable.get(minerId),
     recordRetrieval(minerId, outcome) {
       const id = new Uint8Array(randomBytes(NONCE_LENGTH));
+      // Recorded at once, after the outcomes queued before it: the storage layer reads a miner's
+      // record (its placement trust) right after.
+      outcomes.flush();
       db.recordChallenge({ id, minerId, outcome, at: now(), reason: "retrieval" }, [policy]);
       sent?.inc({ outcome: outcome.kind });
     },
@@ -886,6 +898,7 @@ export function createValidator(init: ValidatorInit): Validator {
   }
 
   async function computeScores(): Promise<number[]> {
+    outcomes.flush();
     const n = graph?.n ?? 0;
     const scores = new Array<number>(n).fill(0);
     for (const m of miners) {
@@ -966,7 +979,11 @@ export function createValidator(init: ValidatorInit): Validator {
       visiting.set(m.record.id, visited);
       started.push(visited);
     }
-    const visited = Promise.all(started).then(() => reachable?.set(counts.answered));
+    const visited = Promise.all(started).then(() => {
+      // The round's last outcomes go to disk with its visits, not a batch delay later.
+      outcomes.flush();
+      reachable?.set(counts.answered);
+    });
     if (options.waitForMiners) await visited;
     pruneHistory();
     try {
@@ -1028,6 +1045,7 @@ export function createValidator(init: ValidatorInit): Validator {
       await loop;
       stopping.abort(new ValidatorStopError("the validator is stopping"));
       await Promise.allSettled([...visiting.values()]);
+      outcomes.flush();
       if (ownsP2p) await p2p?.stop();
     },
     runRound: (options = {}) => round({ ...options, waitForMiners: true }),

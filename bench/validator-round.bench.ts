@@ -1,8 +1,8 @@
 /**
- * One validator challenging many real miners once: a full validator round (metagraph sync, an
- * evictions and a hello request, one challenge with proof verification per miner) against
- * in-process miners over libp2p on loopback, on the embedded dev chain. Baseline: the same round's
- * metagraph sync alone.
+ * One validator challenging many real miners once: a full validator round (metagraph sync, then
+ * per miner one challenge that also asks for evictions, with proof verification, the outcomes
+ * recorded in one transaction) against in-process miners over libp2p on loopback, on the embedded
+ * dev chain. Baseline: the same round's metagraph sync alone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

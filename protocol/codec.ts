@@ -17,6 +17,8 @@
  *  then   …  body (layout per message type, below), at 159 with the block and at 7 without
  *
  * Version 1 had no recipient (the block was 120 bytes); its frames are refused as "bad-version".
+ * Version 2 challenges ended after the challenge; version 3 adds the `evictionsSince` flag and value
+ * (protocol/messages.ts), so a version 2 frame is refused the same way.
  * The recipient is the miner's hotkey rather than its libp2p peer id: the validator reads it from
  * the metagraph (a peer id comes from the miner's own commitment, which another miner can copy),
  * it is what the chain scores, and it is a fixed 32 bytes.
@@ -403,6 +405,18 @@ const chunkData = <T extends "store" | "retrieve-reply">(type: T) =>
 type Body<K extends MessageType> = Extract<Message, { type: K }>;
 
 /** The layout of every message body, by type. */
+/** {@link nullable} for an optional key: absent (undefined) travels as the zero flag. */
+function optional<T>(inner: Field<T>): Field<T | undefined> {
+  return (name) => {
+    const codec = nullable(inner)(name);
+    return {
+      size: (v) => codec.size(v ?? null),
+      write: (w, v) => codec.write(w, v ?? null),
+      read: (r) => codec.read(r) ?? undefined,
+    };
+  };
+}
+
 const BODY_FIELDS: { [K in MessageType]: Field<Body<K>> } = {
   hello: struct<HelloMessage>(
     {
@@ -429,7 +443,7 @@ const BODY_FIELDS: { [K in MessageType]: Field<Body<K>> } = {
   }),
   retrieve: struct({ type: literal("retrieve"), storeId, chunkIndex: u32() }),
   "retrieve-reply": chunkData("retrieve-reply"),
-  challenge: struct({ type: literal("challenge"), challenge }),
+  challenge: struct({ type: literal("challenge"), challenge, evictionsSince: optional(u64) }),
   proof: struct({ type: literal("proof"), response }),
   evictions: struct({ type: literal("evictions"), storeId, sinceSeq: u64 }),
   "evictions-reply": struct({

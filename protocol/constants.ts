@@ -21,8 +21,10 @@ export const NONCE_LENGTH = 32;
  * Wire protocol version. A node refuses frames of another version with an error reply.
  * 2: a signed request names its recipient (the miner's hotkey) in the authentication block, and a
  * challenge's chunk indices are strictly increasing (no chunk named twice).
+ * 3: a challenge may ask for the validator's evictions since a sequence number (`evictionsSince`),
+ * answered by an `evictions-reply` in place of the proof when there are any.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Hard ceiling on one wire frame. A chunk (1 MiB) plus its envelope must fit; anything above is

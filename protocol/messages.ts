@@ -135,6 +135,14 @@ export interface RetrieveReplyMessage {
 export interface ChallengeMessage {
   type: "challenge";
   challenge: Challenge;
+  /**
+   * When set, the challenge also asks for the validator's evictions since this sequence number
+   * (what an `evictions` request asks): a miner that evicted none of the validator's chunks since
+   * answers with its proof as usual, and one that did answers with an `evictions-reply` instead
+   * of the proof, so the validator learns them before it challenges again. A steady round is then
+   * one request per miner rather than two. Absent (encoded as a zero flag): a plain challenge.
+   */
+  evictionsSince?: number | undefined;
 }
 
 export interface ProofMessage {

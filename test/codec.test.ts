@@ -113,6 +113,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
       nonce: bytes(NONCE_LENGTH),
       deadline: u64,
     }),
+    evictionsSince: fc.option(u64, { nil: undefined }),
   }),
   fc.record({
     type: fc.constant("proof" as const),
@@ -709,6 +710,31 @@ describe("signingPayload", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("protocol version 3", () => {
+  const challenge = {
+    storeId: "s",
+    chunks: [{ chunkIndex: 3, leafIndices: [0, 1] }],
+    nonce: new Uint8Array(NONCE_LENGTH).fill(9),
+    deadline: 1_000,
+  };
+
+  it("carries a challenge's evictionsSince, and its absence as one zero byte", () => {
+    const asking = encodeFrame(sampleEnvelope({ type: "challenge", challenge, evictionsSince: 42 }));
+    expect(decodeFrame(asking).body).toEqual({ type: "challenge", challenge, evictionsSince: 42 });
+    const plain = encodeFrame(sampleEnvelope({ type: "challenge", challenge }));
+    const decoded = decodeFrame(plain).body;
+    expect(decoded.type === "challenge" && decoded.evictionsSince).toBeUndefined();
+    expect(plain.at(-1)).toBe(0);
+    expect(asking.length - plain.length).toBe(8);
+  });
+
+  it("refuses a version-2 frame as bad-version", () => {
+    const frame = encodeFrame(sampleEnvelope({ type: "challenge", challenge }));
+    frame[LENGTH_PREFIX_SIZE] = 2;
+    expect(codecErrorOf(() => decodeFrame(frame)).code).toBe("bad-version");
   });
 });
 

@@ -38,18 +38,28 @@ let honest: Miner;
 const hostile: Miner[] = [];
 const honestMetrics = createMetricsRegistry();
 
-/** Lists ever newer indices, EVICTIONS_PER_REPLY at a time, for every `evictions` query. */
+/**
+ * Lists ever newer indices, EVICTIONS_PER_REPLY at a time, for every `evictions` query and every
+ * challenge that asks for evictions (protocol version 3), instead of the proof.
+ */
 function evictionFlood(): MinerBehaviour {
   let next = 0;
   return {
     name: "eviction-flood",
     handle(request, honestAnswer) {
+      const asks = request.body.type === "challenge" && request.body.evictionsSince !== undefined;
       const reply = honestAnswer(request);
-      if (reply.body.type !== "evictions-reply") return reply;
+      if (reply.body.type !== "evictions-reply" && !asks) return reply;
+      const storeId =
+        request.body.type === "challenge"
+          ? request.body.challenge.storeId
+          : reply.body.type === "evictions-reply"
+            ? reply.body.storeId
+            : "";
       const evicted = Array.from({ length: EVICTIONS_PER_REPLY }, (_, i) => next + i);
       next += EVICTIONS_PER_REPLY;
       return createEnvelope(
-        { type: "evictions-reply", storeId: reply.body.storeId, evicted, nextSeq: next },
+        { type: "evictions-reply", storeId, evicted, nextSeq: next },
         { requestId: reply.requestId },
       );
     },

@@ -87,7 +87,10 @@ export function requestCost(body: Message, init: RequestCostInit): number {
     case "retrieve":
       return init.chunkSize;
     case "challenge":
-      return challengeCost(body.challenge, init);
+      // Asking for evictions too adds what an `evictions` request costs.
+      return (
+        challengeCost(body.challenge, init) + (body.evictionsSince === undefined ? 0 : SMALL_REQUEST_COST)
+      );
     default:
       return SMALL_REQUEST_COST;
   }
@@ -218,6 +221,11 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
             ErrorCode.Unauthorized,
             "a validator may only use its own store (store id = its hotkey)",
           );
+    /** The validator's evictions from `sinceSeq` on, one page, each index once and ascending. */
+    const evictionsPage = (sinceSeq: number): { evicted: number[]; nextSeq: number } => {
+      const page = stores.evictedSince(validator, sinceSeq, EVICTIONS_PAGE);
+      return { evicted: [...new Set(page.indices)].sort((a, b) => a - b), nextSeq: page.nextSeq };
+    };
 
     switch (body.type) {
       case "hello": {
@@ -308,6 +316,14 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
         if (challenge.chunks.length > MAX_CHALLENGED_CHUNKS || leaves * (leafSize + 8) > maxFrameSize / 2) {
           return errorReply(request, ErrorCode.BadRequest, "challenge names too many chunks or leaves");
         }
+        if (body.evictionsSince !== undefined) {
+          // Evictions the validator has not seen come first: it may have challenged an evicted
+          // chunk, and answers with a fresh challenge once it has marked them.
+          const page = evictionsPage(body.evictionsSince);
+          if (page.nextSeq !== body.evictionsSince) {
+            return answer({ type: "evictions-reply", storeId: challenge.storeId, ...page }, request);
+          }
+        }
         // The leaves come from the stored bytes, the trees from the cache filled when each chunk
         // was stored (protocol/challenge.ts says why that is sound).
         const store = init.hasStore(validator) ? stores.store(validator) : undefined;
@@ -344,10 +360,8 @@ export function createRequestHandler(init: RequestHandlerInit): RequestHandler {
       case "evictions": {
         const denied = ownStore(body.storeId);
         if (denied) return denied;
-        const page = stores.evictedSince(validator, body.sinceSeq, EVICTIONS_PAGE);
-        const evicted = [...new Set(page.indices)].sort((a, b) => a - b);
         return answer(
-          { type: "evictions-reply", storeId: body.storeId, evicted, nextSeq: page.nextSeq },
+          { type: "evictions-reply", storeId: body.storeId, ...evictionsPage(body.sinceSeq) },
           request,
         );
       }

@@ -7,6 +7,8 @@
  *
  * Layout and durability:
  * - `journal_mode = WAL`, `synchronous = FULL`: a method returns after its transaction is fsynced.
+ *   `recordChallenges` records many outcomes in one transaction (one fsync): the validator batches
+ *   a round's outcomes that way (./outcome-batch.ts).
  * - Chunk roots live in a `WITHOUT ROWID` table keyed `(miner_id, chunk_index)`: the key is the
  *   B-tree key, so a row costs its two small integers, the 32-byte root and a few bytes of record
  *   and cell header. Measured ~48 bytes of file per chunk with 100 000 roots (4 KiB pages; 64 KiB
@@ -257,6 +259,19 @@ function assertSighting({ hotkey, uid, seenAt }: MinerSighting): void {
     throw new InvalidRecordError("hotkey must be a string");
   if (uid !== null) assertIndex(uid, "uid");
   assertTime(seenAt, "seenAt");
+}
+
+function assertChallenge({ id, outcome, at }: ChallengeRecord): void {
+  if (!(id instanceof Uint8Array) || id.length === 0 || id.length > MAX_CHALLENGE_ID_LENGTH) {
+    throw new InvalidRecordError(`a challenge id is 1 to ${MAX_CHALLENGE_ID_LENGTH} bytes`);
+  }
+  if (outcome.kind !== "pass" && outcome.kind !== "fail" && outcome.kind !== "timeout") {
+    throw new InvalidRecordError("unknown challenge outcome");
+  }
+  if (outcome.kind === "pass" && !(Number.isFinite(outcome.latencyMs) && outcome.latencyMs >= 0)) {
+    throw new InvalidRecordError("a pass needs a non-negative latency");
+  }
+  assertTime(at, "at");
 }
 
 function assertTime(value: number, what: string): void {
@@ -598,33 +613,52 @@ export class ValidatorDb {
    * const counted = db.recordChallenge({ id: challenge.nonce, minerId, outcome: { kind: "timeout" }, at: now }, [policy]);
    */
   recordChallenge(record: ChallengeRecord, policies: readonly ScoringPolicyImpl[]): boolean {
+    assertChallenge(record);
+    return this.#write(record.minerId, () => this.#insertChallenge(record, policies));
+  }
+
+  /**
+   * Records several challenge outcomes, in order, in one transaction (one fsync for all of them),
+   * each as {@link recordChallenge} would: an id already recorded changes nothing. Either all are
+   * recorded or, when one is invalid or names an unknown miner, none. Returns how many were counted.
+   *
+   * @example
+   * const counted = db.recordChallenges(roundOutcomes, [policy]);
+   */
+  recordChallenges(records: readonly ChallengeRecord[], policies: readonly ScoringPolicyImpl[]): number {
+    for (const record of records) assertChallenge(record);
+    if (records.length === 0) return 0;
+    try {
+      return this.#write(undefined, () => {
+        let counted = 0;
+        for (const record of records) if (this.#insertChallenge(record, policies)) counted++;
+        return counted;
+      });
+    } catch (error) {
+      const unknown = isForeignKeyError(error)
+        ? records.find((r) => this.#q.minerById.get(r.minerId) === undefined)
+        : undefined;
+      if (unknown !== undefined) throw new UnknownMinerError(unknown.minerId, { cause: error });
+      throw error;
+    }
+  }
+
+  #insertChallenge(record: ChallengeRecord, policies: readonly ScoringPolicyImpl[]): boolean {
     const { id, minerId, outcome, at, reason } = record;
-    if (!(id instanceof Uint8Array) || id.length === 0 || id.length > MAX_CHALLENGE_ID_LENGTH) {
-      throw new InvalidRecordError(`a challenge id is 1 to ${MAX_CHALLENGE_ID_LENGTH} bytes`);
+    const inserted = this.#q.insertChallenge.run(
+      Buffer.from(id),
+      minerId,
+      outcome.kind,
+      outcome.kind === "pass" ? outcome.latencyMs : null,
+      at,
+      reason ?? null,
+    );
+    if (inserted.changes === 0) return false;
+    for (const policy of policies) {
+      const state = policy.apply(this.#scoreState(minerId, policy), outcome);
+      this.#q.putScore.run(minerId, policy.name, JSON.stringify(state));
     }
-    if (outcome.kind !== "pass" && outcome.kind !== "fail" && outcome.kind !== "timeout") {
-      throw new InvalidRecordError("unknown challenge outcome");
-    }
-    if (outcome.kind === "pass" && !(Number.isFinite(outcome.latencyMs) && outcome.latencyMs >= 0)) {
-      throw new InvalidRecordError("a pass needs a non-negative latency");
-    }
-    assertTime(at, "at");
-    return this.#write(minerId, () => {
-      const inserted = this.#q.insertChallenge.run(
-        Buffer.from(id),
-        minerId,
-        outcome.kind,
-        outcome.kind === "pass" ? outcome.latencyMs : null,
-        at,
-        reason ?? null,
-      );
-      if (inserted.changes === 0) return false;
-      for (const policy of policies) {
-        const state = policy.apply(this.#scoreState(minerId, policy), outcome);
-        this.#q.putScore.run(minerId, policy.name, JSON.stringify(state));
-      }
-      return true;
-    });
+    return true;
   }
 
   #scoreState<S>(minerId: number, policy: ScoringPolicyImpl<S>): S {

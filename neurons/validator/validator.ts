@@ -26,6 +26,7 @@ import {
 import { chunkRoot, leafCountFor } from "../../protocol/merkle.js";
 import {
   ErrorCode,
+  type EvictionsReplyMessage,
   HELLO_NONCE_LENGTH,
   MAX_EVICTIONS_PER_REPLY,
   type Message,
@@ -40,6 +41,7 @@ import type { MetricsRegistry } from "../metrics.js";
 import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
 import { deriveChunk } from "./data.js";
 import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
+import { createOutcomeBatch } from "./outcome-batch.js";
 import { createPolicy, type ScoringPolicyImpl } from "./policy.js";
 import { type LinkedMiner, type MinerLink, MinerLinkError, type SendOptions } from "./storage/miner-link.js";
 import type { MinerRecord, MinerSighting, ValidatorDb } from "./validator-db.js";
@@ -296,6 +298,16 @@ export function createValidator(init: ValidatorInit): Validator {
   const now = init.now ?? (() => Date.now());
   const random = init.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const policy: ScoringPolicyImpl = createPolicy(settings.policy.name, settings.policy.params ?? {});
+  /** Outcomes are recorded in batches, one transaction for those that arrive together (./outcome-batch.ts). */
+  const outcomes = createOutcomeBatch({
+    db,
+    policies: [policy],
+    onError: (error, record) =>
+      log.warn("a challenge outcome could not be recorded", {
+        minerId: record.minerId,
+        error: String(error),
+      }),
+  });
   const storeId = hotkey.address;
   const metrics = init.metrics;
   const sent = metrics?.counter("validator_challenges_total", "Challenges by outcome", {
@@ -398,7 +410,10 @@ export function createValidator(init: ValidatorInit): Validator {
     if (reply.requestId !== requestId) {
       throw new MinerProtocolError(`a reply to request ${reply.requestId}, not ${requestId}`);
     }
-    if (reply.body.type !== "error" && reply.body.type !== ANSWERS[body.type]) {
+    // A challenge that asks for evictions is answered by them when there are any.
+    const answersEvictions =
+      body.type === "challenge" && body.evictionsSince !== undefined && reply.body.type === "evictions-reply";
+    if (reply.body.type !== "error" && reply.body.type !== ANSWERS[body.type] && !answersEvictions) {
       throw new MinerProtocolError(`a ${reply.body.type} does not answer a ${body.type}`);
     }
     return reply.body;
@@ -484,7 +499,11 @@ export function createValidator(init: ValidatorInit): Validator {
       signal,
       EVICTIONS_FRAME_SIZE,
     );
-    if (reply.type !== "evictions-reply") return;
+    if (reply.type === "evictions-reply") noteEvictions(m, reply);
+  }
+
+  /** Records the evictions a miner reported (in answer to `evictions` or to a challenge asking for them). */
+  function noteEvictions(m: MinerView, reply: EvictionsReplyMessage): void {
     if (reply.storeId !== storeId) throw new MinerProtocolError("evictions of another store");
     if (reply.evicted.length > MAX_EVICTIONS_PER_REPLY) {
       throw new MinerProtocolError(
@@ -497,6 +516,17 @@ export function createValidator(init: ValidatorInit): Validator {
     }
   }
 
+  /** Whether {@link fill} has work (or a budget check) to do for the miner, as far as the validator knows. */
+  function fillDue(id: number): boolean {
+    const known = budgets.get(id);
+    return !(
+      known !== undefined &&
+      rounds - known.round < BUDGET_RECHECK_ROUNDS &&
+      db.evictedCount(id) === 0 &&
+      db.chunkRootCount(id) >= known.chunks
+    );
+  }
+
   /**
    * Fills a miner's allocation up to its budget for us, a few chunks a round. Returns chunks stored.
    * A miner whose allocation is full and has evicted nothing is asked its budget again only every
@@ -506,13 +536,7 @@ export function createValidator(init: ValidatorInit): Validator {
   async function fill(m: MinerView, session: MinerSession, signal: AbortSignal): Promise<number> {
     const id = m.record.id;
     let known = budgets.get(id);
-    if (
-      known !== undefined &&
-      rounds - known.round < BUDGET_RECHECK_ROUNDS &&
-      db.evictedCount(id) === 0 &&
-      db.chunkRootCount(id) >= known.chunks
-    )
-      return 0;
+    if (!fillDue(id)) return 0;
     if (known?.round !== rounds) {
       const peer = await connect(session.address, signal);
       const access = await hello(m, peer, session.address, signal);
@@ -568,16 +592,23 @@ export function createValidator(init: ValidatorInit): Validator {
     const outcome: ChallengeOutcome = { kind: "fail" };
     // A fresh id, not one of the seeded draws: a violation must not shift the challenges' draws.
     const id = new Uint8Array(randomBytes(NONCE_LENGTH));
-    db.recordChallenge({ id, minerId: m.record.id, outcome, at: now(), reason }, [policy]);
+    outcomes.record({ id, minerId: m.record.id, outcome, at: now(), reason });
     sent?.inc({ outcome: outcome.kind });
     log.debug("protocol violation", { miner: m.record.hotkey, reason });
   }
 
+  /**
+   * Challenges the miner and records the outcome. With `options.evictionsSince` the challenge also asks
+   * for the miner's evictions since then: a miner with any answers with them instead of a proof,
+   * and the result is "evictions" (recorded, the challenge not: the caller challenges again once it
+   * has acted on them). `options.onAnswer` is called when the miner answered at all.
+   */
   async function challenge(
     m: MinerView,
     access: Access,
     signal: AbortSignal,
-  ): Promise<ChallengeOutcome | undefined> {
+    options: { evictionsSince?: number; onAnswer?: () => void } = {},
+  ): Promise<ChallengeOutcome | "evictions" | undefined> {
     const id = m.record.id;
     const live = db.liveChunkCount(id);
     if (live === 0) return undefined;
@@ -616,11 +647,16 @@ export function createValidator(init: ValidatorInit): Validator {
         const reply = await ask(
           m,
           access.session,
-          { type: "challenge", challenge },
+          { type: "challenge", challenge, evictionsSince: options.evictionsSince },
           settings.challengeTimeoutMs,
           signal,
         );
         const answeredAt = now();
+        options.onAnswer?.();
+        if (reply.type === "evictions-reply") {
+          noteEvictions(m, reply);
+          return "evictions";
+        }
         if (reply.type !== "proof") {
           outcome = { kind: "fail" };
           reason = reply.type === "error" ? `error ${reply.code}` : reply.type;
@@ -651,9 +687,7 @@ export function createValidator(init: ValidatorInit): Validator {
       }
     }
     // Recorded under the nonce: a crash and retry can never count the same challenge twice.
-    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), ...(reason ? { reason } : {}) }, [
-      policy,
-    ]);
+    outcomes.record({ id: nonce, minerId: id, outcome, at: now(), ...(reason ? { reason } : {}) });
     sent?.inc({ outcome: outcome.kind });
     if (outcome.kind !== "pass") log.debug("challenge failed", { miner: m.record.hotkey, reason });
     return outcome;
@@ -696,7 +730,7 @@ export function createValidator(init: ValidatorInit): Validator {
         outcome = { kind: isProtocolViolation(err) ? "fail" : "timeout" };
       }
     }
-    db.recordChallenge({ id: nonce, minerId: id, outcome, at: now(), reason: "retrieve" }, [policy]);
+    outcomes.record({ id: nonce, minerId: id, outcome, at: now(), reason: "retrieve" });
   }
 
   /**
@@ -714,28 +748,47 @@ export function createValidator(init: ValidatorInit): Validator {
         : { kind: "unreachable", reason: failureReason(err) };
     }
     if (access.kind === "unreachable") noteUnreachable(m.record.id);
-    if (access.kind === "proven") {
+    const id = m.record.id;
+    // Steady: nothing to fill, so the evictions travel with the challenge (one request, not two);
+    // a miner with evictions answers with them, and the round goes on as if they had been asked first.
+    const steady = access.kind === "proven" && !fillDue(id) && db.liveChunkCount(id) > 0;
+    const prepare = async (session: MinerSession, askEvictions: boolean): Promise<void> => {
       try {
-        await learnEvictions(m, access.session, signal);
+        if (askEvictions) await learnEvictions(m, session, signal);
         // A session proven earlier says nothing of now; an answer does.
-        unreachable.delete(m.record.id);
+        unreachable.delete(id);
         // Awaited before adding: `report.stored += await …` would add to the count read before
         // the wait and lose the other visits' stores.
-        const stored = await fill(m, access.session, signal);
+        const stored = await fill(m, session, signal);
         report.stored += stored;
         counts.answered++;
       } catch (err) {
         if (isProtocolViolation(err)) recordViolation(m, failureReason(err));
         else {
-          noteUnreachable(m.record.id);
+          noteUnreachable(id);
           log.debug("miner unreachable", { miner: m.record.hotkey, error: String(err) });
         }
       }
-    } else {
-      log.debug("miner not proven", { miner: m.record.hotkey, ...access });
+    };
+    if (access.kind === "proven" && !steady) await prepare(access.session, true);
+    else if (access.kind !== "proven") log.debug("miner not proven", { miner: m.record.hotkey, ...access });
+    let answered = false;
+    let outcome = await challenge(
+      m,
+      access,
+      signal,
+      steady ? { evictionsSince: m.record.evictionSeq, onAnswer: () => (answered = true) } : {},
+    );
+    if (steady && access.kind === "proven") {
+      if (outcome === "evictions") {
+        await prepare(access.session, false);
+        outcome = await challenge(m, access, signal);
+      } else if (answered) {
+        unreachable.delete(id);
+        counts.answered++;
+      } else if (outcome?.kind === "timeout") noteUnreachable(id);
     }
-    const outcome = await challenge(m, access, signal);
-    if (outcome) report.challenges[outcome.kind]++;
+    if (outcome !== undefined && outcome !== "evictions") report.challenges[outcome.kind]++;
     if (random(1, m.record)[0]! / 256 < settings.retrieveProbability) await spotRetrieve(m, access, signal);
   }
 
@@ -793,6 +846,9 @@ export function createValidator(init: ValidatorInit): Validator {
     unreachableSince: (minerId) => unreachable.get(minerId),
     recordRetrieval(minerId, outcome) {
       const id = new Uint8Array(randomBytes(NONCE_LENGTH));
+      // Recorded at once, after the outcomes queued before it: the storage layer reads a miner's
+      // record (its placement trust) right after.
+      outcomes.flush();
       db.recordChallenge({ id, minerId, outcome, at: now(), reason: "retrieval" }, [policy]);
       sent?.inc({ outcome: outcome.kind });
     },
@@ -842,6 +898,7 @@ export function createValidator(init: ValidatorInit): Validator {
   }
 
   async function computeScores(): Promise<number[]> {
+    outcomes.flush();
     const n = graph?.n ?? 0;
     const scores = new Array<number>(n).fill(0);
     for (const m of miners) {
@@ -922,7 +979,11 @@ export function createValidator(init: ValidatorInit): Validator {
       visiting.set(m.record.id, visited);
       started.push(visited);
     }
-    const visited = Promise.all(started).then(() => reachable?.set(counts.answered));
+    const visited = Promise.all(started).then(() => {
+      // The round's last outcomes go to disk with its visits, not a batch delay later.
+      outcomes.flush();
+      reachable?.set(counts.answered);
+    });
     if (options.waitForMiners) await visited;
     pruneHistory();
     try {
@@ -984,6 +1045,7 @@ export function createValidator(init: ValidatorInit): Validator {
       await loop;
       stopping.abort(new ValidatorStopError("the validator is stopping"));
       await Promise.allSettled([...visiting.values()]);
+      outcomes.flush();
       if (ownsP2p) await p2p?.stop();
     },
     runRound: (options = {}) => round({ ...options, waitForMiners: true }),

@@ -8,14 +8,15 @@ import { ApiPromise, WsProvider } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { BN, u8aToHex } from "@polkadot/util";
-import { blake2AsU8a, cryptoWaitReady } from "@polkadot/util-crypto";
+import { BN } from "@polkadot/util";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { SUBTENSOR_ERROR_NAMES } from "../chain/devchain/pallets/subtensor/error-names.js";
 import { subtensorErrors } from "../chain/devchain/pallets/subtensor/module-errors.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { MAX_UNREVEALED_COMMITS } from "../chain/devchain/pallets/subtensor/weights.js";
+import { weightsCommitHash } from "../chain/weights.js";
 
 /** Genesis creates netuid 1 with //Alice as owner coldkey and hotkey (uid 0). */
 const NETUID = 1;
@@ -64,19 +65,8 @@ describe("mechanism weight calls", () => {
   const setCommitReveal = (on: boolean) =>
     sudo(call("adminUtils.sudoSetCommitRevealWeightsEnabled", NETUID, on));
 
-  function commitHash(uids: number[], values: number[], salt: number[], versionKey: bigint): string {
-    const encoded = api.registry
-      .createType("(AccountId32, u16, Vec<u16>, Vec<u16>, Vec<u16>, u64)", [
-        alice.address,
-        NETUID,
-        uids,
-        values,
-        salt,
-        versionKey,
-      ])
-      .toU8a();
-    return u8aToHex(blake2AsU8a(encoded, 256));
-  }
+  const commitHash = (uids: number[], values: number[], salt: number[], versionKey: bigint): string =>
+    weightsCommitHash(api, alice.address, NETUID, uids, values, salt, versionKey);
 
   /** Advances blocks until the subnet's epoch index reaches `target`. */
   function advanceToEpoch(target: bigint) {

@@ -602,6 +602,8 @@ describe("gateway: refusals", () => {
       503,
       "file_unavailable",
     );
+    // A HEAD says so too, from the file index, without fetching a block.
+    expect((await send(gateway, "HEAD", `/v1/files/${cid}`, { headers: signed(alice) })).status).toBe(503);
   });
 });
 

@@ -230,7 +230,8 @@ export function createMemoryStorageService(init: MemoryStorageServiceInit = {}):
             uid: shard,
             state: "ok" as const,
           })),
-          margin: parityShards,
+          // A file made unavailable has a stripe that cannot be rebuilt, as the real index says.
+          margin: unavailable.has(cid) ? -1 : parityShards,
         };
       });
       const total = stripesDetail.reduce((sum, stripe) => sum + stripe.pieces.length, 0);

@@ -484,6 +484,10 @@ export function createGatewayServer(init: GatewayServerInit): GatewayServer {
       headers["content-range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${info.size}`;
     }
     if (req.method === "HEAD") {
+      // No block is fetched for a HEAD, so the file index answers whether the file can be read: a
+      // stripe with fewer good pieces than data shards (health below 0) cannot be rebuilt.
+      const health = service.status(info.cid, requester)?.health ?? 0;
+      if (health < 0) throw new ApiError(503, "file_unavailable", "the file cannot be rebuilt now");
       res.writeHead(status, headers).end();
       return;
     }

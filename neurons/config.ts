@@ -317,6 +317,11 @@ export const validatorConfigSchema = commonConfigSchema.extend({
       .min(1)
       .default(16 * 1024 ** 2),
   ),
+  "api.repair_threshold": option(
+    "API",
+    "Rebuild a stripe once at most k + this many of its pieces are left (0 waits until only k are; default m − 1: any lost piece)",
+    z.number().int().min(0).max(64).optional(),
+  ),
   "api.offline_grace": option(
     "API",
     "Seconds a miner may stay unreachable before its pieces are rebuilt elsewhere",

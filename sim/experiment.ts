@@ -109,18 +109,11 @@ export const FULL_MODE_ALIASES: Readonly<Record<string, string>> = {
   k: "storage.dataShards",
   m: "storage.parityShards",
   repair: "storage.repair",
+  /** Rebuild a stripe once at most k + r pieces are left (capped at m − 1: any loss). */
+  repairThreshold: "storage.repairThreshold",
   scoreRetrievals: "storage.scoreRetrievals",
   /** Validator rounds per tempo: each round challenges every miner once. */
   challengeRate: "roundsPerTempo",
-};
-
-const NO_REPAIR_THRESHOLD =
-  "the full simulator's gateway rebuilds any lost piece (no threshold; storage.offlineGraceTempos sets how long a miner may be down first); the durability model sweeps a threshold: npm run durability -- sim/experiments/durability.json";
-
-/** Knobs a user may expect that the full simulator does not have, and where they are modelled. */
-const UNMODELLED_KNOBS: Readonly<Record<string, string>> = {
-  repairThreshold: NO_REPAIR_THRESHOLD,
-  "storage.repairThreshold": NO_REPAIR_THRESHOLD,
 };
 
 /** The report's scatter plots of a full-mode sweep: durability and availability against cost. */
@@ -137,11 +130,7 @@ export const DEFAULT_TRADEOFFS: ReadonlyArray<[string, string]> = [
 const OPEN_SCENARIO_RECORDS = ["adversaries", "hyperparameters", "policy.params"];
 
 function isStorageKnob(path: string): boolean {
-  return (
-    path.startsWith("storage.") ||
-    Object.hasOwn(FULL_MODE_ALIASES, path) ||
-    Object.hasOwn(UNMODELLED_KNOBS, path)
-  );
+  return path.startsWith("storage.") || Object.hasOwn(FULL_MODE_ALIASES, path);
 }
 
 /** A sweep file is malformed, or names a config, parameter or metric that does not exist. */
@@ -286,8 +275,6 @@ function parseFullSweep(
     throw new ExperimentError(`invalid base scenario: ${(err as Error).message}`, { cause: err });
   }
   const parameters = named.map(({ path, values }) => {
-    const why = Object.hasOwn(UNMODELLED_KNOBS, path) ? UNMODELLED_KNOBS[path] : undefined;
-    if (why !== undefined) throw new ExperimentError(`parameter "${path}": ${why}`);
     const resolved = Object.hasOwn(FULL_MODE_ALIASES, path) ? (FULL_MODE_ALIASES[path] as string) : path;
     const open = OPEN_SCENARIO_RECORDS.some((r) => resolved.startsWith(`${r}.`));
     if (!open && getPath(defaults, resolved) === undefined) {

@@ -53,6 +53,7 @@ const validatorSpec = z.strictObject({
       parityShards: z.number().int().gte(0),
       repairBandwidth: z.number().positive(),
       offlineGraceMs: z.number().gte(0),
+      repairThreshold: z.number().int().gte(0).max(64).optional(),
       repair: z.boolean(),
       scoreRetrievals: z.boolean(),
     })

@@ -175,6 +175,11 @@ export const scenarioSchema = z.strictObject({
         .int()
         .gte(1)
         .default(64 * 1024 * 1024),
+      /**
+       * api.repair_threshold: a stripe is rebuilt once at most k + this many of its pieces are
+       * left, capped at m − 1 (any lost piece); the default 64 is that cap for every m.
+       */
+      repairThreshold: z.number().int().gte(0).max(64).default(64),
       /** api.offline_grace in tempos (of simulated time): pieces of a miner down this long are rebuilt. */
       offlineGraceTempos: z.number().int().gte(0).default(1),
       /** Files expire after this many tempos; 0 keeps them for the run. */

@@ -27,6 +27,8 @@ export interface GatewaySpec {
   parityShards: number;
   repairBandwidth: number;
   offlineGraceMs: number;
+  /** api.repair_threshold: rebuild a stripe once at most k + this many pieces are left; absent: any loss. */
+  repairThreshold?: number;
   /** Whether maintenance rebuilds lost pieces; false leaves them lost. */
   repair: boolean;
   /** Whether pieces fetched for reads and repair count in the miners' scores (api.score_retrievals). */
@@ -242,6 +244,7 @@ export async function startSimGateway(init: {
         parityShards: spec.parityShards,
         repairBandwidth: spec.repairBandwidth,
         offlineGraceMs: spec.offlineGraceMs,
+        ...(spec.repairThreshold === undefined ? {} : { repairThreshold: spec.repairThreshold }),
         chunkSize: init.chunkSize,
         autoMaintain: false,
         scoreRetrievals: spec.scoreRetrievals,

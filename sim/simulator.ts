@@ -638,6 +638,7 @@ function startValidators(
                 parityShards: s.parityShards,
                 repairBandwidth: s.repairBandwidth,
                 offlineGraceMs: s.offlineGraceTempos * tempoMs(scenario),
+                repairThreshold: s.repairThreshold,
                 repair: s.repair,
                 scoreRetrievals: s.scoreRetrievals,
               },

@@ -74,9 +74,8 @@ describe("full-mode sweep files", () => {
   it("refuse a storage knob in fast mode, an unknown knob, and more than MAX_FULL_POINTS points", () => {
     expect(() => parseSweep({ ...tinySweep, mode: "fast" })).toThrow(/the fast mode models no user storage/);
     expect(() => parseSweep({ ...tinySweep, parameters: { "storage.nope": [1] } })).toThrow(ExperimentError);
-    expect(() => parseSweep({ ...tinySweep, parameters: { repairThreshold: [1, 2] } })).toThrow(
-      /durability model/,
-    );
+    // The repair threshold is a gateway setting (api.repair_threshold), swept like the others.
+    expect(() => parseSweep({ ...tinySweep, parameters: { repairThreshold: [0, 1] } })).not.toThrow();
     const values = Array.from({ length: MAX_FULL_POINTS + 1 }, (_, i) => i + 1);
     expect(() => parseSweep({ ...tinySweep, parameters: { "storage.readsPerTempo": values } })).toThrow(
       new RegExp(`at most ${MAX_FULL_POINTS} points`),
@@ -94,7 +93,7 @@ describe("full-mode sweep files", () => {
 
   it.each([
     [{ "storage.nope": [1, 2] }, /parameter "storage\.nope": not a simulator scenario setting/],
-    [{ "storage.repairThreshold": [1] }, /parameter "storage\.repairThreshold": .*durability model/],
+    [{ repairThreshold: [-1] }, /point repairThreshold=-1 seed=7: storage\.repairThreshold: /],
     [{ k: [0] }, /point k=0 seed=7: storage\.dataShards: /],
     [{ m: ["two"] }, /point m=two seed=7: storage\.parityShards: /],
   ])("npm run experiment with %j exits 2 with one line", (parameters, pattern) => {

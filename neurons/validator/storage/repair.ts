@@ -2,7 +2,8 @@
  * Repair: finds lost pieces and rebuilds them elsewhere. A piece is lost when its miner left the
  * metagraph, stayed unreachable longer than the grace period, failed a challenge on the piece's
  * chunk (the validator marks it), or reported the chunk evicted. Stripes are repaired most
- * endangered first (the fewest spare pieces), reading from miners at most `repairBandwidth`
+ * endangered first (the fewest spare pieces), once a stripe has at most k + `repairThreshold`
+ * pieces left (default m − 1: any loss), reading from miners at most `repairBandwidth`
  * bytes per second; each rebuilt piece goes to a miner not holding the stripe, on a coldkey (then
  * an IP) the stripe does not use yet when one exists.
  */
@@ -34,7 +35,8 @@ export interface Repairer {
 export function createRepairer(init: {
   db: ValidatorDb;
   link: MinerLink;
-  settings: { offlineGraceMs: number; repairBandwidth: number };
+  /** `repairThreshold`: rebuild a stripe once at most k + r pieces are left (default and cap m − 1). */
+  settings: { offlineGraceMs: number; repairBandwidth: number; repairThreshold?: number };
   reader: StripeReader;
   /** Stores a rebuilt piece on a miner other than `holders`; its new piece id, or undefined. */
   place: (
@@ -88,6 +90,9 @@ export function createRepairer(init: {
       if (file === undefined || file.state !== "stored") continue;
       const pieces = db.files.stripePieces(fileId, stripe);
       const lost = pieces.filter((p) => p.state === "lost");
+      // Below the threshold the stripe waits: its lost pieces stay lost (not a failure).
+      const spare = Math.min(settings.repairThreshold ?? file.parityShards, file.parityShards - 1);
+      if (pieces.length - lost.length > file.dataShards + Math.max(0, spare)) continue;
       const holders = pieces
         .filter((p) => p.state !== "lost")
         .map((p) => {

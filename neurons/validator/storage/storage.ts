@@ -69,6 +69,11 @@ export interface StorageSettings {
   repairBandwidth: number;
   /** How long a miner may stay unreachable before its pieces are rebuilt elsewhere. */
   offlineGraceMs: number;
+  /**
+   * Repair threshold r: a stripe is rebuilt once at most k + r of its pieces are left (capped at
+   * m − 1, the default: any lost piece). A lower r saves repair traffic and risks more.
+   */
+  repairThreshold?: number;
   /** The miners' chunk size: a piece (one leaf) must fit in a chunk. */
   chunkSize: number;
   piecesInFlight?: number;
@@ -145,6 +150,9 @@ export function storageSettingsFrom(config: ValidatorConfig): StorageSettings {
     parityShards: config["api.parity_shards"],
     repairBandwidth: config["api.repair_bandwidth"],
     offlineGraceMs: config["api.offline_grace"] * 1000,
+    ...(config["api.repair_threshold"] === undefined
+      ? {}
+      : { repairThreshold: config["api.repair_threshold"] }),
     chunkSize: config.chunk_size,
     scoreRetrievals: config["api.score_retrievals"],
   };
@@ -605,7 +613,11 @@ export function createStorageService(init: StorageInit): StorageServiceImpl {
   const repairer = createRepairer({
     db,
     link,
-    settings: { offlineGraceMs: settings.offlineGraceMs, repairBandwidth: settings.repairBandwidth },
+    settings: {
+      offlineGraceMs: settings.offlineGraceMs,
+      repairBandwidth: settings.repairBandwidth,
+      ...(settings.repairThreshold === undefined ? {} : { repairThreshold: settings.repairThreshold }),
+    },
     log,
     now,
     ...(init.sleep ? { sleep: init.sleep } : {}),

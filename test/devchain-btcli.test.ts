@@ -5,37 +5,19 @@
  * answers that agree with storage.
  */
 import { ApiPromise, WsProvider } from "@polkadot/api";
-import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDevChain, type DevChain } from "../chain/devchain/chain.js";
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
+import { sendTx } from "./support/devchain-tx.js";
 
 const TAO = 1_000_000_000n;
 /** The dev chain's price of one alpha, in rao: stake converts 1:1. */
 const PRICE = TAO;
 
-interface Outcome {
-  errors: string[];
-  events: string[];
-}
-
-/** Signs, waits for the block, and names the dispatch error (if any) and the events. */
-function send(api: ApiPromise, tx: SubmittableExtrinsic<"promise">, signer: KeyringPair): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, (r) => {
-      if (!r.status.isInBlock && !r.status.isFinalized) return;
-      const errors: string[] = [];
-      if (r.dispatchError?.isModule) {
-        const meta = api.registry.findMetaError(r.dispatchError.asModule);
-        errors.push(`${meta.section}.${meta.name}`);
-      } else if (r.dispatchError) errors.push(r.dispatchError.type);
-      resolve({ errors, events: r.events.map(({ event }) => `${event.section}.${event.method}`) });
-    }).catch(reject);
-  });
-}
+const send = sendTx;
 
 describe("dev chain calls and runtime APIs btcli's builder commands use", () => {
   let chain: DevChain;

@@ -17,6 +17,7 @@ import { subtensorErrors } from "../chain/devchain/pallets/subtensor/module-erro
 import { subtensorPallets } from "../chain/devchain/pallets/subtensor/pallets.js";
 import { MAX_UNREVEALED_COMMITS } from "../chain/devchain/pallets/subtensor/weights.js";
 import { weightsCommitHash } from "../chain/weights.js";
+import { sendTx, type TxOutcome } from "./support/devchain-tx.js";
 
 /** Genesis creates netuid 1 with //Alice as owner coldkey and hotkey (uid 0). */
 const NETUID = 1;
@@ -24,11 +25,6 @@ const TEMPO = 5;
 const TAO = 1_000_000_000n;
 
 type Tx = SubmittableExtrinsic<"promise">;
-
-interface Outcome {
-  errors: string[];
-  events: string[];
-}
 
 describe("mechanism weight calls", () => {
   let chain: DevChain;
@@ -45,21 +41,7 @@ describe("mechanism weight calls", () => {
   const read = <V>(item: string, keys: unknown[]) => chain.read<V>("SubtensorModule", item, keys);
   const weightsOf = (uid: number) => read<Array<[number, number]>>("Weights", [NETUID, uid]);
 
-  /** Signs, waits for the block and returns the dispatch errors and event names of this transaction. */
-  function send(tx: Tx, signer: KeyringPair): Promise<Outcome> {
-    return new Promise((resolve, reject) => {
-      tx.signAndSend(signer, (r) => {
-        if (!r.status.isInBlock && !r.status.isFinalized) return;
-        const errors: string[] = [];
-        if (r.dispatchError?.isModule) {
-          const meta = api.registry.findMetaError(r.dispatchError.asModule);
-          errors.push(`${meta.section}.${meta.name}`);
-        } else if (r.dispatchError) errors.push(r.dispatchError.type);
-        const events = r.events.map(({ event }) => `${event.section}.${event.method}`);
-        resolve({ errors, events });
-      }).catch(reject);
-    });
-  }
+  const send = (tx: Tx, signer: KeyringPair): Promise<TxOutcome> => sendTx(api, tx, signer);
 
   const sudo = (tx: Tx) => send(call("sudo.sudo", tx), alice);
   const setCommitReveal = (on: boolean) =>

@@ -18,6 +18,7 @@ import { silentLogger } from "../neurons/logger.js";
 import { type LinkedMiner, type MinerLink, MinerLinkError } from "../neurons/validator/storage/miner-link.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
 import { startSimGateway } from "../sim/sim-gateway.js";
+import { seedStripes } from "./support/seed-stripes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sim-storage-marks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,30 +28,7 @@ const h = (label: string | number) => new Uint8Array(createHash("sha256").update
 
 /** Three miners holding one (1, 2) stripe of each of `files` files: piece i of a stripe on miner i. */
 function seed(db: ValidatorDb, files: number): LinkedMiner[] {
-  const miners = [0, 1, 2].map((uid) =>
-    db.upsertMiner({ hotkey: `miner${uid}`, uid, multiaddr: null, seenAt: 1 }),
-  );
-  for (let f = 0; f < files; f++) {
-    const fileId = db.files.createPendingFile({
-      owner: "owner",
-      size: 10,
-      public: false,
-      createdAt: Date.now(),
-      expiresAt: null,
-      dataShards: 1,
-      parityShards: 2,
-    });
-    for (const [shard, miner] of miners.entries()) {
-      const slot = db.files.reservePieceSlot(miner.id, 64, { fileId, stripe: 0, shard, size: 10 });
-      db.files.ackPiece(slot!.pieceId, h(`${f}/${shard}`));
-    }
-    db.files.commitFile(fileId, {
-      cid: `bafk-file${f}`,
-      stripes: 1,
-      leaves: [{ cid: `bafk-file${f}`, size: 10 }],
-      nodes: [],
-    });
-  }
+  const miners = seedStripes(db, files);
   return miners.map((m) => ({
     id: m.id,
     hotkey: m.hotkey,

@@ -4,7 +4,6 @@
  * the miner link and the stripe reader are stand-ins behind their interfaces, and the reader
  * records which stripes repair asked it to rebuild.
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,42 +12,14 @@ import type { MinerLink } from "../neurons/validator/storage/miner-link.js";
 import { createRepairer } from "../neurons/validator/storage/repair.js";
 import type { StripeReader } from "../neurons/validator/storage/storage.js";
 import { ValidatorDb } from "../neurons/validator/validator-db.js";
+import { seedStripes } from "./support/seed-stripes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "repair-threshold-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const h = (label: string) => new Uint8Array(createHash("sha256").update(label).digest());
-
-/** A (1, 2) stripe of one file on three miners, piece i on miner i; returns the miners' ids. */
-function seedStripe(db: ValidatorDb): number[] {
-  const miners = [0, 1, 2].map((uid) =>
-    db.upsertMiner({ hotkey: `miner${uid}`, uid, multiaddr: null, seenAt: 1 }),
-  );
-  const fileId = db.files.createPendingFile({
-    owner: "owner",
-    size: 10,
-    public: false,
-    createdAt: Date.now(),
-    expiresAt: null,
-    dataShards: 1,
-    parityShards: 2,
-  });
-  for (const [shard, miner] of miners.entries()) {
-    const slot = db.files.reservePieceSlot(miner.id, 64, { fileId, stripe: 0, shard, size: 10 });
-    db.files.ackPiece(slot!.pieceId, h(`piece ${shard}`));
-  }
-  db.files.commitFile(fileId, {
-    cid: "bafk-file",
-    stripes: 1,
-    leaves: [{ cid: "bafk-file", size: 10 }],
-    nodes: [],
-  });
-  return miners.map((m) => m.id);
-}
-
 function repairerWith(repairThreshold: number | undefined) {
   const db = ValidatorDb.open(join(mkdtempSync(join(dir, "v-")), "validator.sqlite"));
-  const minerIds = seedStripe(db);
+  const minerIds = seedStripes(db, 1).map((m) => m.id);
   const link = {
     refresh: async () => {},
     miners: () =>

@@ -10,6 +10,7 @@ import {
   minerConfigSchema,
   validatorConfigSchema,
 } from "../neurons/config.js";
+import { storageSettingsFrom } from "../neurons/validator/storage/storage.js";
 import { validatorSettingsFrom } from "../neurons/validator/validator.js";
 
 const run = promisify(execFile);
@@ -111,5 +112,16 @@ describe("entry points", () => {
     expect(err.code).toBe(2);
     // The error is one line (a hint to run --help may follow it).
     expect(err.stderr.split("\n")[0]).toContain("invalid neuron.miner_deadline from --neuron.miner_deadline");
+  });
+  it("the gateway's repair threshold is optional (m − 1) and refused past 64 or below 0", async () => {
+    expect(storageSettingsFrom(defaultsOf(validatorConfigSchema)).repairThreshold).toBeUndefined();
+    const loaded = await loadConfig(validatorConfigSchema, ["--api.repair_threshold", "1"], {}, "");
+    if (loaded.help) throw new Error("unexpected --help");
+    expect(storageSettingsFrom(loaded.config).repairThreshold).toBe(1);
+    for (const bad of ["65", "-1", "1.5"])
+      await expect(
+        loadConfig(validatorConfigSchema, ["--api.repair_threshold", bad], {}, ""),
+        bad,
+      ).rejects.toBeInstanceOf(ConfigError);
   });
 });

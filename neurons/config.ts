@@ -121,6 +121,13 @@ export const minerConfigSchema = commonConfigSchema.extend({
     z.number().gt(0).max(1).default(0.0001),
   ),
   chunk_size: option("Storage", "Chunk size in bytes", chunkSize()),
+  // SQLite's page cache is per open store, one store per validator: 16 MB each (better-sqlite3's
+  // compiled default) is ~1 GB for 64 validators once read. The OS page cache holds the same pages.
+  "store.cache_mib": option(
+    "Storage",
+    "SQLite page cache of each validator's store, in MiB",
+    z.number().min(0.0625).max(4096).default(16),
+  ),
   register: option(
     "Subnet",
     "Register the hotkey (burned) if it is not registered",

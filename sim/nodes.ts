@@ -147,6 +147,13 @@ export interface OutsourcerHooks {
 const SIM_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /**
+ * SQLite page cache of each simulated miner's store, per validator. A real miner's 16 MiB each
+ * (DEFAULT_STORE_CACHE_BYTES) is for one machine per miner; here hundreds of stores share one
+ * machine and each holds a few 64 KiB chunks, which the OS page cache keeps anyway.
+ */
+export const SIM_STORE_CACHE_BYTES = 256 * 1024;
+
+/**
  * Builds (not starts) a simulated miner: the production miner with the spec's behaviour, on a disk
  * of fixed size. Free space shrinks as the miner's own files grow, as on a real disk, so
  * (free + used), which the budget is a share of, stays the disk size and a restarted miner gets
@@ -179,6 +186,7 @@ export async function buildMiner(
       // The simulator publishes the address itself, one transaction at a time.
       announce: false,
       admission: { handshakeTimeoutMs: SIM_HANDSHAKE_TIMEOUT_MS },
+      storeCacheBytes: SIM_STORE_CACHE_BYTES,
     },
     chain: deps.chain,
     hotkey,

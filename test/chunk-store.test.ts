@@ -15,7 +15,12 @@ import {
   MemoryChunkStore,
   StoreClosedError,
 } from "../neurons/miner/chunk-store.js";
-import { SqliteChunkStore, StoreMismatchError } from "../neurons/miner/sqlite-chunk-store.js";
+import {
+  DEFAULT_STORE_CACHE_BYTES,
+  MIN_STORE_CACHE_BYTES,
+  SqliteChunkStore,
+  StoreMismatchError,
+} from "../neurons/miner/sqlite-chunk-store.js";
 import {
   InvalidPathSegmentError,
   PARTITION_DB_FILE,
@@ -284,6 +289,27 @@ describe("SqliteChunkStore on disk", () => {
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
     store.close();
+  });
+
+  it("sizes its page cache: 16 MiB by default, the option's size otherwise, never under one page", () => {
+    const byDefault = new SqliteChunkStore({ path: join(dir, "a.sqlite"), chunkSize: CHUNK });
+    expect(byDefault.cacheBytes()).toBe(DEFAULT_STORE_CACHE_BYTES);
+    byDefault.close();
+    const small = new SqliteChunkStore({
+      path: join(dir, "b.sqlite"),
+      chunkSize: CHUNK,
+      cacheBytes: 256 * 1024,
+    });
+    expect(small.cacheBytes()).toBe(256 * 1024);
+    for (let i = 0; i < 8; i++) small.put(i, chunkBytes(i));
+    expect(Buffer.from(small.get(5)!).equals(Buffer.from(chunkBytes(5)))).toBe(true);
+    small.close();
+    for (const cacheBytes of [0, MIN_STORE_CACHE_BYTES - 1, MIN_STORE_CACHE_BYTES + 0.5, Number.NaN]) {
+      expect(
+        () => new SqliteChunkStore({ path: join(dir, "c.sqlite"), cacheBytes }),
+        String(cacheBytes),
+      ).toThrow(RangeError);
+    }
   });
 
   it("stores 1 MiB chunks by default and refuses 1 MiB + 1", () => {

@@ -36,6 +36,7 @@ describe("node configuration", () => {
     expect(config["wallet.hotkey"]).toBe("default");
     expect(config.chunk_size).toBe(1 << 20);
     expect(config.db_root_path).toBe("~/bittensor-db");
+    expect(config["store.cache_mib"]).toBe(16);
   });
   it("rejects a bad value, an unknown flag and a bad environment value with ConfigError", async () => {
     await expect(loadConfig(minerOptions, ["--threshold", "2"], {}, "")).rejects.toBeInstanceOf(ConfigError);
@@ -56,6 +57,9 @@ describe("node configuration", () => {
       ["--neuron.unauthenticated_idle", "-1"],
       ["--neuron.max_buffered_bytes", "0"],
       ["--neuron.validator_grace", "-1"],
+      ["--store.cache_mib", "0"],
+      ["--store.cache_mib", "0.01"],
+      ["--store.cache_mib", "5000"],
     ]) {
       await expect(loadConfig(minerOptions, argv, {}, ""), argv.join(" ")).rejects.toBeInstanceOf(
         ConfigError,

@@ -281,6 +281,23 @@ describe("StoreManager", () => {
     m.close();
   });
 
+  it("opens each validator's SQLite store with the page cache it was given", () => {
+    const layout = resolveStoreLayout({ dbRoot: dir, netuid: 3, minerHotkey: "miner" });
+    const m = new StoreManager({
+      layout,
+      chunkSize: BIG,
+      storeCacheBytes: 512 * 1024,
+      threshold: 0.5,
+      freeBytes: () => 64 * MiB,
+    });
+    m.rebalance([{ hotkey: "v", stake: 1 }]);
+    m.put("v", 0, new Uint8Array(BIG).fill(3));
+    const store = m.store("v");
+    expect(store).toBeInstanceOf(SqliteChunkStore);
+    expect((store as SqliteChunkStore).cacheBytes()).toBe(512 * 1024);
+    m.close();
+  });
+
   it("evicts everything of a validator that is no longer listed, and remembers budgets across restarts", () => {
     const stores = new Map<string, ChunkStore>();
     const m = manager(() => 20 * BIG, stores);

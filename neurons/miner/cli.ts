@@ -91,6 +91,7 @@ async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
       netuid: config.netuid,
       dbRoot: config.db_root_path,
       chunkSize: config.chunk_size,
+      storeCacheBytes: Math.round(config["store.cache_mib"] * 1024 * 1024),
       threshold: config.threshold,
       listen: { ip: config["axon.ip"], port: config["axon.port"] },
       ...(config["axon.external_ip"] !== undefined ? { externalIp: config["axon.external_ip"] } : {}),

@@ -63,6 +63,8 @@ export interface MinerSettings {
   /** Accepted clock difference of signed requests. */
   authWindowMs?: number;
   treeCacheBytes?: number;
+  /** SQLite page cache of each validator's store (default DEFAULT_STORE_CACHE_BYTES). */
+  storeCacheBytes?: number;
   /** Each validator's cost budget (neurons/miner/cost-budget.ts; default DEFAULT_COST_BUDGET). */
   costBudget?: Partial<CostBudgetLimits>;
 }
@@ -291,6 +293,7 @@ export function createMiner(init: MinerInit): Miner {
         chunkSize,
         threshold: settings.threshold,
         ...(settings.validatorGraceMs !== undefined ? { validatorGraceMs: settings.validatorGraceMs } : {}),
+        ...(settings.storeCacheBytes !== undefined ? { storeCacheBytes: settings.storeCacheBytes } : {}),
         ...(init.freeBytes ? { freeBytes: init.freeBytes } : {}),
         now,
       });

@@ -364,6 +364,8 @@ export interface StoreManagerInit {
   validatorGraceMs?: number;
   /** Free bytes on the filesystem of a folder (default {@link filesystemFreeBytes}). */
   freeBytes?: (dir: string) => number;
+  /** SQLite page cache of each validator's store (default DEFAULT_STORE_CACHE_BYTES); only for the default openStore. */
+  storeCacheBytes?: number;
   /** Opens a validator's store (default: a SqliteChunkStore at `layout.storePath`). */
   openStore?: (path: string, chunkSize: number) => ChunkStore;
   /** Clock in Unix ms (default Date.now). */
@@ -415,7 +417,11 @@ export class StoreManager {
     this.#floorChunks = init.floorChunks ?? DEFAULT_FLOOR_CHUNKS;
     this.#graceMs = init.validatorGraceMs ?? DEFAULT_VALIDATOR_GRACE_MS;
     this.#freeBytes = init.freeBytes ?? filesystemFreeBytes;
-    this.#openStore = init.openStore ?? ((path, chunkSize) => new SqliteChunkStore({ path, chunkSize }));
+    const cacheBytes = init.storeCacheBytes;
+    this.#openStore =
+      init.openStore ??
+      ((path, chunkSize) =>
+        new SqliteChunkStore({ path, chunkSize, ...(cacheBytes !== undefined ? { cacheBytes } : {}) }));
     this.#now = init.now ?? Date.now;
     mkdirSync(this.#layout.dir, { recursive: true });
     this.#partition = new PartitionDb(this.#layout.partitionPath);

@@ -138,6 +138,7 @@ export class DevChain {
   #timer: NodeJS.Timeout | null = null;
   #scheduled: NodeJS.Immediate | null = null;
   #started = false;
+  #runtimeHash: string | undefined;
   readonly #finality = new Set<NodeJS.Timeout>();
 
   constructor(options: DevChainOptions = {}) {
@@ -210,11 +211,17 @@ export class DevChain {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Which runtime wrote a stored chain: the metadata's hash, computed once (only a chain with a file asks). */
+  #metadataHash(): string {
+    this.#runtimeHash ??= u8aToHex(blake2_256(this.runtime.metadata));
+    return this.#runtimeHash;
+  }
+
   async start(): Promise<void> {
     if (this.#started) return;
     await cryptoWaitReady();
-    const metadataHash = u8aToHex(blake2_256(this.runtime.metadata));
     if (this.options.db) {
+      const metadataHash = this.#metadataHash();
       this.#store = await openSqliteStore(this.options.db);
       const stored = this.#store.load();
       if (stored) {
@@ -244,7 +251,7 @@ export class DevChain {
         this.#log,
       );
       this.#push(genesis);
-      this.#store?.saveBlock(genesis, new Map(this.#state.entries()), metadataHash);
+      this.#store?.saveBlock(genesis, new Map(this.#state.entries()), this.#metadataHash());
     }
     this.#server = new RpcServer({
       host: this.options.host ?? "127.0.0.1",
@@ -466,7 +473,7 @@ export class DevChain {
     for (let i = this.#pool.length - 1; i >= 0; i--)
       if (gone.has(this.#pool[i] as PoolEntry)) this.#pool.splice(i, 1);
     try {
-      this.#store?.saveBlock(block, changes, u8aToHex(blake2_256(this.runtime.metadata)));
+      this.#store?.saveBlock(block, changes, this.#metadataHash());
     } catch (e) {
       this.#log("cannot persist block", e);
     }
@@ -521,7 +528,7 @@ export class DevChain {
       [],
     );
     this.#push(block);
-    this.#store?.saveBlock(block, changes, u8aToHex(blake2_256(this.runtime.metadata)));
+    this.#store?.saveBlock(block, changes, this.#metadataHash());
     this.#emit({ type: "block", block, changes });
     return block;
   }

@@ -228,8 +228,8 @@ function agreesWithJs(candidate: NativeMerkle): boolean {
       const expected = buildChunkTreeJs(probe, leafSize);
       const tree = treeFromPacked(candidate.tree(probe, leafSize), expected.leafCount);
       if (!bytesEqual(tree.root, expected.root)) return false;
-      if (!tree.levels.every((level, l) => bytesEqual(level, expected.levels[l] as Uint8Array))) return false;
       if (tree.levels.length !== expected.levels.length) return false;
+      if (!tree.levels.every((level, l) => bytesEqual(level, expected.levels[l] as Uint8Array))) return false;
       if (!bytesEqual(new Uint8Array(candidate.root(probe, leafSize)), expected.root)) return false;
     }
     return true;

@@ -19,14 +19,24 @@
  * {@link verifyMultiProof} safe to call with nothing but a root: the verifier need not know the
  * chunk's length.
  *
- * Hashing uses node:crypto's one-shot `hash()` (Node ≥ 20.12), which measured ~1.4× faster per
- * 1 KiB leaf than `createHash().update().digest()` and 10× faster than @noble/hashes here; each
- * leaf is copied once into a reusable scratch buffer behind its tag byte instead of concatenated.
+ * Whole trees ({@link buildChunkTree}, {@link chunkRoot}) are built by the native addon of
+ * protocol/merkle-native.ts when it loaded: one call per tree instead of one per hash, the same
+ * bytes ({@link merkleImplementation} says which builder runs). Otherwise, and for single hashes
+ * and proofs, hashing uses node:crypto's one-shot `hash()` (Node ≥ 20.12), which measured ~1.4×
+ * faster per 1 KiB leaf than `createHash().update().digest()` and 10× faster than @noble/hashes
+ * here; each leaf is copied once into a reusable scratch buffer behind its tag byte instead of
+ * concatenated.
  */
 import { hash } from "node:crypto";
 import { bytesEqual } from "./bytes.js";
 import { HASH_LENGTH, LEAF_SIZE } from "./constants.js";
 import { ProtocolError } from "./errors.js";
+import {
+  loadNativeMerkle,
+  MERKLE_IMPLEMENTATION_ENV,
+  MerkleImplementationError,
+  type NativeMerkle,
+} from "./merkle-native.js";
 import type { MerkleMultiProof } from "./types.js";
 
 /** Domain tags; see the module comment. */
@@ -165,19 +175,24 @@ function topOf(levels: Uint8Array[]): Uint8Array {
   return (levels[levels.length - 1] as Uint8Array).subarray(0, HASH_LENGTH);
 }
 
-/**
- * Builds the Merkle tree of a chunk, split into `leafSize`-byte leaves (the last may be short).
- * Throws {@link EmptyChunkError} for an empty chunk.
- *
- * @example
- * const tree = buildChunkTree(chunk);
- * tree.root; // 32 bytes, the chunk's commitment
- */
-export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE): MerkleTree {
+/** The leaf count of a chunk, refusing an empty one. */
+function nonEmptyLeafCount(chunk: Uint8Array, leafSize: number): number {
   const leafCount = leafCountFor(chunk.length, leafSize);
   if (leafCount === 0) throw new EmptyChunkError("a chunk must hold at least one byte");
+  return leafCount;
+}
+
+/**
+ * {@link buildChunkTree} in JavaScript, one node:crypto call per hash, whichever builder is
+ * selected: the reference the native builder is checked against, and the fallback without it.
+ *
+ * @example bytesEqual(buildChunkTreeJs(chunk).root, buildChunkTree(chunk).root) // true
+ */
+export function buildChunkTreeJs(chunk: Uint8Array, leafSize: number = LEAF_SIZE): MerkleTree {
+  const leafCount = nonEmptyLeafCount(chunk, leafSize);
   const leafHashes = new Uint8Array(leafCount * HASH_LENGTH);
-  const scratch = new Uint8Array(1 + leafSize);
+  // No leaf is longer than the chunk: a leaf size past it (say, one a peer announced) costs nothing.
+  const scratch = new Uint8Array(1 + Math.min(leafSize, chunk.length));
   scratch[0] = LEAF_TAG;
   for (let i = 0; i < leafCount; i++) {
     const start = i * leafSize;
@@ -187,6 +202,73 @@ export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE):
   }
   const levels = buildLevels(leafHashes, leafCount);
   return { leafCount, levels, root: seal(CHUNK_SEAL_TAG, leafCount, topOf(levels)) };
+}
+
+/** A tree from the native builder's packed output: the levels are views of it, the root a copy. */
+function treeFromPacked(packed: ArrayBuffer, leafCount: number): MerkleTree {
+  const levels: Uint8Array[] = [];
+  let offset = 0;
+  for (const count of levelCounts(leafCount)) {
+    levels.push(new Uint8Array(packed, offset, count * HASH_LENGTH));
+    offset += count * HASH_LENGTH;
+  }
+  // Copied so that a root kept on its own does not hold the whole tree's memory.
+  return { leafCount, levels, root: new Uint8Array(packed.slice(offset, offset + HASH_LENGTH)) };
+}
+
+/**
+ * Whether `candidate` builds the same trees and roots as the JavaScript builder on a probe that
+ * takes every path: leaves, pairs, odd nodes promoted at two levels, a short last leaf, the seal.
+ * A native build against the wrong headers would fail here rather than answer challenges wrong.
+ */
+function agreesWithJs(candidate: NativeMerkle): boolean {
+  const probe = Uint8Array.from({ length: 11 * 7 - 3 }, (_, i) => (i * 37 + 11) & 0xff);
+  try {
+    for (const leafSize of [7, 1, probe.length, probe.length + 1]) {
+      const expected = buildChunkTreeJs(probe, leafSize);
+      const tree = treeFromPacked(candidate.tree(probe, leafSize), expected.leafCount);
+      if (!bytesEqual(tree.root, expected.root)) return false;
+      if (tree.levels.length !== expected.levels.length) return false;
+      if (!tree.levels.every((level, l) => bytesEqual(level, expected.levels[l] as Uint8Array))) return false;
+      if (!bytesEqual(new Uint8Array(candidate.root(probe, leafSize)), expected.root)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function selectNativeMerkle(): NativeMerkle | undefined {
+  const loaded = loadNativeMerkle();
+  if (loaded === undefined || agreesWithJs(loaded)) return loaded;
+  if (process.env[MERKLE_IMPLEMENTATION_ENV] === "native") {
+    throw new MerkleImplementationError("the native Merkle builder disagrees with the JavaScript one");
+  }
+  return undefined;
+}
+
+const nativeMerkle = selectNativeMerkle();
+
+/**
+ * Which builder {@link buildChunkTree} and {@link chunkRoot} use in this process: `native` (the
+ * addon of protocol/merkle-native.ts) or `js`.
+ *
+ * @example console.log(`merkle trees: ${merkleImplementation}`)
+ */
+export const merkleImplementation: "native" | "js" = nativeMerkle === undefined ? "js" : "native";
+
+/**
+ * Builds the Merkle tree of a chunk, split into `leafSize`-byte leaves (the last may be short).
+ * Throws {@link EmptyChunkError} for an empty chunk.
+ *
+ * @example
+ * const tree = buildChunkTree(chunk);
+ * tree.root; // 32 bytes, the chunk's commitment
+ */
+export function buildChunkTree(chunk: Uint8Array, leafSize: number = LEAF_SIZE): MerkleTree {
+  if (nativeMerkle === undefined) return buildChunkTreeJs(chunk, leafSize);
+  const leafCount = nonEmptyLeafCount(chunk, leafSize);
+  return treeFromPacked(nativeMerkle.tree(chunk, leafSize), leafCount);
 }
 
 /** Node count of each level of a tree over `leafCount` leaves, leaves first, top (1) last. */
@@ -293,7 +375,9 @@ export function treeFromUpperLevels(
  * @example chunkRoot(chunk) // 32 bytes
  */
 export function chunkRoot(chunk: Uint8Array, leafSize: number = LEAF_SIZE): Uint8Array {
-  return buildChunkTree(chunk, leafSize).root;
+  if (nativeMerkle === undefined) return buildChunkTreeJs(chunk, leafSize).root;
+  nonEmptyLeafCount(chunk, leafSize);
+  return new Uint8Array(nativeMerkle.root(chunk, leafSize));
 }
 
 /**

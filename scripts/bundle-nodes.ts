@@ -23,8 +23,12 @@ const bundles = [
   { out: "sim/node-runner.bundle.js", main: "sim/node-runner.js" },
 ] as const;
 
-/** Packages with a native addon: loaded from node_modules at run time, as before. */
-const native = /^(better-sqlite3|bindings)(\/|$)/;
+/**
+ * Packages with a native addon: loaded from node_modules at run time, as before. The Merkle addon
+ * is loaded with a runtime `require` (protocol/merkle-native.ts) that the bundler does not follow;
+ * it is listed so that no later change of that load can pull the package into a bundle.
+ */
+const native = /^(better-sqlite3|bindings|storage-subnet-merkle-native)(\/|$)/;
 
 async function bundleProgram(bundle: (typeof bundles)[number]): Promise<void> {
   const entry = `\0entry:${bundle.out}`;

@@ -478,7 +478,9 @@ export function createValidator(init: ValidatorInit): Validator {
     const old = sessions.anySessionOf(m.record.id);
     if (old) {
       sessions.release(m.record.id);
-      await p2p?.hangUp(peerIdFromString(old.peer)).catch(() => undefined);
+      // Bounded by the caller's deadline: libp2p's hangUp waits for a `close` event with no timeout
+      // of its own, and a connection already closing may never send it again.
+      await p2p?.hangUp(peerIdFromString(old.peer), { signal }).catch(() => undefined);
     }
     const named = peerOf(address);
     const before = sessions.claimant(m.record.id, { address, ...(named ? { peer: named } : {}) });

@@ -154,6 +154,14 @@ const SIM_HANDSHAKE_TIMEOUT_MS = 30_000;
 export const SIM_STORE_CACHE_BYTES = 256 * 1024;
 
 /**
+ * Simulated miners' stores do not wait for the disk: hundreds of them share one disk here, and the
+ * simulator models neither power cuts nor disk latency, only who stored and proved what. A store
+ * still keeps every acknowledged chunk when its process is killed (the WAL is in the OS page
+ * cache); a real miner always fsyncs (MinerSettings.storeFsync).
+ */
+export const SIM_STORE_FSYNC = false;
+
+/**
  * Builds (not starts) a simulated miner: the production miner with the spec's behaviour, on a disk
  * of fixed size. Free space shrinks as the miner's own files grow, as on a real disk, so
  * (free + used), which the budget is a share of, stays the disk size and a restarted miner gets
@@ -187,6 +195,7 @@ export async function buildMiner(
       announce: false,
       admission: { handshakeTimeoutMs: SIM_HANDSHAKE_TIMEOUT_MS },
       storeCacheBytes: SIM_STORE_CACHE_BYTES,
+      storeFsync: SIM_STORE_FSYNC,
     },
     chain: deps.chain,
     hotkey,

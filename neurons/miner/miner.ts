@@ -65,6 +65,12 @@ export interface MinerSettings {
   treeCacheBytes?: number;
   /** SQLite page cache of each validator's store (default DEFAULT_STORE_CACHE_BYTES). */
   storeCacheBytes?: number;
+  /**
+   * Whether stores wait for the disk before a chunk is acknowledged (default true). Not a flag: a
+   * miner that acknowledges what a power cut can lose fails its challenges after one. The
+   * simulator turns it off (sim/nodes.ts).
+   */
+  storeFsync?: boolean;
   /** Each validator's cost budget (neurons/miner/cost-budget.ts; default DEFAULT_COST_BUDGET). */
   costBudget?: Partial<CostBudgetLimits>;
 }
@@ -294,6 +300,7 @@ export function createMiner(init: MinerInit): Miner {
         threshold: settings.threshold,
         ...(settings.validatorGraceMs !== undefined ? { validatorGraceMs: settings.validatorGraceMs } : {}),
         ...(settings.storeCacheBytes !== undefined ? { storeCacheBytes: settings.storeCacheBytes } : {}),
+        ...(settings.storeFsync !== undefined ? { storeFsync: settings.storeFsync } : {}),
         ...(init.freeBytes ? { freeBytes: init.freeBytes } : {}),
         now,
       });

@@ -366,6 +366,8 @@ export interface StoreManagerInit {
   freeBytes?: (dir: string) => number;
   /** SQLite page cache of each validator's store (default DEFAULT_STORE_CACHE_BYTES); only for the default openStore. */
   storeCacheBytes?: number;
+  /** Whether the default openStore's commits wait for the disk (default true; see SqliteChunkStoreOptions.fsync). */
+  storeFsync?: boolean;
   /** Opens a validator's store (default: a SqliteChunkStore at `layout.storePath`). */
   openStore?: (path: string, chunkSize: number) => ChunkStore;
   /** Clock in Unix ms (default Date.now). */
@@ -418,10 +420,16 @@ export class StoreManager {
     this.#graceMs = init.validatorGraceMs ?? DEFAULT_VALIDATOR_GRACE_MS;
     this.#freeBytes = init.freeBytes ?? filesystemFreeBytes;
     const cacheBytes = init.storeCacheBytes;
+    const fsync = init.storeFsync;
     this.#openStore =
       init.openStore ??
       ((path, chunkSize) =>
-        new SqliteChunkStore({ path, chunkSize, ...(cacheBytes !== undefined ? { cacheBytes } : {}) }));
+        new SqliteChunkStore({
+          path,
+          chunkSize,
+          ...(cacheBytes !== undefined ? { cacheBytes } : {}),
+          ...(fsync !== undefined ? { fsync } : {}),
+        }));
     this.#now = init.now ?? Date.now;
     mkdirSync(this.#layout.dir, { recursive: true });
     this.#partition = new PartitionDb(this.#layout.partitionPath);

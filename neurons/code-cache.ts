@@ -26,6 +26,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import Module, { createRequire } from "node:module";
@@ -44,6 +45,9 @@ export const CODE_CACHE_ENV = "STORAGE_SUBNET_CODE_CACHE";
 const MAGIC = Buffer.from("sscc1\n");
 const CHECKSUM_BYTES = 32;
 const HEADER_BYTES = MAGIC.length + CHECKSUM_BYTES;
+
+/** A temporary cache file older than this was left by a process killed while writing it. */
+const ABANDONED_TEMPORARY_MS = 60_000;
 
 /** Where {@link saveCodeCache}, called from the bundled node, finds the loader's save step. */
 const SAVE_HOOK = Symbol.for("storage-subnet.code-cache.save");
@@ -222,7 +226,8 @@ function readCacheFile(file: string, maxBytes = MAX_CODE_CACHE_BYTES): { data?: 
 
 /**
  * Writes `data` to `file` whole or not at all (a temporary file renamed over it), then removes the
- * files of other builds of the same program (`programPrefix` but not `buildPrefix`).
+ * files of other builds of the same program (`programPrefix` but not `buildPrefix`) and temporary
+ * files abandoned by killed writers.
  */
 function writeCacheFile(file: string, data: Buffer, programPrefix: string, buildPrefix: string): void {
   const dir = dirname(file);
@@ -240,10 +245,14 @@ function writeCacheFile(file: string, data: Buffer, programPrefix: string, build
     return;
   }
   try {
+    const now = Date.now();
     for (const name of readdirSync(dir)) {
-      if (name.startsWith(programPrefix) && !name.startsWith(buildPrefix) && name.endsWith(".v8")) {
-        rmSync(join(dir, name), { force: true });
-      }
+      if (!name.startsWith(programPrefix)) continue;
+      const path = join(dir, name);
+      const olderBuild = name.endsWith(".v8") && !name.startsWith(buildPrefix);
+      // A temporary file a killed process left behind (a live writer renames its own within seconds).
+      const abandoned = name.endsWith(".tmp") && now - statSync(path).mtimeMs > ABANDONED_TEMPORARY_MS;
+      if (olderBuild || abandoned) rmSync(path, { force: true });
     }
   } catch {
     // Another process pruned first, or the directory went away: nothing to do.

@@ -1,7 +1,15 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CODE_CACHE_ENV, codeCacheDir, saveCodeCache } from "../neurons/code-cache.js";
@@ -144,6 +152,25 @@ describe("the node bundles' code cache", () => {
     expect(cacheFiles()).toHaveLength(1);
     expect(cacheFiles()).not.toEqual(old);
     expect((await runBundle(bundle, { dir: cacheDir })).status).toBe("hit");
+  });
+
+  it("removes temporary files a killed writer left over a minute ago, not a live writer's", async () => {
+    const bundle = writeBundle("miner");
+    const first = await runBundle(bundle, { dir: cacheDir });
+    const prefix = basename(first.file as string)
+      .split("-")
+      .slice(0, 2)
+      .join("-");
+    const abandoned = join(cacheDir, `${prefix}-old.v8.1.abcd.tmp`);
+    const live = join(cacheDir, `${prefix}-new.v8.2.abcd.tmp`);
+    writeFileSync(abandoned, "half a cache");
+    writeFileSync(live, "half a cache");
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(abandoned, twoMinutesAgo, twoMinutesAgo);
+    writeBundle("miner", "a new build");
+    await runBundle(bundle, { dir: cacheDir });
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(live)).toBe(true);
   });
 
   it("runs without a cache when it is off or its directory cannot be written", async () => {

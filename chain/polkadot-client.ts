@@ -109,6 +109,12 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
   readonly endpoint: string;
   private apiInstance: ApiPromise | undefined;
   private readonly options: Required<PolkadotChainClientOptions>;
+  /**
+   * The last metagraph read and the block it was read at: a block's state never changes, so a
+   * read at the same block (a node reads it twice on start-up, before and after serving) is
+   * answered from it.
+   */
+  private lastGraph: { key: string; graph: Metagraph } | undefined;
 
   constructor(options: PolkadotChainClientOptions) {
     this.endpoint = options.endpoint;
@@ -234,6 +240,20 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
   private async readMetagraph(netuid: number, options: MetagraphOptions): Promise<Metagraph> {
     const header = await this.api.rpc.chain.getHeader();
     const blockHash = header.hash.toHex();
+    const key = `${netuid}/${blockHash}/${options.weights === true}/${options.bonds === true}`;
+    // A copy: the caller may change what it gets.
+    if (this.lastGraph?.key === key) return structuredClone(this.lastGraph.graph);
+    const graph = await this.readMetagraphAt(netuid, blockHash, header.number.toNumber(), options);
+    this.lastGraph = { key, graph: structuredClone(graph) };
+    return graph;
+  }
+
+  private async readMetagraphAt(
+    netuid: number,
+    blockHash: string,
+    block: number,
+    options: MetagraphOptions,
+  ): Promise<Metagraph> {
     const at = await this.api.at(blockHash);
     const q = (item: string) => queryOf(at.query, "subtensorModule", item);
     const n = toNumber(await q("subnetworkN")(netuid));
@@ -294,7 +314,7 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     };
     const graph: Metagraph = {
       netuid,
-      block: header.number.toNumber(),
+      block,
       blockHash,
       n,
       hotkeys,

@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
+  existsSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -132,6 +133,8 @@ export function runCachedBundle(bundle: string | URL, options: CodeCacheOptions 
     save() {
       if (saved || cacheFile === undefined) return;
       saved = true;
+      // Another process of this build got there first (a simulator starts many at once).
+      if (status === "miss" && existsSync(cacheFile)) return;
       writeCacheFile(cacheFile, script.createCachedData(), `${program}-`, `${program}-${sourceHash}-`);
     },
   };

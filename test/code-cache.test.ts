@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   existsSync,
   mkdtempSync,
@@ -10,6 +11,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CODE_CACHE_ENV, codeCacheDir, saveCodeCache } from "../neurons/code-cache.js";
@@ -102,6 +104,34 @@ describe("the node bundles' code cache", () => {
     expect(second.status).toBe("hit");
     expect(second.program.sum).toBe(40425);
     expect(cacheFiles()).toHaveLength(1);
+  });
+
+  it("leaves a cache another process of the same build wrote meanwhile", async () => {
+    const bundle = writeBundle("miner");
+    // A node that found no cache is up only after another start of the same build wrote one.
+    const script = join(dir, "late.mjs");
+    writeFileSync(
+      script,
+      `import { runCachedBundle } from ${JSON.stringify(loader)};\n` +
+        `const run = runCachedBundle(${JSON.stringify(bundle)}, { nodeCompileCache: false, dir: ${JSON.stringify(cacheDir)} });\n` +
+        "console.log(JSON.stringify({ status: run.status, file: run.file }));\n" +
+        'process.stdin.once("data", () => { run.save(); process.exit(0); });\n',
+    );
+    const child = spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "inherit"] });
+    // Its second line (the first is the program's own): how it used the cache.
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    await lines.next();
+    const { status, file } = JSON.parse((await lines.next()).value as string) as {
+      status: string;
+      file: string;
+    };
+    expect(status).toBe("miss");
+    const other = await runBundle(bundle, { dir: cacheDir });
+    expect(other.file).toBe(file);
+    const written = readFileSync(file);
+    child.stdin.write("up\n");
+    await once(child, "exit");
+    expect(readFileSync(file).equals(written)).toBe(true);
   });
 
   it("ignores a corrupt cache file, runs the program anyway, and replaces the file", async () => {

@@ -11,7 +11,8 @@
  * `STORAGE_SUBNET_CODE_CACHE` environment variable (`off` turns the cache off), else
  * `$XDG_CACHE_HOME/storage-subnet/code-cache`, else `~/.cache/storage-subnet/code-cache`. One file
  * per program, checkout, build and Node.js flags: `<program>-<path hash>-<source hash>-<runtime hash>.v8`. A file is
- * used only when its own checksum holds and V8 accepts it (same V8 version, flags and source);
+ * used only when it belongs to the user running the node (a cache is code the node runs), its
+ * own checksum holds and V8 accepts it (same V8 version, flags and source);
  * anything else (a truncated, corrupt, foreign or oversized file, a directory that cannot be read
  * or written) is ignored and the node starts as without a cache.
  */
@@ -206,8 +207,10 @@ function readCacheFile(file: string, maxBytes = MAX_CODE_CACHE_BYTES): { data?: 
     return {};
   }
   try {
-    const { size } = fstatSync(fd);
+    const { size, uid } = fstatSync(fd);
     if (size < HEADER_BYTES || size > maxBytes) return { unusable: true };
+    // The cache is code this process runs: only a file of this process's own user is.
+    if (process.getuid && uid !== process.getuid()) return { unusable: true };
     const bytes = Buffer.allocUnsafe(size);
     let read = 0;
     while (read < size) {
@@ -236,7 +239,7 @@ function writeCacheFile(file: string, data: Buffer, programPrefix: string, build
   const dir = dirname(file);
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temporary, Buffer.concat([MAGIC, sha256(data), data]));
     renameSync(temporary, file);
   } catch {

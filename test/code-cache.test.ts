@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import {
+  chownSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -158,6 +159,16 @@ describe("the node bundles' code cache", () => {
     const foreign = readFileSync(join(cacheDir, cacheFiles()[0] as string));
     const mine = await runBundle(bundle, { dir: cacheDir });
     writeFileSync(mine.file as string, foreign);
+    const again = await runBundle(bundle, { dir: cacheDir, save: false });
+    expect(again.status).toBe("rejected");
+    expect(again.program.sum).toBe(40425);
+  });
+
+  it("does not run a cache file that another user owns", async (ctx) => {
+    ctx.skip(process.getuid?.() !== 0, "only root can hand a file to another user");
+    const bundle = writeBundle("miner");
+    const first = await runBundle(bundle, { dir: cacheDir });
+    chownSync(first.file as string, 4242, 4242);
     const again = await runBundle(bundle, { dir: cacheDir, save: false });
     expect(again.status).toBe("rejected");
     expect(again.program.sum).toBe(40425);

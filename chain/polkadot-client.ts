@@ -40,7 +40,19 @@ export interface PolkadotChainClientOptions {
 
 type QueryFn = ((...args: unknown[]) => Promise<Codec>) & {
   entries: (...args: unknown[]) => Promise<[StorageKey, Codec][]>;
+  /** Many keys of a map in one `state_queryStorageAt` (absent where the node lacks that RPC). */
+  multi?: (keys: unknown[]) => Promise<Codec[]>;
 };
+
+/**
+ * One storage map read at many keys: in one `state_queryStorageAt` request (pages of 250 keys)
+ * where the node has it, else one request per key. Each key is the map's arguments in order.
+ */
+async function readMany(query: QueryFn, keys: unknown[][]): Promise<Codec[]> {
+  if (keys.length === 0) return [];
+  if (query.multi) return query.multi(keys.map((key) => (key.length === 1 ? key[0] : key)));
+  return Promise.all(keys.map((key) => query(...key)));
+}
 
 /** A storage query by pallet and item name, with a clear error when the chain lacks it. */
 function queryOf(query: unknown, pallet: string, item: string): QueryFn {
@@ -97,6 +109,12 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
   readonly endpoint: string;
   private apiInstance: ApiPromise | undefined;
   private readonly options: Required<PolkadotChainClientOptions>;
+  /**
+   * The last metagraph read and the block it was read at: a block's state never changes, so a
+   * read at the same block (a node reads it twice on start-up, before and after serving) is
+   * answered from it.
+   */
+  private lastGraph: { key: string; graph: Metagraph } | undefined;
 
   constructor(options: PolkadotChainClientOptions) {
     this.endpoint = options.endpoint;
@@ -222,17 +240,47 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
   private async readMetagraph(netuid: number, options: MetagraphOptions): Promise<Metagraph> {
     const header = await this.api.rpc.chain.getHeader();
     const blockHash = header.hash.toHex();
+    const key = `${netuid}/${blockHash}/${options.weights === true}/${options.bonds === true}`;
+    // A copy: the caller may change what it gets.
+    if (this.lastGraph?.key === key) return structuredClone(this.lastGraph.graph);
+    const graph = await this.readMetagraphAt(netuid, blockHash, header.number.toNumber(), options);
+    this.lastGraph = { key, graph: structuredClone(graph) };
+    return graph;
+  }
+
+  private async readMetagraphAt(
+    netuid: number,
+    blockHash: string,
+    block: number,
+    options: MetagraphOptions,
+  ): Promise<Metagraph> {
     const at = await this.api.at(blockHash);
     const q = (item: string) => queryOf(at.query, "subtensorModule", item);
     const n = toNumber(await q("subnetworkN")(netuid));
     const uids = Array.from({ length: n }, (_, i) => i);
-    const keyCodecs = await Promise.all(uids.map((uid) => q("keys")(netuid, uid)));
+    // One request per item for all uids (a 256-uid subnet was 1,280 requests one by one).
+    const keyCodecs = await readMany(
+      q("keys"),
+      uids.map((uid) => [netuid, uid]),
+    );
     const hotkeys = keyCodecs.map((k) => k.toString());
     const [coldkeyCodecs, stakeCodecs, axonCodecs, regCodecs] = await Promise.all([
-      Promise.all(hotkeys.map((h) => q("owner")(h))),
-      Promise.all(hotkeys.map((h) => q("totalHotkeyAlpha")(h, netuid))),
-      Promise.all(hotkeys.map((h) => q("axons")(netuid, h))),
-      Promise.all(uids.map((uid) => q("blockAtRegistration")(netuid, uid))),
+      readMany(
+        q("owner"),
+        hotkeys.map((h) => [h]),
+      ),
+      readMany(
+        q("totalHotkeyAlpha"),
+        hotkeys.map((h) => [h, netuid]),
+      ),
+      readMany(
+        q("axons"),
+        hotkeys.map((h) => [netuid, h]),
+      ),
+      readMany(
+        q("blockAtRegistration"),
+        uids.map((uid) => [netuid, uid]),
+      ),
     ]);
     const [active, permit, incentive, dividends, consensus, vtrust, emission, lastUpdate] = await Promise.all(
       [
@@ -253,7 +301,10 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
       return out.slice(0, n);
     };
     const sparse = async (item: "weights" | "bonds"): Promise<[number, number][][]> => {
-      const rows = await Promise.all(uids.map((uid) => q(item)(netuid, uid)));
+      const rows = await readMany(
+        q(item),
+        uids.map((uid) => [netuid, uid]),
+      );
       return rows.map((row) =>
         Array.from(row as unknown as { 0: { toString(): string }; 1: { toString(): string } }[], (pair) => [
           toNumber(pair[0]),
@@ -263,7 +314,7 @@ export class PolkadotChainClient implements ChainClient, ChainAdmin {
     };
     const graph: Metagraph = {
       netuid,
-      block: header.number.toNumber(),
+      block,
       blockHash,
       n,
       hotkeys,

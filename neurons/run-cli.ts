@@ -7,6 +7,7 @@
  * part failed to stop; 2 for a bad flag (one line, no stack trace).
  */
 import type { z } from "zod";
+import { saveCodeCache } from "./code-cache.js";
 import { type CommonConfig, ConfigError, loadConfig, type NodeSchema } from "./config.js";
 import { type Logger, routeConsoleToLog } from "./logger.js";
 import { type MetricsRegistry, type MetricsServer, serveMetrics } from "./metrics.js";
@@ -117,6 +118,8 @@ export async function runNode<C extends CommonConfig>(
     console.error(error instanceof StartupError ? `error: ${why}` : `error: start-up failed: ${why}`);
     return 1;
   }
+  // Up: the code cache now holds every function start-up compiled (the first start writes it).
+  saveCodeCache();
 
   const signal = await stopping;
   log.info("shutting down", { signal });

@@ -15,6 +15,7 @@
 import "../polyfills.js";
 import { isMainThread, parentPort } from "node:worker_threads";
 import type { ChainClient } from "../chain/client.js";
+import { saveCodeCache } from "../neurons/code-cache.js";
 import {
   type ChainCall,
   createIpcChainClient,
@@ -84,6 +85,8 @@ function onRequest(raw: unknown): void {
   const run = async () => {
     try {
       send({ id, ok: true, result: await handle(raw) });
+      // A node started: the code cache now holds what start-up compiled (written once).
+      saveCodeCache();
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       send({ id, ok: false, error: { name: e.name, message: e.message } });

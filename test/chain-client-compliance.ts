@@ -159,6 +159,17 @@ export function chainClientCompliance(name: string, setup: () => Promise<Complia
         expect(await client.subnetExists(65_535)).toBe(false);
       });
 
+      it("a metagraph read again at the same block is equal, and the caller's own copy", async () => {
+        const first = await client.metagraph(target.netuid);
+        const second = await client.metagraph(target.netuid);
+        if (second.blockHash !== first.blockHash) return; // a block came between: nothing to compare
+        expect(second).toEqual(first);
+        first.hotkeys.push("changed by the caller");
+        first.stake[0] = -1n;
+        const third = await client.metagraph(target.netuid);
+        if (third.blockHash === second.blockHash) expect(third).toEqual(second);
+      });
+
       it("metagraph vectors all have n entries, hotkeys are ss58 and uidOf agrees", async () => {
         const graph = await client.metagraph(target.netuid);
         expect(graph.netuid).toBe(target.netuid);

@@ -220,6 +220,14 @@ describe.concurrent("node neurons/miner.js start-up", () => {
     await expectStartupFailure(run, /not found.*npm run wallet -- create --wallet.name nobody/);
   });
 
+  it("exits 1 with the wallet's line, not waiting out an unreachable chain it was connecting to", async () => {
+    // The hotkey loads while the chain connects; a missing wallet stops the connecting at once.
+    const args = baseArgs("nobody", await freePort());
+    args[args.indexOf("--subtensor.chain_endpoint") + 1] = `ws://127.0.0.1:${await freePort()}`;
+    const run = runNode("neurons/miner.js", [...args, "--subtensor.timeout", "600"]);
+    await expectStartupFailure(run, /not found.*npm run wallet -- create --wallet.name nobody/);
+  }, 60_000);
+
   it("exits 1 with one line when the chain is unreachable", async () => {
     const port = await freePort();
     const args = baseArgs("miner", await freePort());

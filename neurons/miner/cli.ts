@@ -10,7 +10,7 @@ import { admissionLimitsFrom, type MinerConfig, minerConfigSchema, peerLimitsFro
 import type { Logger } from "../logger.js";
 import { createMetricsRegistry } from "../metrics.js";
 import { type NodeRun, runNodeCli, serveNodeMetrics } from "../run-cli.js";
-import { connectChain, formatTao, loadNodeHotkey, StartupError } from "../startup.js";
+import { formatTao, loadHotkeyAndConnect, StartupError } from "../startup.js";
 import { createMiner } from "./miner.js";
 
 const usage = `Usage: node neurons/miner.js [options]
@@ -79,8 +79,7 @@ async function ensureRegistered(
 
 async function startMiner(node: NodeRun<MinerConfig>): Promise<void> {
   const { config, log } = node;
-  const hotkey = await loadNodeHotkey(config);
-  const chain = await connectChain(config);
+  const { hotkey, chain } = await loadHotkeyAndConnect(config);
   node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
   const uid = await ensureRegistered(config, chain, hotkey, log);
   log.info("hotkey registered", { hotkey: hotkey.address, uid, netuid: config.netuid });

@@ -8,7 +8,7 @@ import { expandHome } from "../../chain/expand-home.js";
 import { type ValidatorConfig, validatorConfigSchema } from "../config.js";
 import { createMetricsRegistry } from "../metrics.js";
 import { type NodeRun, runNodeCli, serveNodeMetrics } from "../run-cli.js";
-import { connectChain, loadNodeHotkey, StartupError } from "../startup.js";
+import { type connectChain, loadHotkeyAndConnect, type loadNodeHotkey, StartupError } from "../startup.js";
 import { createGatewayServer } from "./api/gateway-server.js";
 import { gatewaySettingsFrom } from "./api/gateway-settings.js";
 import { loadOrCreateSecret } from "./data.js";
@@ -26,8 +26,7 @@ async function startValidator(node: NodeRun<ValidatorConfig>): Promise<void> {
   // Checked before anything starts: a bad --api.allow or shard setting is a bad flag (exit 2).
   const gatewaySettings = config["api.port"] !== undefined ? gatewaySettingsFrom(config) : undefined;
   const storageSettings = gatewaySettings ? storageSettingsFrom(config) : undefined;
-  const hotkey = await loadNodeHotkey(config);
-  const chain = await connectChain(config);
+  const { hotkey, chain } = await loadHotkeyAndConnect(config);
   node.stopAtExit({ stop: () => chain.stop().catch(() => undefined) });
   const netuid = config.netuid;
   if (!(await chain.subnetExists(netuid))) {

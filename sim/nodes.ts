@@ -18,6 +18,7 @@ import { authReady } from "../neurons/auth.js";
 import { type Logger, silentLogger } from "../neurons/logger.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { folderUsedBytes } from "../neurons/miner/partition.js";
+import { MIN_STORE_CACHE_BYTES } from "../neurons/miner/sqlite-chunk-store.js";
 import { createValidator, type Validator } from "../neurons/validator/validator.js";
 import { type ChallengeCounts, type MinerRecord, ValidatorDb } from "../neurons/validator/validator-db.js";
 import { type AdversaryName, type AdversarySettings, createAdversary } from "./adversaries.js";
@@ -147,11 +148,13 @@ export interface OutsourcerHooks {
 const SIM_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /**
- * SQLite page cache of each simulated miner's store, per validator. A real miner's 16 MiB each
- * (DEFAULT_STORE_CACHE_BYTES) is for one machine per miner; here hundreds of stores share one
- * machine and each holds a few 64 KiB chunks, which the OS page cache keeps anyway.
+ * SQLite page cache of each simulated miner's store, per validator: one 64 KiB page, the least a
+ * store takes. A real miner's 16 MiB each (DEFAULT_STORE_CACHE_BYTES) is for one machine per
+ * miner; here thousands of stores (247 miners × 8 validators) share one process or machine, each
+ * holding a few 64 KiB chunks the OS page cache keeps anyway. An open store measured ~400 KiB with
+ * one page, ~840 KiB with four (SQLite allocates up to 20 pages of its cache at once).
  */
-export const SIM_STORE_CACHE_BYTES = 256 * 1024;
+export const SIM_STORE_CACHE_BYTES = MIN_STORE_CACHE_BYTES;
 
 /**
  * Simulated miners' stores do not wait for the disk: hundreds of them share one disk here, and the

@@ -340,15 +340,20 @@ export class FrameReader {
       );
     signal?.addEventListener("abort", onAbort, { once: true });
     headerSignal?.addEventListener("abort", onHeaderAbort, { once: true });
-    let onMessage: ((event: StreamMessageEvent) => void) | undefined;
-    let onEnd: (() => void) | undefined;
-    let onClose: ((event: StreamCloseEvent) => void) | undefined;
+    let detach: (() => void) | undefined;
     try {
       const rest = this.#rest;
       this.#rest = [];
       const early = feed(rest);
       if (early !== undefined) return early;
       return await new Promise<DecodedFrame | undefined>((resolve, reject) => {
+        // Listeners come off as soon as the read settles, in the same turn: the stream may
+        // dispatch more messages synchronously (a TCP read holding several yamux frames), and
+        // those belong to the next read, through the stream's own buffer.
+        const settle = (outcome: () => void) => {
+          detach?.();
+          outcome();
+        };
         const ended = () => {
           try {
             if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
@@ -357,40 +362,42 @@ export class FrameReader {
               throw new RequestFailedError("the stream was reset");
             }
             decoder.end();
-            resolve(undefined);
+            settle(() => resolve(undefined));
           } catch (error) {
-            reject(error);
+            settle(() => reject(error));
           }
         };
-        onMessage = (event) => {
+        const onMessage = (event: StreamMessageEvent) => {
           try {
             const data = event.data;
             const frame = feed(data instanceof Uint8Array ? [data] : [...data]);
-            if (frame !== undefined) resolve(frame);
+            if (frame !== undefined) settle(() => resolve(frame));
           } catch (error) {
-            reject(error);
+            settle(() => reject(error));
           }
         };
-        onEnd = ended;
-        onClose = (event) => {
-          if (event.error !== undefined) reject(event.error);
+        const onClose = (event: StreamCloseEvent) => {
+          if (event.error !== undefined) settle(() => reject(event.error));
           else ended();
         };
         if (stream.readableEnded) {
           ended();
           return;
         }
+        detach = () => {
+          stream.removeEventListener("message", onMessage);
+          stream.removeEventListener("end", ended);
+          stream.removeEventListener("close", onClose);
+        };
         stream.addEventListener("message", onMessage);
-        stream.addEventListener("end", onEnd);
+        stream.addEventListener("end", ended);
         stream.addEventListener("close", onClose);
       });
     } catch (error) {
       if (aborted()) throw new RequestAbortedError("read aborted", { cause: error });
       throw error;
     } finally {
-      if (onMessage) stream.removeEventListener("message", onMessage);
-      if (onEnd) stream.removeEventListener("end", onEnd);
-      if (onClose) stream.removeEventListener("close", onClose);
+      detach?.();
       signal?.removeEventListener("abort", onAbort);
       headerSignal?.removeEventListener("abort", onHeaderAbort);
     }

@@ -1,7 +1,8 @@
 /**
  * The libp2p side shared by miner and validator: a host on TCP with noise and yamux, a persistent
- * Ed25519 identity, and the storage protocol's exchange: one request frame, one response frame,
- * per stream (protocol/codec.ts frames, read with a hard size limit).
+ * Ed25519 identity, and the storage protocol's exchange: a request frame, then its response frame
+ * (protocol/codec.ts frames, read with a hard size limit), one exchange per stream
+ * (STORAGE_PROTOCOL, {@link request}) or several in turn (STORAGE_SESSION_PROTOCOL, ./stream-pool.ts).
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";

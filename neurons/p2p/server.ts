@@ -3,10 +3,12 @@
  * one response frame; a stream of STORAGE_SESSION_PROTOCOL carries successive requests, one at a
  * time, each served exactly as if it had come on a new stream (every check below, per request),
  * and is kept open between them only for a requester that authenticated, within
- * `maxKeptStreamsPerPeer` and `maxKeptStreams`, for `keptStreamIdleMs`. Per-peer limits (concurrent streams, a token-bucket request rate, the frame
- * size) are enforced here; a peer that breaks one gets an error reply and is disconnected. A
- * malformed frame gets an error reply and a closed stream. Nothing a peer sends can throw out of
- * the handler.
+ * `maxKeptStreamsPerPeer` and `maxKeptStreams`, for `keptStreamIdleMs` at most (a kept stream a
+ * bound refuses, or one idle that long, is closed, never reset, so the requester knows the
+ * request it may have sent meanwhile was not read). Per-peer limits (concurrent streams, a
+ * token-bucket request rate, the frame size) are enforced here; a peer that breaks one gets an
+ * error reply and is disconnected. A malformed frame gets an error reply and a closed stream.
+ * Nothing a peer sends can throw out of the handler.
  *
  * Authentication before buffering (with `checkSender`): a frame's front (protocol/frame-header.ts:
  * length, type, claimed sender and timestamp) must arrive within a short deadline, and only a

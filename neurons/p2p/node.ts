@@ -358,7 +358,7 @@ export class FrameReader {
         const ended = () => {
           try {
             if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
-            // A reset ends the readable side too (before its 'close'): it is not a clean end.
+            // A stream reset before this read: not a clean end.
             if (stream.status === "reset" || stream.status === "aborted") {
               throw new RequestFailedError("the stream was reset");
             }
@@ -381,17 +381,21 @@ export class FrameReader {
           if (event.error !== undefined) settle(() => reject(event.error));
           else ended();
         };
+        // A reset or abort emits 'end' just before the 'close' that carries its error.
+        const onEnd = () => {
+          if (stream.status !== "reset" && stream.status !== "aborted") ended();
+        };
         if (stream.readableEnded) {
           ended();
           return;
         }
         detach = () => {
           stream.removeEventListener("message", onMessage);
-          stream.removeEventListener("end", ended);
+          stream.removeEventListener("end", onEnd);
           stream.removeEventListener("close", onClose);
         };
         stream.addEventListener("message", onMessage);
-        stream.addEventListener("end", ended);
+        stream.addEventListener("end", onEnd);
         stream.addEventListener("close", onClose);
       });
     } catch (error) {

@@ -2,7 +2,11 @@
  * One validator challenging many real miners once: a full validator round (metagraph sync, then
  * per miner one challenge that also asks for evictions, with proof verification, the outcomes
  * recorded in one transaction) against in-process miners over libp2p on loopback, on the embedded
- * dev chain. Baseline: the same round's metagraph sync alone.
+ * dev chain. Steady rounds go over the stream each miner's first round left open
+ * (STORAGE_SESSION_PROTOCOL). Baseline: the same round's metagraph sync alone.
+ *
+ * `BENCH_ROUNDS=30 BENCH_CPU_PROFILE=/tmp/round.cpuprofile npm run bench -- validator-round`
+ * profiles 30 steady rounds (miners and validator share this process, so both sides show).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";

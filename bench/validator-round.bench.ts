@@ -2,9 +2,14 @@
  * One validator challenging many real miners once: a full validator round (metagraph sync, then
  * per miner one challenge that also asks for evictions, with proof verification, the outcomes
  * recorded in one transaction) against in-process miners over libp2p on loopback, on the embedded
- * dev chain. Baseline: the same round's metagraph sync alone.
+ * dev chain. Steady rounds go over the stream each miner's first round left open
+ * (STORAGE_SESSION_PROTOCOL). Baseline: the same round's metagraph sync alone.
+ *
+ * `BENCH_ROUNDS=30 BENCH_CPU_PROFILE=/tmp/round.cpuprofile npm run bench -- validator-round`
+ * profiles 30 steady rounds (miners and validator share this process, so both sides show).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "@polkadot/keyring";
@@ -23,6 +28,26 @@ import { type BenchGroup, measured, percentile } from "./harness.js";
 const MINERS = 64;
 const CHUNK = 64 * 1024;
 const TAO = 1_000_000_000n;
+/** Steady rounds timed (their median is reported); `BENCH_ROUNDS` overrides, e.g. for a profile. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/**
+ * With `BENCH_CPU_PROFILE=<file>`, a CPU profile of the steady rounds only (not the set-up) is
+ * written there, for Chrome DevTools or any .cpuprofile reader.
+ */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 export const validatorRoundBench: BenchGroup = {
   name: "validator-round",
@@ -100,7 +125,8 @@ export const validatorRoundBench: BenchGroup = {
       await validator.runRound(); // fills every miner
       const rounds: number[] = [];
       const syncs: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      const stopProfile = await startProfile();
+      for (let i = 0; i < ROUNDS; i++) {
         const t0 = performance.now();
         const r = await validator.runRound();
         rounds.push(performance.now() - t0);
@@ -111,6 +137,7 @@ export const validatorRoundBench: BenchGroup = {
         await client.commitments(netuid);
         syncs.push(performance.now() - t1);
       }
+      await stopProfile?.();
       await validator.stop();
       const roundMs = percentile(rounds, 50);
       report(

@@ -638,6 +638,36 @@ export class FrameDecoder {
 
   /** {@link push}, with each envelope's encoded body ({@link DecodedFrame}). */
   pushFrames(chunk: Uint8Array): DecodedFrame[] {
+    return this.decode(chunk, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * {@link pushFrames}, stopping at the first whole frame: the bytes after it stay undecoded (see
+   * {@link takeBuffered}), so a stream carrying several requests is read one frame at a time and
+   * each frame gets the checks of the read that takes it.
+   */
+  pushFrame(chunk: Uint8Array): DecodedFrame | undefined {
+    return this.decode(chunk, 1)[0];
+  }
+
+  /**
+   * Removes and returns the bytes received but not part of a decoded frame (those after the frame
+   * {@link pushFrame} returned), to start the next frame's decoder with. Throws CodecError
+   * "truncated" while a frame's length prefix has been read but not its payload.
+   */
+  takeBuffered(): Uint8Array[] {
+    if (this.failure) throw this.failure;
+    if (this.pending !== undefined) {
+      throw new CodecError("truncated", "a frame is half read; its bytes cannot be carried over");
+    }
+    const out = this.chunks.map((chunk, i) => (i === 0 ? chunk.subarray(this.head) : chunk));
+    this.chunks.length = 0;
+    this.head = 0;
+    this.buffered = 0;
+    return out.filter((chunk) => chunk.length > 0);
+  }
+
+  private decode(chunk: Uint8Array, maxFrames: number): DecodedFrame[] {
     if (this.failure) throw this.failure;
     try {
       if (!(chunk instanceof Uint8Array)) invalid("chunk is not a Uint8Array");
@@ -646,7 +676,7 @@ export class FrameDecoder {
         this.buffered += chunk.length;
       }
       const out: DecodedFrame[] = [];
-      for (;;) {
+      while (out.length < maxFrames) {
         if (this.pending === undefined) {
           if (this.buffered < LENGTH_PREFIX_SIZE) break;
           this.pending = readLengthPrefix(this.take(LENGTH_PREFIX_SIZE), this.opts);

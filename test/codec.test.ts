@@ -595,6 +595,52 @@ describe("FrameDecoder", () => {
     );
   });
 
+  it("takes one frame at a time with pushFrame, carrying the bytes after it to the next decoder", () => {
+    fc.assert(
+      fc.property(
+        fc.array(envelope, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
+        (es, sizes) => {
+          const frames = es.map((e) => encodeFrame(e));
+          const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+          let at = 0;
+          for (const f of frames) {
+            stream.set(f, at);
+            at += f.length;
+          }
+          const out: Envelope[] = [];
+          let decoder = new FrameDecoder();
+          let carried: Uint8Array[] = [];
+          let pos = 0;
+          for (let i = 0; pos < stream.length || carried.length > 0; i++) {
+            const size = sizes[i % sizes.length] as number;
+            const pieces = carried.length > 0 ? carried : [stream.subarray(pos, pos + size)];
+            if (carried.length === 0) pos += size;
+            carried = [];
+            for (let j = 0; j < pieces.length; j++) {
+              const frame = decoder.pushFrame(pieces[j] as Uint8Array);
+              if (frame === undefined) continue;
+              out.push(frame.envelope);
+              carried = [...decoder.takeBuffered(), ...pieces.slice(j + 1)];
+              decoder = new FrameDecoder();
+              break;
+            }
+          }
+          decoder.end();
+          expect(out).toEqual(es);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses to carry over a frame whose length prefix it has read", () => {
+    const frame = encodeFrame(createEnvelope({ type: "evictions", storeId: "s", sinceSeq: 0 }));
+    const decoder = new FrameDecoder();
+    expect(decoder.pushFrame(frame.subarray(0, frame.length - 1))).toBeUndefined();
+    expect(() => decoder.takeBuffered()).toThrow(CodecError);
+  });
+
   it("rejects an oversize length prefix before any of the body arrives", () => {
     const decoder = new FrameDecoder({ maxFrameSize: 4096 });
     const prefix = new Uint8Array(4);

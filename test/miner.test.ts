@@ -34,6 +34,7 @@ import { createMetricsRegistry, serveMetrics } from "../neurons/metrics.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createP2PNode, PEER_KEY_FILE, readFrame, request, STORAGE_PROTOCOL } from "../neurons/p2p/node.js";
 import { createFrameServer, createPeerBans } from "../neurons/p2p/server.js";
+import { createStreamPool } from "../neurons/p2p/stream-pool.js";
 import { createChallenge, verifyResponse } from "../protocol/challenge.js";
 import { encodeFrame, FrameDecoder, signingPayload } from "../protocol/codec.js";
 import { MAX_FRAME_SIZE } from "../protocol/constants.js";
@@ -294,6 +295,26 @@ describe("serving a registered validator", () => {
       `miner_stored_bytes{validator="${validator.address}"} ${CHUNK * 2 + CHUNK / 2 + 7}`,
     );
     expect(text).toMatch(/miner_request_duration_seconds_count\{type="store"\} 3/);
+  });
+
+  it("serves a validator's successive requests on one kept stream, authenticating each", async () => {
+    const connection = await validatorNode.dial(multiaddr(miner.announcedAddress));
+    const pool = createStreamPool(validatorNode);
+    try {
+      const retrieve = { type: "retrieve" as const, storeId: validator.address, chunkIndex: 0 };
+      for (let i = 0; i < 3; i++) {
+        const reply = await pool.request(connection.remotePeer, signRequest(validator, retrieve));
+        expect(reply.body.type).toBe("retrieve-reply");
+      }
+      expect(pool.streamsOpened).toBe(1);
+      expect(await metrics.render()).toMatch(/miner_streams_kept 1/);
+      // The same signed request again on the kept stream: refused as a replay, like on a new one.
+      const signed = signRequest(validator, retrieve);
+      expect((await pool.request(connection.remotePeer, signed)).body.type).toBe("retrieve-reply");
+      expect(errorCode(await pool.request(connection.remotePeer, signed))).toBe(ErrorCode.Replay);
+    } finally {
+      pool.close();
+    }
   });
 });
 

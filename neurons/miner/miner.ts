@@ -232,6 +232,11 @@ export function createMiner(init: MinerInit): Miner {
     byValidator,
   );
   metrics.gauge("miner_validators", "Validators allowed to make requests", () => sync.validators.size);
+  metrics.gauge(
+    "miner_streams_kept",
+    "Session streams kept open between a validator's requests",
+    () => server?.keptStreams ?? 0,
+  );
 
   function perStore(
     read: (store: ReturnType<StoreManager["store"]>) => number,

@@ -37,6 +37,16 @@ export interface PeerLimits {
   maxBufferedBytes: number;
   /** The same, per IP that has not authenticated as a validator's (with an `admission`). */
   maxBufferedBytesPerIp: number;
+  /**
+   * Session streams one peer id may keep open between requests; past it a stream is closed after
+   * its answer (the requester opens a new one). Streams being served count toward
+   * {@link maxStreamsPerPeer} instead.
+   */
+  maxKeptStreamsPerPeer: number;
+  /** Session streams kept open between requests, across all peers. */
+  maxKeptStreams: number;
+  /** How long a kept session stream may wait for its next request before the server closes it. */
+  keptStreamIdleMs: number;
 }
 
 export interface AdmissionLimits {

@@ -1,7 +1,8 @@
 /**
  * The libp2p side shared by miner and validator: a host on TCP with noise and yamux, a persistent
- * Ed25519 identity, and the storage protocol's exchange: one request frame, one response frame,
- * per stream (protocol/codec.ts frames, read with a hard size limit).
+ * Ed25519 identity, and the storage protocol's exchange: a request frame, then its response frame
+ * (protocol/codec.ts frames, read with a hard size limit), one exchange per stream
+ * (STORAGE_PROTOCOL, {@link request}) or several in turn (STORAGE_SESSION_PROTOCOL, ./stream-pool.ts).
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -9,7 +10,14 @@ import { dirname } from "node:path";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
-import type { Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
+import type {
+  Libp2p,
+  PeerId,
+  PrivateKey,
+  Stream,
+  StreamCloseEvent,
+  StreamMessageEvent,
+} from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
@@ -21,8 +29,17 @@ import type { Envelope } from "../../protocol/messages.js";
 import { NodeError } from "../errors.js";
 import { type Admission, DEFAULT_ADMISSION_LIMITS } from "./admission.js";
 
-/** The storage protocol's id; its major version follows PROTOCOL_VERSION. */
+/** The storage protocol's id: one request frame and one response frame per stream. */
 export const STORAGE_PROTOCOL = "/storage-subnet/1.0.0";
+
+/**
+ * The same frames, several exchanges per stream: the requester sends a request frame, reads its
+ * response frame, and may then send the next request on the same stream; either side closes the
+ * stream when it is done with it. A node serving both lets a requester skip opening a stream
+ * (yamux, multistream-select, libp2p's per-stream bookkeeping) for every request; a requester
+ * that offers both falls back to {@link STORAGE_PROTOCOL} with a node that serves only that.
+ */
+export const STORAGE_SESSION_PROTOCOL = "/storage-subnet/session/1.0.0";
 
 /** Name of the identity file beside a miner's stores. */
 export const PEER_KEY_FILE = "libp2p.key";
@@ -202,55 +219,193 @@ export async function readDecodedFrame(
   stream: Stream,
   options: ReadFrameOptions = {},
 ): Promise<DecodedFrame | undefined> {
-  const maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
-  const decoder = new FrameDecoder({ maxFrameSize });
-  const { signal, headerSignal, onHeader } = options;
-  let headerDeadline = headerSignal !== undefined;
-  const aborted = () => signal?.aborted === true || (headerDeadline && headerSignal?.aborted === true);
-  if (aborted()) throw new RequestAbortedError("aborted before reading", { cause: signal?.reason });
-  const onAbort = () => stream.abort(new RequestAbortedError("read aborted", { cause: signal?.reason }));
-  const onHeaderAbort = () =>
-    stream.abort(
-      new RequestAbortedError("the frame's header came too late", { cause: headerSignal?.reason }),
-    );
-  signal?.addEventListener("abort", onAbort, { once: true });
-  headerSignal?.addEventListener("abort", onHeaderAbort, { once: true });
-  // The frame's front, kept until it is whole (at most MAX_FRAME_HEADER_SIZE bytes).
-  let front: Uint8Array | undefined = onHeader ? new Uint8Array(0) : undefined;
-  try {
-    for await (const chunk of stream) {
-      // A list's pieces go to the decoder one by one: it copies a frame that spans pieces once
-      // into a buffer of its size, where `subarray()` would concatenate the list first (a second
-      // copy of every byte of a 1 MiB chunk).
-      for (const bytes of chunk instanceof Uint8Array ? [chunk] : chunk) {
-        if (front !== undefined && onHeader !== undefined) {
-          const more = bytes.subarray(0, MAX_FRAME_HEADER_SIZE - front.length);
-          const joined = new Uint8Array(front.length + more.length);
-          joined.set(front);
-          joined.set(more, front.length);
-          front = joined;
-          const header = peekFrameHeader(front, { maxFrameSize });
-          if (header !== undefined) {
-            front = undefined;
-            if (onHeader(header) === true) {
-              headerDeadline = false;
-              headerSignal?.removeEventListener("abort", onHeaderAbort);
-            }
+  return new FrameReader(stream).read(options);
+}
+
+/**
+ * Reads the frames of one stream in turn, for a stream that carries several requests (the
+ * session protocol): bytes that arrived after a frame are kept for the next read, which judges
+ * them afresh (its own size limit, header check and deadlines). Bytes are taken from the stream
+ * only while a read is under way; between reads they wait in the stream's own buffer, which
+ * libp2p bounds (`maxReadBufferLength`, 4 MiB: past it the stream is reset).
+ *
+ * @example
+ * const reader = new FrameReader(stream);
+ * while (await reader.waitForData(AbortSignal.timeout(60_000))) {
+ *   const frame = await reader.read({ signal: AbortSignal.timeout(30_000) });
+ * }
+ */
+export class FrameReader {
+  readonly #stream: Stream;
+  /** Bytes past the last frame read, the front of the next one. */
+  #rest: Uint8Array[] = [];
+
+  constructor(stream: Stream) {
+    this.#stream = stream;
+  }
+
+  /** Bytes read from the stream but not yet part of a frame. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const piece of this.#rest) total += piece.length;
+    return total;
+  }
+
+  /**
+   * Waits until a byte of the next frame is there: true then, false when the stream ends or
+   * closes first, or when `idle` fires first (the stream is left as it is, for the caller to close).
+   */
+  waitForData(idle: AbortSignal): Promise<boolean> {
+    const stream = this.#stream;
+    if (this.#rest.length > 0) return Promise.resolve(true);
+    if (idle.aborted || stream.readableEnded) {
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      const settle = (value: boolean) => {
+        stream.removeEventListener("message", onMessage);
+        stream.removeEventListener("end", onEnd);
+        stream.removeEventListener("close", onEnd);
+        idle.removeEventListener("abort", onEnd);
+        resolve(value);
+      };
+      const onMessage = (event: StreamMessageEvent) => {
+        const data = event.data;
+        for (const bytes of data instanceof Uint8Array ? [data] : data) {
+          if (bytes.length > 0) this.#rest.push(bytes);
+        }
+        if (this.#rest.length > 0) settle(true);
+      };
+      const onEnd = () => settle(false);
+      stream.addEventListener("message", onMessage);
+      stream.addEventListener("end", onEnd);
+      stream.addEventListener("close", onEnd);
+      idle.addEventListener("abort", onEnd, { once: true });
+    });
+  }
+
+  /**
+   * Reads the next frame ({@link readFrame}'s contract): undefined when the stream ends before
+   * any byte of it.
+   */
+  async read(options: ReadFrameOptions = {}): Promise<DecodedFrame | undefined> {
+    const stream = this.#stream;
+    const maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
+    const decoder = new FrameDecoder({ maxFrameSize });
+    const { signal, headerSignal, onHeader } = options;
+    let headerDeadline = headerSignal !== undefined;
+    const aborted = () => signal?.aborted === true || (headerDeadline && headerSignal?.aborted === true);
+    if (aborted()) throw new RequestAbortedError("aborted before reading", { cause: signal?.reason });
+    // The frame's front, kept until it is whole (at most MAX_FRAME_HEADER_SIZE bytes).
+    let front: Uint8Array | undefined = onHeader ? new Uint8Array(0) : undefined;
+    /** Feeds one piece; the frame once whole (the bytes after it go back to `#rest`). */
+    const take = (bytes: Uint8Array): DecodedFrame | undefined => {
+      if (front !== undefined && onHeader !== undefined) {
+        const more = bytes.subarray(0, MAX_FRAME_HEADER_SIZE - front.length);
+        const joined = new Uint8Array(front.length + more.length);
+        joined.set(front);
+        joined.set(more, front.length);
+        front = joined;
+        const header = peekFrameHeader(front, { maxFrameSize });
+        if (header !== undefined) {
+          front = undefined;
+          if (onHeader(header) === true) {
+            headerDeadline = false;
+            headerSignal?.removeEventListener("abort", onHeaderAbort);
           }
         }
-        const frames = decoder.pushFrames(bytes);
-        if (frames.length > 0) return frames[0];
       }
+      return decoder.pushFrame(bytes);
+    };
+    /**
+     * Feeds pieces in order until a frame is whole. A list's pieces go to the decoder one by one:
+     * it copies a frame that spans pieces once into a buffer of its size, where `subarray()`
+     * would concatenate the list first (a second copy of every byte of a 1 MiB chunk).
+     */
+    const feed = (pieces: Uint8Array[]): DecodedFrame | undefined => {
+      for (let i = 0; i < pieces.length; i++) {
+        const frame = take(pieces[i] as Uint8Array);
+        if (frame !== undefined) {
+          const after = decoder.takeBuffered();
+          for (let j = i + 1; j < pieces.length; j++) after.push(pieces[j] as Uint8Array);
+          this.#rest = after;
+          return frame;
+        }
+      }
+      return undefined;
+    };
+    const onAbort = () => stream.abort(new RequestAbortedError("read aborted", { cause: signal?.reason }));
+    const onHeaderAbort = () =>
+      stream.abort(
+        new RequestAbortedError("the frame's header came too late", { cause: headerSignal?.reason }),
+      );
+    signal?.addEventListener("abort", onAbort, { once: true });
+    headerSignal?.addEventListener("abort", onHeaderAbort, { once: true });
+    let detach: (() => void) | undefined;
+    try {
+      const rest = this.#rest;
+      this.#rest = [];
+      const early = feed(rest);
+      if (early !== undefined) return early;
+      return await new Promise<DecodedFrame | undefined>((resolve, reject) => {
+        // Listeners come off as soon as the read settles, in the same turn: the stream may
+        // dispatch more messages synchronously (a TCP read holding several yamux frames), and
+        // those belong to the next read, through the stream's own buffer.
+        const settle = (outcome: () => void) => {
+          detach?.();
+          outcome();
+        };
+        const ended = () => {
+          try {
+            if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
+            // A stream reset before this read: not a clean end.
+            if (stream.status === "reset" || stream.status === "aborted") {
+              throw new RequestFailedError("the stream was reset");
+            }
+            decoder.end();
+            settle(() => resolve(undefined));
+          } catch (error) {
+            settle(() => reject(error));
+          }
+        };
+        const onMessage = (event: StreamMessageEvent) => {
+          try {
+            const data = event.data;
+            const frame = feed(data instanceof Uint8Array ? [data] : [...data]);
+            if (frame !== undefined) settle(() => resolve(frame));
+          } catch (error) {
+            settle(() => reject(error));
+          }
+        };
+        const onClose = (event: StreamCloseEvent) => {
+          if (event.error !== undefined) settle(() => reject(event.error));
+          else ended();
+        };
+        // A reset or abort emits 'end' just before the 'close' that carries its error.
+        const onEnd = () => {
+          if (stream.status !== "reset" && stream.status !== "aborted") ended();
+        };
+        if (stream.readableEnded) {
+          ended();
+          return;
+        }
+        detach = () => {
+          stream.removeEventListener("message", onMessage);
+          stream.removeEventListener("end", onEnd);
+          stream.removeEventListener("close", onClose);
+        };
+        stream.addEventListener("message", onMessage);
+        stream.addEventListener("end", onEnd);
+        stream.addEventListener("close", onClose);
+      });
+    } catch (error) {
+      if (aborted()) throw new RequestAbortedError("read aborted", { cause: error });
+      throw error;
+    } finally {
+      detach?.();
+      signal?.removeEventListener("abort", onAbort);
+      headerSignal?.removeEventListener("abort", onHeaderAbort);
     }
-    if (aborted()) throw new RequestAbortedError("read aborted", { cause: signal?.reason });
-    decoder.end();
-    return undefined;
-  } catch (error) {
-    if (aborted()) throw new RequestAbortedError("read aborted", { cause: error });
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    headerSignal?.removeEventListener("abort", onHeaderAbort);
   }
 }
 

@@ -1,9 +1,14 @@
 /**
- * Serving the storage protocol: every inbound stream carries one request frame and gets one
- * response frame. Per-peer limits (concurrent streams, a token-bucket request rate, the frame
- * size) are enforced here; a peer that breaks one gets an error reply and is disconnected. A
- * malformed frame gets an error reply and a closed stream. Nothing a peer sends can throw out of
- * the handler.
+ * Serving the storage protocol: a stream of STORAGE_PROTOCOL carries one request frame and gets
+ * one response frame; a stream of STORAGE_SESSION_PROTOCOL carries successive requests, one at a
+ * time, each served exactly as if it had come on a new stream (every check below, per request),
+ * and is kept open between them only for a requester that authenticated, within
+ * `maxKeptStreamsPerPeer` and `maxKeptStreams`, for `keptStreamIdleMs` at most (a kept stream a
+ * bound refuses, or one idle that long, is closed, never reset, so the requester knows the
+ * request it may have sent meanwhile was not read). Per-peer limits (concurrent streams, a
+ * token-bucket request rate, the frame size) are enforced here; a peer that breaks one gets an
+ * error reply and is disconnected. A malformed frame gets an error reply and a closed stream.
+ * Nothing a peer sends can throw out of the handler.
  *
  * Authentication before buffering (with `checkSender`): a frame's front (protocol/frame-header.ts:
  * length, type, claimed sender and timestamp) must arrive within a short deadline, and only a
@@ -24,7 +29,14 @@ import { NodeError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { type Admission, remoteIp } from "./admission.js";
 import type { PeerLimits } from "./limits.js";
-import { RequestAbortedError, readDecodedFrame, STORAGE_PROTOCOL, writeBytes, writeParts } from "./node.js";
+import {
+  FrameReader,
+  RequestAbortedError,
+  STORAGE_PROTOCOL,
+  STORAGE_SESSION_PROTOCOL,
+  writeBytes,
+  writeParts,
+} from "./node.js";
 
 /**
  * Defaults sized for validators that keep a few requests in flight: a 1 MiB store takes ~10–30 ms
@@ -41,6 +53,14 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   maxUnauthenticatedFrameSize: 4_096,
   // Four stalled 1 MiB frames per stranger's IP; the rest of the budget is validators'.
   maxBufferedBytesPerIp: 4 * MAX_FRAME_SIZE,
+  // A validator keeps one stream per miner for its rounds (a few while it stores in parallel);
+  // 4 leaves room for that, and 64 validators × 4 bound all of them together.
+  maxKeptStreamsPerPeer: 4,
+  maxKeptStreams: 256,
+  // Twice the validator's own idle close (DEFAULT_STREAM_POOL_IDLE_MS), so the validator closes a
+  // stream it no longer uses before the miner does, and below libp2p's stream inactivity
+  // timeout (120 s), which would reset it.
+  keptStreamIdleMs: 60_000,
 };
 
 /** Peers refused for a while after breaking a limit; hand `isBanned` to createP2PNode's `denyPeer`. */
@@ -130,13 +150,20 @@ export interface FrameServerInit {
   /** Told about every refused peer or malformed request (metrics). */
   onRefused?: (kind: Refusal, peer: string) => void;
   protocol?: string;
+  /**
+   * The protocol whose streams carry successive requests (STORAGE_SESSION_PROTOCOL by default;
+   * false serves `protocol` only).
+   */
+  sessionProtocol?: string | false;
 }
 
 export interface FrameServer {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Streams currently being served. */
+  /** Streams currently being served (a request being read, handled or answered). */
   readonly activeStreams: number;
+  /** Session streams kept open between requests, waiting for the next one. */
+  readonly keptStreams: number;
   /** Bytes of frames being read or handled now (the budget of `limits.maxBufferedBytes`). */
   readonly bufferedBytes: number;
 }
@@ -167,6 +194,10 @@ interface Bucket {
 export function createFrameServer(init: FrameServerInit): FrameServer {
   const limits: PeerLimits = { ...DEFAULT_PEER_LIMITS, ...init.limits };
   const protocol = init.protocol ?? STORAGE_PROTOCOL;
+  const sessionProtocol =
+    init.sessionProtocol === false
+      ? undefined
+      : (init.sessionProtocol ?? (init.protocol === undefined ? STORAGE_SESSION_PROTOCOL : undefined));
   const maxResponse = init.maxResponseFrameSize ?? limits.maxFrameSize;
   const { node, log, admission } = init;
   // Token buckets by peer id, by IP (strangers' IPs only) and by hotkey ("ip:…", "hotkey:…").
@@ -174,6 +205,9 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
   const bufferedByIp = new Map<string, number>();
   let active = 0;
   let buffered = 0;
+  /** Session streams waiting for their next request, by peer id; and their idle closers. */
+  const keptByPeer = new Map<string, number>();
+  const parked = new Set<AbortController>();
 
   // A bucket outlives its connections (reconnecting must not refill it); an idle one that has
   // refilled holds nothing worth keeping and is dropped when the map grows.
@@ -210,7 +244,8 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     return true;
   };
 
-  const reply = async (stream: Stream, envelope: Envelope): Promise<void> => {
+  /** Sends the response; closes the stream's writing end unless it stays open for the next request. */
+  const reply = async (stream: Stream, envelope: Envelope, keepOpen = false): Promise<void> => {
     let frame: Uint8Array[];
     try {
       frame = encodeFrameParts(envelope, { maxFrameSize: maxResponse });
@@ -227,7 +262,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     // a measurable share of a small reply's cost.
     const signal = AbortSignal.timeout(limits.readTimeoutMs);
     await writeParts(stream, frame, signal);
-    await stream.close({ signal });
+    if (!keepOpen) await stream.close({ signal });
   };
 
   /** Counts a failure toward the connection's ban; a banned connection is closed. */
@@ -273,28 +308,38 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     }
   };
 
-  const serveStream = async (stream: Stream, connection: Connection): Promise<void> => {
+  /**
+   * Serves one request on `stream`, with every check a new stream gets. True when the stream
+   * may carry the next request (`session`, and the request was authenticated and answered);
+   * otherwise the stream has been closed or reset.
+   */
+  const serveRequest = async (
+    stream: Stream,
+    reader: FrameReader,
+    connection: Connection,
+    session: boolean,
+  ): Promise<boolean> => {
     const peer = connection.remotePeer.toString();
     const ip = remoteIp(connection.remoteAddr);
     if (admission?.isBanned(connection)) {
       init.onRefused?.("banned", peer);
       connection.abort(new Error("banned"));
-      return;
+      return false;
     }
     const state = bucket(peer);
     if (state.active >= limits.maxStreamsPerPeer) {
       await refuse(stream, connection, peer, "streams", ErrorCode.RateLimited, "too many concurrent streams");
-      return;
+      return false;
     }
     if (!takeToken(state)) {
       await refuse(stream, connection, peer, "rate", ErrorCode.RateLimited, "request rate limit exceeded");
-      return;
+      return false;
     }
     // A stranger's IP shares one bucket across its peer ids; a validator's IP may host many.
     const stranger = admission !== undefined && ip !== undefined && !admission.isValidatorIp(ip);
     if (stranger && !takeToken(bucket(`ip:${ip}`))) {
       await refuse(stream, connection, peer, "rate", ErrorCode.RateLimited, "request rate limit exceeded");
-      return;
+      return false;
     }
     state.active++;
     active++;
@@ -356,7 +401,7 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     try {
       let frame: DecodedFrame | undefined;
       try {
-        frame = await readDecodedFrame(stream, {
+        frame = await reader.read({
           maxFrameSize: limits.maxFrameSize,
           signal: AbortSignal.timeout(limits.readTimeoutMs),
           headerSignal: AbortSignal.timeout(limits.headerTimeoutMs),
@@ -368,12 +413,12 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
           if (error.kind === "busy") init.onRefused?.("busy", peer);
           else fail(connection, peer, error.kind === "rate" ? "rate" : "unauthenticated");
           await refuseFrame(stream, header, error).catch(() => undefined);
-          return;
+          return false;
         }
         if (error instanceof CodecError) {
           if (error.code === "too-large") {
             await refuse(stream, connection, peer, "frame-size", ErrorCode.FrameTooLarge, error.message);
-            return;
+            return false;
           }
           fail(connection, peer, "malformed");
           log.debug("malformed request", { peer, error: error.message, codecError: error.code });
@@ -382,16 +427,16 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
             stream,
             createEnvelope({ type: "error", code, message: truncate(error.message) }),
           ).catch(() => stream.abort(error));
-          return;
+          return false;
         }
         if (error instanceof RequestAbortedError) fail(connection, peer, "timeout");
         log.debug("stream failed before a request arrived", { peer, error });
         stream.abort(error instanceof Error ? error : new Error(String(error)));
-        return;
+        return false;
       }
       if (frame === undefined) {
         await stream.close().catch(() => undefined);
-        return;
+        return false;
       }
       const request = frame.envelope;
       let response: Envelope;
@@ -405,16 +450,22 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
         );
       }
       release();
-      if (response.body.type === "error" && AUTH_FAILURES.has(response.body.code)) {
+      const authFailed = response.body.type === "error" && AUTH_FAILURES.has(response.body.code);
+      if (authFailed) {
         fail(connection, peer, "auth");
       } else if (hotkey !== undefined) {
         takeToken(bucket(`hotkey:${hotkey}`));
         admission?.markAuthenticated(connection);
       }
-      await reply(stream, response);
+      // Only a request that authenticated (or any, without `checkSender`) earns the stream its
+      // next request: a stranger's session stream is closed after one answer, as any stream is.
+      const keep = session && !authFailed && (init.checkSender === undefined || hotkey !== undefined);
+      await reply(stream, response, keep);
+      return keep;
     } catch (error) {
       log.debug("stream failed", { peer, error });
       stream.abort(error instanceof Error ? error : new Error(String(error)));
+      return false;
     } finally {
       release();
       state.active--;
@@ -422,31 +473,80 @@ export function createFrameServer(init: FrameServerInit): FrameServer {
     }
   };
 
+  /**
+   * Waits for the next request on a session stream, within the kept-stream bounds: true when a
+   * byte of it arrived; false (the stream closed) when a bound is full, the stream stays idle
+   * for `keptStreamIdleMs`, the peer closes it or the server stops.
+   */
+  const park = async (stream: Stream, reader: FrameReader, peer: string): Promise<boolean> => {
+    const peerKept = keptByPeer.get(peer) ?? 0;
+    if (peerKept >= limits.maxKeptStreamsPerPeer || parked.size >= limits.maxKeptStreams) {
+      log.debug("closing a session stream: kept streams at their bound", { peer, peerKept });
+      await stream.close().catch(() => undefined);
+      return false;
+    }
+    keptByPeer.set(peer, peerKept + 1);
+    const idle = new AbortController();
+    const timer = setTimeout(() => idle.abort(), limits.keptStreamIdleMs);
+    timer.unref?.();
+    parked.add(idle);
+    let more: boolean;
+    try {
+      more = await reader.waitForData(idle.signal);
+    } finally {
+      clearTimeout(timer);
+      parked.delete(idle);
+      const left = (keptByPeer.get(peer) ?? 1) - 1;
+      if (left > 0) keptByPeer.set(peer, left);
+      else keptByPeer.delete(peer);
+    }
+    if (!more) {
+      // Closing (not resetting) tells the requester nothing was read: a request it sent
+      // meanwhile may go again on a new stream.
+      await stream.close({ signal: AbortSignal.timeout(limits.headerTimeoutMs) }).catch(() => {
+        stream.abort(new Error("the kept stream could not be closed"));
+      });
+    }
+    return more;
+  };
+
+  const serveStream = async (stream: Stream, connection: Connection, session: boolean): Promise<void> => {
+    const reader = new FrameReader(stream);
+    const peer = connection.remotePeer.toString();
+    while ((await serveRequest(stream, reader, connection, session)) && (await park(stream, reader, peer))) {
+      // Each request on a kept stream is served as if it came on a new one.
+    }
+  };
+
   return {
     get activeStreams() {
       return active;
+    },
+    get keptStreams() {
+      return parked.size;
     },
     get bufferedBytes() {
       return buffered;
     },
     async start() {
-      await node.handle(
-        protocol,
-        (stream, connection) => {
-          serveStream(stream, connection).catch((error: unknown) => {
-            log.error("unexpected failure serving a stream", { error });
-          });
-        },
-        {
-          // libp2p resets streams past this silently; keep it above our own limit so ours, which
-          // answers and disconnects, is the one that applies.
-          maxInboundStreams: limits.maxStreamsPerPeer * 4,
-          runOnLimitedConnection: false,
-        },
-      );
+      const options = {
+        // libp2p resets streams past this silently; keep it above our own limits so ours, which
+        // answer and disconnect (or close a kept stream), are the ones that apply.
+        maxInboundStreams: (limits.maxStreamsPerPeer + limits.maxKeptStreamsPerPeer) * 4,
+        runOnLimitedConnection: false,
+      };
+      const serve = (session: boolean) => (stream: Stream, connection: Connection) => {
+        serveStream(stream, connection, session).catch((error: unknown) => {
+          log.error("unexpected failure serving a stream", { error });
+        });
+      };
+      await node.handle(protocol, serve(false), options);
+      if (sessionProtocol !== undefined) await node.handle(sessionProtocol, serve(true), options);
     },
     async stop() {
       await node.unhandle(protocol);
+      if (sessionProtocol !== undefined) await node.unhandle(sessionProtocol);
+      for (const idle of parked) idle.abort();
       buckets.clear();
     },
   };

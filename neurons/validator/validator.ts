@@ -38,7 +38,8 @@ import { defaultsOf, type ValidatorConfig, validatorConfigSchema } from "../conf
 import { NodeError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { MetricsRegistry } from "../metrics.js";
-import { createP2PNode, request, tcpMultiaddrText } from "../p2p/node.js";
+import { createP2PNode, tcpMultiaddrText } from "../p2p/node.js";
+import { createStreamPool, type StreamPool } from "../p2p/stream-pool.js";
 import { deriveChunk } from "./data.js";
 import { createMinerSessions, helloProves, type MinerSession } from "./miner-sessions.js";
 import { createOutcomeBatch } from "./outcome-batch.js";
@@ -319,6 +320,8 @@ export function createValidator(init: ValidatorInit): Validator {
 
   let p2p = init.p2p;
   let ownsP2p = false;
+  /** Streams kept open to miners between requests (one per miner across rounds, most of the time). */
+  let streams: StreamPool | undefined;
   let signer: RequestSigner | undefined;
   let graph: Metagraph | undefined;
   /** The last chain read, with the block it was made at ({@link readChain}). */
@@ -400,10 +403,11 @@ export function createValidator(init: ValidatorInit): Validator {
     signal: AbortSignal,
     maxFrameSize: number,
   ): Promise<Message> {
-    if (!p2p || !signer) throw new MinerProtocolError("the validator is not started");
+    if (!streams || !signer) throw new MinerProtocolError("the validator is not started");
     lastRequestId = (lastRequestId + 1) >>> 0;
     const requestId = lastRequestId;
-    const reply = await request(p2p, peer, signRequest(signer, body, { recipient: minerHotkey, requestId }), {
+    const envelope = signRequest(signer, body, { recipient: minerHotkey, requestId });
+    const reply = await streams.request(peer, envelope, {
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]),
       maxFrameSize,
     });
@@ -1023,6 +1027,7 @@ export function createValidator(init: ValidatorInit): Validator {
         p2p = await createP2PNode();
         ownsP2p = true;
       }
+      streams = createStreamPool(p2p);
       stopping = new AbortController();
       running = true;
       if (!settings.autoRun) return;
@@ -1048,6 +1053,8 @@ export function createValidator(init: ValidatorInit): Validator {
       stopping.abort(new ValidatorStopError("the validator is stopping"));
       await Promise.allSettled([...visiting.values()]);
       outcomes.flush();
+      streams?.close();
+      streams = undefined;
       if (ownsP2p) await p2p?.stop();
     },
     runRound: (options = {}) => round({ ...options, waitForMiners: true }),

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createProcessHost, NodeHostError } from "../sim/remote-host.js";
+import { createProcessHost, NodeHostError, SIM_MALLOC_ARENA_MAX } from "../sim/remote-host.js";
 import { createRunWriter } from "../sim/report.js";
 import { parseScenario } from "../sim/scenario.js";
 import { runSimulation, type SimResult } from "../sim/simulator.js";
@@ -201,6 +201,12 @@ describe.skipIf(!existsSync(runner))("the simulator in process mode", () => {
       await firstTempo;
       const children = childPids(cli.pid as number);
       expect(children.length).toBe(3 + 3);
+      // Each node process runs with one malloc arena (SIM_MALLOC_ARENA_MAX), which its memory
+      // figure counts on.
+      for (const pid of children) {
+        const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+        expect(environ, `node process ${pid}`).toContain(`MALLOC_ARENA_MAX=${SIM_MALLOC_ARENA_MAX}`);
+      }
       cli.kill("SIGINT");
       expect(await exited).toBe(130);
       for (const pid of children) expect(alive(pid), `node process ${pid}`).toBe(false);

@@ -564,6 +564,18 @@ describe("codec rejects bad input", () => {
   });
 });
 
+/** The frames of `es`, encoded back to back as one stream would carry them. */
+function framesBackToBack(es: readonly Envelope[]): Uint8Array {
+  const frames = es.map((e) => encodeFrame(e));
+  const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    stream.set(f, at);
+    at += f.length;
+  }
+  return stream;
+}
+
 describe("FrameDecoder", () => {
   it("reassembles frames however the stream is split", () => {
     fc.assert(
@@ -571,13 +583,7 @@ describe("FrameDecoder", () => {
         fc.array(envelope, { minLength: 1, maxLength: 5 }),
         fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
         (es, sizes) => {
-          const frames = es.map((e) => encodeFrame(e));
-          const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-          let at = 0;
-          for (const f of frames) {
-            stream.set(f, at);
-            at += f.length;
-          }
+          const stream = framesBackToBack(es);
           const decoder = new FrameDecoder();
           const out: Envelope[] = [];
           let pos = 0;
@@ -601,13 +607,7 @@ describe("FrameDecoder", () => {
         fc.array(envelope, { minLength: 1, maxLength: 5 }),
         fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
         (es, sizes) => {
-          const frames = es.map((e) => encodeFrame(e));
-          const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-          let at = 0;
-          for (const f of frames) {
-            stream.set(f, at);
-            at += f.length;
-          }
+          const stream = framesBackToBack(es);
           const out: Envelope[] = [];
           let decoder = new FrameDecoder();
           let carried: Uint8Array[] = [];

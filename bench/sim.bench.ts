@@ -2,7 +2,7 @@
  * The simulator at two sizes:
  * - `sim`: 20 miners × 10 tempos (3 validators, tempo 10, six adversaries) in both modes:
  *   `process` (one OS process per node, the default at this size) and `inprocess`;
- * - `sim-256` (run only when named: about 10 minutes here): 256 uids, 247 miners and 8 validators
+ * - `sim-256` (run only when named: about 3.5 minutes on a quiet 2-core machine): 256 uids, 247 miners and 8 validators
  *   with the CLI's default adversaries, 8 tempos, `inprocess` as the CLI runs it.
  * `sim` also reports process mode against inprocess (`sim.process_vs_inprocess_20x10`).
  * Each run is reported against the bare chain doing the same bootstrap and the same number of

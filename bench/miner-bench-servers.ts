@@ -8,12 +8,11 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { bootstrapSubnet } from "../chain/bootstrap.js";
 import { authReady } from "../neurons/auth.js";
 import { createMiner, type Miner } from "../neurons/miner/miner.js";
 import { createP2PNode } from "../neurons/p2p/node.js";
 import { CHUNK_SIZE } from "../protocol/constants.js";
-import { MemoryChainClient } from "../test/support/memory-chain-client.js";
+import { createOneMinerSubnet } from "../test/support/one-miner-subnet.js";
 
 const MiB = 1 << 20;
 export const RAW_PROTOCOL = "/storage-subnet-bench/raw/1.0.0";
@@ -42,25 +41,6 @@ export async function benchKeys(): Promise<{ validator: KeyringPair; minerHotkey
   await authReady();
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
   return { validator: keyring.addFromUri(VALIDATOR_SEED), minerHotkey: keyring.addFromUri(MINER_SEED) };
-}
-
-/**
- * Just enough chain for a miner that does not publish: a subnet where the validator holds a permit.
- */
-async function benchChain(
-  validator: KeyringPair,
-  minerHotkey: KeyringPair,
-): Promise<{ chain: MemoryChainClient; netuid: number }> {
-  const chain = new MemoryChainClient();
-  const { netuid } = await bootstrapSubnet(chain, {
-    sudo: validator,
-    // The validator owns the subnet (uid 0); the miner is uid 1.
-    ownerHotkey: validator.address,
-    registrations: [{ coldkey: minerHotkey, hotkey: minerHotkey.address }],
-    stakes: [{ coldkey: validator, hotkey: validator.address, amountRao: 1_000n }],
-    firstEpoch: (id) => chain.advance(chain.blocksToEpoch(id)),
-  });
-  return { chain, netuid };
 }
 
 export async function send(stream: Stream, bytes: Uint8Array): Promise<void> {
@@ -92,7 +72,7 @@ async function startRawServer(node: Libp2p, payload: Uint8Array, proof: Uint8Arr
  */
 export async function startBenchServers(dbRoot: string): Promise<BenchServers> {
   const { validator, minerHotkey } = await benchKeys();
-  const { chain, netuid } = await benchChain(validator, minerHotkey);
+  const { chain, netuid } = await createOneMinerSubnet(validator, minerHotkey);
   const settings = {
     netuid,
     dbRoot,

@@ -412,12 +412,7 @@ describe("codec rejects bad input", () => {
     );
     expect(codecErrorOf(() => decodeFrame(frame, { maxFrameSize: 1000 })).code).toBe("too-large");
     expect(decodeFrame(frame, { maxFrameSize: frame.length - 4 }).body.type).toBe("store");
-    const huge = sampleEnvelope({
-      type: "store",
-      storeId: "s",
-      chunkIndex: 0,
-      data: new Uint8Array(MAX_FRAME_SIZE),
-    });
+    const huge = oversizedStore();
     expect(codecErrorOf(() => encodeFrame(huge)).code).toBe("too-large");
   });
 
@@ -432,12 +427,7 @@ describe("codec rejects bad input", () => {
     }
     const small = sampleEnvelope({ type: "store", storeId: "s", chunkIndex: 0, data: new Uint8Array(10) });
     expect(encodeFrameParts(small)).toEqual([encodeFrame(small)]);
-    const huge = sampleEnvelope({
-      type: "store",
-      storeId: "s",
-      chunkIndex: 0,
-      data: new Uint8Array(MAX_FRAME_SIZE),
-    });
+    const huge = oversizedStore();
     expect(codecErrorOf(() => encodeFrameParts(huge)).code).toBe("too-large");
     expect(
       codecErrorOf(() =>
@@ -563,6 +553,11 @@ describe("codec rejects bad input", () => {
     }
   });
 });
+
+/** A store whose chunk alone fills the frame limit, so its frame is past it. */
+function oversizedStore(): Envelope {
+  return sampleEnvelope({ type: "store", storeId: "s", chunkIndex: 0, data: new Uint8Array(MAX_FRAME_SIZE) });
+}
 
 /** The frames of `es`, encoded back to back as one stream would carry them. */
 function framesBackToBack(es: readonly Envelope[]): Uint8Array {

@@ -453,8 +453,7 @@ export async function request(
   try {
     stream = await node.dialProtocol(target, STORAGE_PROTOCOL, signal ? { signal } : {});
   } catch (cause) {
-    if (signal?.aborted) throw new RequestAbortedError("aborted while dialing", { cause });
-    throw new RequestFailedError(`cannot open a stream to ${target.toString()}`, { cause });
+    throw dialFailure(cause, target, signal);
   }
   try {
     await writeParts(stream, frame, signal);
@@ -464,11 +463,25 @@ export async function request(
     return reply;
   } catch (error) {
     stream.abort(error instanceof Error ? error : new Error(String(error)));
-    if (signal?.aborted && !(error instanceof RequestAbortedError)) {
-      throw new RequestAbortedError("request aborted", { cause: error });
-    }
-    if (error instanceof RequestAbortedError || error instanceof RequestFailedError) throw error;
-    if (error instanceof CodecError) throw error;
-    throw new RequestFailedError("the request failed", { cause: error });
+    throw requestFailure(error, signal);
   }
+}
+
+/** What a failed stream open throws: aborted when `signal` fired, failed otherwise. */
+export function dialFailure(cause: unknown, target: Multiaddr | PeerId, signal?: AbortSignal): Error {
+  if (signal?.aborted) return new RequestAbortedError("aborted while dialing", { cause });
+  return new RequestFailedError(`cannot open a stream to ${target.toString()}`, { cause });
+}
+
+/**
+ * What a failed exchange throws, as {@link request}'s contract says: RequestAbortedError when
+ * `signal` fired, a CodecError or one of ours as it is, RequestFailedError wrapping anything else.
+ */
+export function requestFailure(error: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted && !(error instanceof RequestAbortedError)) {
+    return new RequestAbortedError("request aborted", { cause: error });
+  }
+  if (error instanceof RequestAbortedError || error instanceof RequestFailedError) return error;
+  if (error instanceof CodecError) return error;
+  return new RequestFailedError("the request failed", { cause: error });
 }

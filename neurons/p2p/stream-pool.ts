@@ -14,14 +14,15 @@
  */
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
 import { encodeFrameParts } from "../../protocol/codec.js";
-import { CodecError } from "../../protocol/codec-errors.js";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.js";
 import type { Envelope } from "../../protocol/messages.js";
 import {
+  dialFailure,
   FrameReader,
   RequestAbortedError,
   RequestFailedError,
   type RequestOptions,
+  requestFailure,
   STORAGE_PROTOCOL,
   STORAGE_SESSION_PROTOCOL,
   writeParts,
@@ -150,8 +151,7 @@ export function createStreamPool(node: Libp2p, init: StreamPoolInit = {}): Strea
         signal ? { signal } : {},
       );
     } catch (cause) {
-      if (signal?.aborted) throw new RequestAbortedError("aborted while dialing", { cause });
-      throw new RequestFailedError(`cannot open a stream to ${peer.toString()}`, { cause });
+      throw dialFailure(cause, peer, signal);
     }
     opened++;
     return { stream, reader: new FrameReader(stream), idleSince: now() };
@@ -189,12 +189,7 @@ export function createStreamPool(node: Libp2p, init: StreamPoolInit = {}): Strea
         throw new UnreadError();
       }
       if (error instanceof UnreadError) throw error;
-      if (signal?.aborted && !(error instanceof RequestAbortedError)) {
-        throw new RequestAbortedError("request aborted", { cause: error });
-      }
-      if (error instanceof RequestAbortedError || error instanceof RequestFailedError) throw error;
-      if (error instanceof CodecError) throw error;
-      throw new RequestFailedError("the request failed", { cause: error });
+      throw requestFailure(error, signal);
     }
   };
 

@@ -16,13 +16,13 @@ import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { createLibp2p } from "libp2p";
-import { bootstrapSubnet } from "../../chain/bootstrap.js";
 import { authReady, createRequestSigner, type RequestSigner, signRequest } from "../../neurons/auth.js";
 import { createMetricsRegistry, type MetricsRegistry } from "../../neurons/metrics.js";
 import { createMiner, type Miner, type MinerSettings } from "../../neurons/miner/miner.js";
 import { request } from "../../neurons/p2p/node.js";
 import type { Envelope, Message } from "../../protocol/messages.js";
-import { MemoryChainClient } from "./memory-chain-client.js";
+import type { MemoryChainClient } from "./memory-chain-client.js";
+import { createOneMinerSubnet } from "./one-miner-subnet.js";
 
 export const CHUNK = 64 * 1024;
 
@@ -64,14 +64,7 @@ export async function createAdmissionSubnet(): Promise<AdmissionSubnet> {
   const validator = keyring.addFromUri("//Bob//validator");
   const minerHotkey = keyring.addFromUri("//Charlie//miner");
   const signer = createRequestSigner(validator);
-  const chain = new MemoryChainClient();
-  const { netuid } = await bootstrapSubnet(chain, {
-    sudo: validator,
-    ownerHotkey: validator.address,
-    registrations: [{ coldkey: minerHotkey, hotkey: minerHotkey.address }],
-    stakes: [{ coldkey: validator, hotkey: validator.address, amountRao: 1_000n }],
-    firstEpoch: (id) => chain.advance(chain.blocksToEpoch(id)),
-  });
+  const { chain, netuid } = await createOneMinerSubnet(validator, minerHotkey);
   const dirs: string[] = [];
   return {
     validator,

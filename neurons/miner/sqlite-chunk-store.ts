@@ -151,7 +151,7 @@ export class SqliteChunkStore implements ChunkStore {
   readonly #indices: Statement;
   readonly #markChallenged: Statement;
   readonly #syncNormal: Statement;
-  readonly #syncFull: Statement;
+  readonly #syncOwnLevel: Statement;
   readonly #leastValuable: Statement;
   readonly #put: (
     chunkIndex: number,
@@ -244,7 +244,7 @@ export class SqliteChunkStore implements ChunkStore {
     this.#markChallenged = db.prepare("UPDATE chunk_meta SET challenged_at = ? WHERE chunk_index = ?");
     this.#syncNormal = db.prepare("PRAGMA synchronous = NORMAL");
     // The store's own level, restored after each commit made at NORMAL.
-    this.#syncFull = db.prepare(`PRAGMA synchronous = ${this.#fsync ? "FULL" : "NORMAL"}`);
+    this.#syncOwnLevel = db.prepare(`PRAGMA synchronous = ${this.#fsync ? "FULL" : "NORMAL"}`);
     this.#leastValuable = db
       .prepare(
         `SELECT chunk_index FROM chunk_meta
@@ -286,7 +286,7 @@ export class SqliteChunkStore implements ChunkStore {
     try {
       this.#put(chunkIndex, bufferOf(data), checksum, tree);
     } finally {
-      this.#syncFull.run();
+      this.#syncOwnLevel.run();
     }
     this.#written++;
   }
@@ -300,7 +300,7 @@ export class SqliteChunkStore implements ChunkStore {
     try {
       this.#putTreeOfStored.run(tree.fromLevel, bufferOf(tree.nodes), chunkIndex);
     } finally {
-      this.#syncFull.run();
+      this.#syncOwnLevel.run();
     }
   }
 
@@ -451,7 +451,7 @@ export class SqliteChunkStore implements ChunkStore {
     try {
       return this.#markChallenged.run(at, chunkIndex).changes > 0;
     } finally {
-      this.#syncFull.run();
+      this.#syncOwnLevel.run();
     }
   }
 

@@ -235,6 +235,27 @@ describe("requests sent back to back on one stream", () => {
   });
 });
 
+describe("a malformed frame on a kept stream", () => {
+  it("gets the error a new stream gets, and the stream is not kept for another request", async () => {
+    const { node: serverNode, handled, server: frameServer } = await server();
+    const clientNode = await node();
+    const stream = await clientNode.dialProtocol(serverNode.getMultiaddrs()[0]!, STORAGE_SESSION_PROTOCOL);
+    const reader = new FrameReader(stream);
+    stream.send(Buffer.concat(encodeFrameParts(createEnvelope(body(1), { requestId: 1 }))));
+    const first = await reader.read({ signal: AbortSignal.timeout(5_000) });
+    expect(first?.envelope.requestId).toBe(1);
+    // The second frame claims another protocol version (the byte after the length prefix).
+    const bad = Buffer.concat(encodeFrameParts(createEnvelope(body(2), { requestId: 2 })));
+    bad[4] = 0xee;
+    stream.send(bad);
+    const refused = await reader.read({ signal: AbortSignal.timeout(5_000) });
+    expect(refused === undefined ? undefined : codeOf(refused.envelope)).toBe(ErrorCode.UnsupportedVersion);
+    expect(await reader.read({ signal: AbortSignal.timeout(5_000) }).catch(() => undefined)).toBeUndefined();
+    expect(handled.map((r) => r.requestId)).toEqual([1]);
+    await eventually(() => frameServer.keptStreams === 0);
+  });
+});
+
 describe("a failure on a kept stream", () => {
   it("fails only the request a reset cut, and the next request opens a new stream", async () => {
     const peerNode = await rawSessionPeer((n) => (n === 2 ? "reset" : "answer"));
